@@ -1,0 +1,728 @@
+"""Sans-IO TLS 1.0-1.2 server: bytes in, bytes and events out; no sockets, threads or clocks.
+
+    server = TlsServer(policy, SeededRandom(seed).child("session/0"))
+    events = server.receive(data_from_client)       # -> HandshakeComplete, ApplicationData, ...
+    server.send(b"HTTP/1.1 200 OK ...")             # application data
+    wire = server.data_to_send()                    # bytes for the client
+
+Any malformed or failing input ends in a fatal alert (in `data_to_send()`) and a
+`ConnectionFailed` event naming the alert and the reason; `receive` never raises. Every record in
+both directions lands in `server.journal`. All randomness (server random, session IDs, ECDHE keys,
+CBC IVs, the RSA premaster fallback) comes from the `SeededRandom` given, so the same seed and the
+same client bytes give the same server bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from sim.seed import SeededRandom
+from sim.tls import messages as msg
+from sim.tls import prf
+from sim.tls.certs import TestPki, generate_test_pki
+from sim.tls.groups import GROUPS_BY_CODE, EphemeralKey, NamedGroup, group_name
+from sim.tls.journal import C2S, S2C, Journal, JournalRecord
+from sim.tls.keylog import keylog_line
+from sim.tls.mistakes import ReadContext, try_client_mistakes
+from sim.tls.policy import ServerPolicy
+from sim.tls.protocol import (
+    MAX_CIPHERTEXT, MAX_FRAGMENT_LENGTHS, MAX_PLAINTEXT, TLS1_0, TLS1_2, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    TLS_FALLBACK_SCSV, AlertDescription, AlertLevel, ContentType, ExtensionType, HandshakeType, TlsAlert,
+    alert_name, content_type_name, extension_name, version_name)
+from sim.tls.records import Check, CipherState, KeyMaterial, RawRecord, RecordFramer, slice_key_block
+from sim.tls.sessions import CachedSession, SessionCache
+from sim.tls.suites import CipherSuite, suite_name
+
+
+# --- events ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HandshakeComplete:
+    version: str
+    suite: str
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class ApplicationData:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PeerClosed:
+    """The client sent close_notify (the server has answered with its own)."""
+
+
+@dataclass(frozen=True)
+class AlertReceived:
+    level: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ConnectionFailed:
+    """The server sent a fatal alert; the connection is over."""
+
+    alert: str
+    reason: str
+
+
+class _Md5Sha1(hashes.HashAlgorithm):
+    # the 36-byte MD5||SHA1 "hash" TLS 1.0/1.1 RSA signatures use, without DigestInfo
+    name = "md5-sha1"
+    digest_size = 36
+    block_size = 64
+
+
+# TLS 1.2 SignatureAndHashAlgorithm values (RFC 5246 §7.4.1.4.1); our preference order
+_SIG_HASHES = {4: hashes.SHA256, 5: hashes.SHA384, 6: hashes.SHA512, 2: hashes.SHA1}
+_SIG_RSA, _SIG_ECDSA = 1, 3
+
+# states
+WAIT_CLIENT_HELLO = "wait_client_hello"
+WAIT_CLIENT_KEY_EXCHANGE = "wait_client_key_exchange"
+WAIT_CHANGE_CIPHER_SPEC = "wait_change_cipher_spec"
+WAIT_FINISHED = "wait_finished"
+ESTABLISHED = "established"
+CLOSED = "closed"
+
+
+class TlsServer:
+    def __init__(self, policy: ServerPolicy | None = None, rng: SeededRandom | None = None, *,
+                 pki: TestPki | None = None, sessions: SessionCache | None = None, name: str = "session") -> None:
+        self.policy = policy or ServerPolicy()
+        self._rng = rng or SeededRandom(1, "tls-server")
+        self._pki = pki or generate_test_pki()
+        self._sessions = sessions
+        self.journal = Journal(name)
+        self.journal.info["policy"] = self.policy.describe()
+        self.keylog_lines: list[str] = []
+        self.state = WAIT_CLIENT_HELLO
+        self.version: int | None = None
+        self.suite: CipherSuite | None = None
+        self.resumed = False
+        self.close_notify_sent = False
+        self.close_notify_received = False
+        self._framer = RecordFramer()
+        self._handshake = msg.HandshakeReassembler()
+        self._out = bytearray()
+        self._tx_offset = 0
+        self._read = CipherState()
+        self._write = CipherState()
+        self._pending_read: CipherState | None = None
+        self._pending_write: CipherState | None = None
+        self._read_epoch = 0
+        self._write_epoch = 0
+        self._rx_plain_seq = 0
+        self._tx_plain_seq = 0
+        self._transcript = bytearray()
+        self._current: JournalRecord | None = None
+        self._client_hello: msg.ClientHello | None = None
+        self._client_record_version = TLS1_0
+        self._server_random = b""
+        self._master = b""
+        self._key_block = b""
+        self._keys: KeyMaterial | None = None
+        self._ems = False
+        self._etm = False
+        self._trunc = False
+        self._mfl_code: int | None = None
+        self._group: NamedGroup | None = None
+        self._ephemeral: EphemeralKey | None = None
+        self._session_id = b""
+        self._ignored_after_close = 0
+
+    # --- public API --------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self.state == CLOSED
+
+    @property
+    def established(self) -> bool:
+        return self.state == ESTABLISHED
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def receive(self, data: bytes) -> list:
+        """Feed bytes from the client; returns the events they caused. Never raises on bad input."""
+        self.journal.rx_stream += data
+        if self.closed:
+            self._ignored_after_close += len(data)
+            if data:
+                self.journal.info["ignored_after_close"] = self._ignored_after_close
+            return []
+        self._framer.feed(data)
+        events: list = []
+        try:
+            while not self.closed:
+                header = self._framer.peek_header()
+                if header is None:
+                    break
+                self._check_header(*header)
+                record = self._framer.next_record()
+                if record is None:
+                    break
+                self._process(record, events)
+                self._current = None
+        except TlsAlert as alert:
+            self._fatal(alert, events)
+        return events
+
+    def eof_received(self) -> list:
+        """The client closed its direction (TCP FIN)."""
+        events: list = []
+        if self.closed:
+            return events
+        if self._framer.buffered:
+            header = self._framer.peek_header()
+            declared = f" (header says {header[2]} bytes)" if header else ""
+            reason = (f"the stream ended inside a record: {self._framer.buffered} bytes at stream offset "
+                      f"{self._framer.stream_offset}{declared}")
+            self.journal.add(direction=C2S, epoch=self._read_epoch, seq=self._next_rx_seq(),
+                             content_type=content_type_name(header[0]) if header else "incomplete",
+                             version=version_name(header[1]) if header else "-",
+                             length=header[2] if header else 0, stream_offset=self._framer.stream_offset,
+                             protection=self._read.describe(), error="truncated: " + reason,
+                             raw=bytes(self.journal.rx_stream[self._framer.stream_offset:]))
+            self.journal.event("truncated", reason)
+        elif not self.close_notify_received:
+            self.journal.event("eof", f"the client closed TCP without close_notify in state {self.state}")
+        self.state = CLOSED
+        return events
+
+    def send(self, data: bytes) -> None:
+        """Queue application data (fragmented into records of at most the policy/MFL size)."""
+        if self.state != ESTABLISHED or self.close_notify_sent:
+            raise RuntimeError(f"cannot send application data in state {self.state}")
+        if not data:
+            return
+        if self.policy.split_tls10_records and self.version == TLS1_0 and self.suite.mode == "cbc" and len(data) > 1:
+            self._send_record(ContentType.APPLICATION_DATA, data[:1])
+            data = data[1:]
+        self._send_record(ContentType.APPLICATION_DATA, data)
+
+    def close(self) -> None:
+        """Send close_notify (idempotent)."""
+        if self.closed:
+            return
+        if not self.close_notify_sent:
+            self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY, "server closes the connection")
+        if self.state != ESTABLISHED:
+            self.state = CLOSED
+
+    # --- record layer ------------------------------------------------------------------------
+    def _next_rx_seq(self) -> int:
+        return self._read.seq if self._read.active else self._rx_plain_seq
+
+    def _check_header(self, ctype: int, version: int, length: int) -> None:
+        problem = None
+        alert = AlertDescription.UNEXPECTED_MESSAGE
+        if ctype not in ContentType._value2member_map_:
+            problem = f"unknown record content type {ctype} (0x{ctype:02x})"
+        elif version >> 8 != 3:
+            problem = f"record version 0x{version:04x} is not TLS (major must be 3)"
+            alert = AlertDescription.PROTOCOL_VERSION
+        elif self.version is not None and self.state != WAIT_CLIENT_HELLO and version != self.version:
+            problem = f"record version {version_name(version)} differs from the negotiated {version_name(self.version)}"
+            alert = AlertDescription.PROTOCOL_VERSION
+        elif length > MAX_CIPHERTEXT or (not self._read.active and length > MAX_PLAINTEXT):
+            limit = MAX_CIPHERTEXT if self._read.active else MAX_PLAINTEXT
+            problem = f"record length {length} exceeds the limit of {limit} bytes"
+            alert = AlertDescription.RECORD_OVERFLOW
+        elif length == 0 and not self._read.active and ctype != ContentType.APPLICATION_DATA:
+            problem = f"zero-length {content_type_name(ctype)} record"
+            alert = AlertDescription.DECODE_ERROR
+        if problem is None:
+            return
+        offset = self._framer.stream_offset
+        if self.journal.records_from(C2S):
+            problem += f" at stream offset {offset}, where the previous record ended (misframed stream?)"
+        self._current = self.journal.add(
+            direction=C2S, epoch=self._read_epoch, seq=self._next_rx_seq(), content_type=content_type_name(ctype),
+            version=version_name(version), length=length, stream_offset=offset, protection=self._read.describe(),
+            raw=bytes(self.journal.rx_stream[offset:offset + 5 + min(length, 64)]))
+        self._current.checks.append(Check("header", False, detail=problem))
+        raise TlsAlert(alert, problem)
+
+    def _process(self, record: RawRecord, events: list) -> None:
+        epoch = self._read_epoch
+        seq = self._next_rx_seq()
+        jr = self.journal.add(direction=C2S, epoch=epoch, seq=seq, content_type=content_type_name(record.content_type),
+                              version=version_name(record.version), length=len(record.fragment),
+                              stream_offset=record.stream_offset, protection=self._read.describe(), raw=record.wire)
+        self._current = jr
+        if self._read.active:
+            context = self._read_context(record)
+            opened = self._read.open(record.content_type, record.version, record.fragment)
+            jr.checks.extend(opened.checks)
+            if not opened.ok:
+                failed = [c for c in opened.checks if not c.ok]
+                if any(c.name in ("mac", "tag", "padding") for c in failed):
+                    jr.alternatives = try_client_mistakes(record.fragment, context)
+                    matched = [a for a in jr.alternatives if a["matched"]]
+                    if matched:
+                        jr.notes.append("the failure matches: " + matched[0]["hypothesis"])
+                raise TlsAlert(AlertDescription.BAD_RECORD_MAC,
+                               f"record {jr.index} (epoch {epoch}, seq {seq}) failed its "
+                               + " and ".join(c.name for c in failed) + " check")
+            plaintext = opened.plaintext
+        else:
+            self._rx_plain_seq += 1
+            plaintext = record.fragment
+        limit = MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT)
+        if len(plaintext) > limit:
+            raise TlsAlert(AlertDescription.RECORD_OVERFLOW,
+                           f"record {jr.index} carries {len(plaintext)} plaintext bytes, more than {limit}")
+        ctype = record.content_type
+        if ctype != ContentType.HANDSHAKE and self._handshake.partial:
+            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE,
+                           f"{content_type_name(ctype)} record in the middle of a fragmented handshake message")
+        if ctype == ContentType.CHANGE_CIPHER_SPEC:
+            self._on_change_cipher_spec(plaintext, jr)
+        elif ctype == ContentType.ALERT:
+            self._on_alert(plaintext, jr, events)
+        elif ctype == ContentType.HANDSHAKE:
+            if not plaintext:
+                raise TlsAlert(AlertDescription.DECODE_ERROR, "empty handshake record")
+            for message in self._handshake.feed(plaintext):
+                jr.handshake.append(message.name)
+                self._on_handshake(message, jr, events)
+                if self.closed:
+                    break
+        else:
+            if self.state != ESTABLISHED:
+                raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE,
+                               f"application data before the handshake finished (state {self.state})")
+            jr.set_app_data(plaintext)
+            if self.close_notify_sent:
+                jr.notes.append("ignored: arrived after the server's close_notify")
+            elif plaintext:
+                events.append(ApplicationData(plaintext))
+
+    def _read_context(self, record: RawRecord) -> ReadContext:
+        return ReadContext(
+            suite=self.suite, version=self.version, record_version=record.version, content_type=record.content_type,
+            seq=self._read.seq, etm=self._etm, truncated_hmac=self._trunc,
+            truncated_compat=self._trunc and self.policy.truncated_hmac_compat, keys=self._keys,
+            key_block=self._key_block, iv=self._read.iv if self.version == TLS1_0 else None)
+
+    def _send_record(self, ctype: int, payload: bytes, handshake: list[tuple[str, int]] | None = None,
+                     alert: dict | None = None) -> None:
+        """Fragment, protect and queue; journal every record. `handshake` = (name, length) per message."""
+        version = self.version or min(self._client_record_version, TLS1_2)
+        size = min(self.policy.record_size, MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT))
+        if ctype != ContentType.APPLICATION_DATA:
+            size = min(MAX_PLAINTEXT, MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT))
+        spans, pos = [], 0
+        for name, length in handshake or []:
+            spans.append((pos, pos + length, name))
+            pos += length
+        for start in range(0, max(len(payload), 1), size):
+            chunk = payload[start:start + size]
+            seq = self._write.seq if self._write.active else self._tx_plain_seq
+            fragment = self._write.seal(ctype, version, chunk)
+            if not self._write.active:
+                self._tx_plain_seq += 1
+            wire = bytes([ctype]) + version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big") + fragment
+            jr = self.journal.add(direction=S2C, epoch=self._write_epoch, seq=seq,
+                                  content_type=content_type_name(ctype), version=version_name(version),
+                                  length=len(fragment), stream_offset=self._tx_offset,
+                                  protection=self._write.describe(), raw=wire)
+            end = start + len(chunk)
+            for s, e, name in spans:
+                if s < end and e > start:
+                    jr.handshake.append(name if s >= start else name + " (continued)")
+            if ctype == ContentType.APPLICATION_DATA:
+                jr.set_app_data(chunk)
+            if alert is not None:
+                jr.alert = dict(alert)
+            self._out += wire
+            self._tx_offset += len(wire)
+            self.journal.tx_bytes = self._tx_offset
+
+    def _send_handshake(self, messages: list[bytes]) -> None:
+        for m in messages:
+            self._transcript += m
+        names = [(msg.HandshakeMessage(m[0], m[4:]).name, len(m)) for m in messages]
+        self._send_record(ContentType.HANDSHAKE, b"".join(messages), handshake=names)
+
+    def _send_alert(self, level: int, description: int, reason: str) -> None:
+        if description == AlertDescription.CLOSE_NOTIFY:
+            self.close_notify_sent = True
+        info = {"level": "fatal" if level == AlertLevel.FATAL else "warning",
+                "description": alert_name(description), "sent": True, "reason": reason}
+        self._send_record(ContentType.ALERT, bytes([level, description]), alert=info)
+
+    def _send_change_cipher_spec(self) -> None:
+        self._send_record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
+        self._write = self._pending_write
+        self._write_epoch += 1
+        self.journal.records[-1].notes.append(f"server write state now {self._write.describe()}")
+
+    def _fatal(self, alert: TlsAlert, events: list) -> None:
+        if self._current is not None and self._current.error is None:
+            self._current.error = alert.reason
+        self._current = None
+        self._send_alert(AlertLevel.FATAL, alert.description, alert.reason)
+        self.journal.event("fatal_alert_sent", f"{alert_name(alert.description)}: {alert.reason}",
+                           alert=alert_name(alert.description))
+        self.state = CLOSED
+        events.append(ConnectionFailed(alert_name(alert.description), alert.reason))
+
+    # --- content types -----------------------------------------------------------------------
+    def _on_change_cipher_spec(self, body: bytes, jr: JournalRecord) -> None:
+        if len(body) != 1:
+            raise TlsAlert(AlertDescription.DECODE_ERROR, f"ChangeCipherSpec of {len(body)} bytes (must be 1)")
+        if body[0] != 1:
+            raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"ChangeCipherSpec value {body[0]} (must be 1)")
+        if self.state != WAIT_CHANGE_CIPHER_SPEC or self._pending_read is None:
+            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE, f"ChangeCipherSpec in state {self.state}")
+        self._read = self._pending_read
+        self._pending_read = None
+        self._read_epoch += 1
+        jr.notes.append(f"client write state now {self._read.describe()}")
+        self.state = WAIT_FINISHED
+
+    def _on_alert(self, body: bytes, jr: JournalRecord, events: list) -> None:
+        if not body or len(body) % 2:
+            raise TlsAlert(AlertDescription.DECODE_ERROR, f"alert record of {len(body)} bytes (alerts are 2 bytes)")
+        for i in range(0, len(body), 2):
+            level, description = body[i], body[i + 1]
+            if level not in (AlertLevel.WARNING, AlertLevel.FATAL):
+                raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"alert level {level} (must be 1 or 2)")
+            level_name = "fatal" if level == AlertLevel.FATAL else "warning"
+            jr.alert = {"level": level_name, "description": alert_name(description), "sent": False,
+                        "reason": f"received from the client in state {self.state}"}
+            self.journal.event("alert_received", f"{level_name} {alert_name(description)} in state {self.state}",
+                               alert=alert_name(description))
+            if description == AlertDescription.CLOSE_NOTIFY:
+                self.close_notify_received = True
+                events.append(PeerClosed())
+                if not self.close_notify_sent:
+                    self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY, "answer to the client's close_notify")
+                self.state = CLOSED
+                return
+            events.append(AlertReceived(level_name, alert_name(description)))
+            if level == AlertLevel.FATAL:
+                self.state = CLOSED
+                return
+
+    def _on_handshake(self, message: msg.HandshakeMessage, jr: JournalRecord, events: list) -> None:
+        t = message.msg_type
+        if self.state == WAIT_CLIENT_HELLO and t == HandshakeType.CLIENT_HELLO:
+            self._client_record_version = int.from_bytes(jr.raw[1:3], "big")
+            self._on_client_hello(message, jr)
+        elif self.state == WAIT_CLIENT_KEY_EXCHANGE and t == HandshakeType.CLIENT_KEY_EXCHANGE:
+            self._on_client_key_exchange(message, jr)
+        elif self.state == WAIT_FINISHED and t == HandshakeType.FINISHED:
+            self._on_finished(message, jr, events)
+        elif self.state == ESTABLISHED and t == HandshakeType.CLIENT_HELLO:
+            # RFC 5746 §4.4 / RFC 5246 §7.2.2: we do not renegotiate; a warning lets the client go on
+            jr.notes.append("renegotiation refused with a no_renegotiation warning")
+            self._send_alert(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION, "renegotiation is not supported")
+        else:
+            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE, f"{message.name} in state {self.state}")
+
+    # --- handshake ---------------------------------------------------------------------------
+    def _on_client_hello(self, message: msg.HandshakeMessage, jr: JournalRecord) -> None:
+        hello = msg.parse_client_hello(message.body)
+        self._client_hello = hello
+        self._transcript = bytearray(message.raw)
+        offered = [extension_name(t) for t, _ in hello.extensions]
+        sni = hello.server_name()
+        jr.notes.append(f"ClientHello: client_version {version_name(hello.client_version)}, "
+                        f"{len(hello.cipher_suites)} suites, extensions [{', '.join(offered)}]"
+                        + (f", SNI {sni}" if sni else ""))
+        info = self.journal.info
+        info["client_version"] = version_name(hello.client_version)
+        info["client_random"] = hello.random.hex()
+        info["offered_suites"] = [suite_name(s) for s in hello.cipher_suites]
+        info["offered_extensions"] = offered
+        if sni is not None:
+            info["sni"] = sni
+
+        version = self._choose_version(hello)
+        self.version = version
+        if TLS_FALLBACK_SCSV in hello.cipher_suites and version < self.policy.max_version:
+            raise TlsAlert(AlertDescription.INAPPROPRIATE_FALLBACK,
+                           f"FALLBACK_SCSV with {version_name(version)} but the server supports "
+                           f"{version_name(self.policy.max_version)} (RFC 7507)")
+        reneg = hello.renegotiation_info()
+        if reneg:
+            raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
+                           "renegotiation_info carries data in an initial handshake (RFC 5746 §3.6)")
+        secure_reneg = reneg is not None or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
+        if self.policy.require_secure_renegotiation and not secure_reneg:
+            raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
+                           "the client signals neither renegotiation_info nor the SCSV (RFC 5746), policy requires it")
+        if 0 not in hello.compression_methods:
+            raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, "ClientHello does not offer null compression")
+        if self.policy.server_name is not None and sni is not None and sni != self.policy.server_name:
+            raise TlsAlert(AlertDescription.UNRECOGNIZED_NAME,
+                           f"SNI {sni!r} is not the policy's server name {self.policy.server_name!r}")
+        mfl = hello.max_fragment_length() if self.policy.max_fragment_length else None
+        if mfl is not None and mfl not in MAX_FRAGMENT_LENGTHS:
+            raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"max_fragment_length code {mfl} (RFC 6066 allows 1-4)")
+        client_ems = hello.has(ExtensionType.EXTENDED_MASTER_SECRET)
+        if self.policy.require_extended_master_secret and not client_ems:
+            raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE, "policy requires extended_master_secret (RFC 7627)")
+        ems = client_ems and self.policy.extended_master_secret
+
+        self._server_random = self._rng.bytes(32)
+        info["server_random"] = self._server_random.hex()
+        info["version"] = version_name(version)
+
+        cached = self._resumable(hello, version, ems, mfl)
+        if cached is not None:
+            self._resume(hello, cached, secure_reneg, jr)
+            return
+
+        suite, group, sig_alg = self._choose_suite(hello, version)
+        self.suite, self._group = suite, group
+        self._ems = ems
+        self._etm = suite.mode == "cbc" and self.policy.encrypt_then_mac and hello.has(ExtensionType.ENCRYPT_THEN_MAC)
+        self._trunc = suite.mode == "cbc" and self.policy.truncated_hmac and hello.has(ExtensionType.TRUNCATED_HMAC)
+        self._mfl_code = mfl
+        self._session_id = self._rng.bytes(32) if self.policy.session_resumption and self._sessions is not None else b""
+        self._record_negotiation(resumed=False)
+
+        extensions = self._server_extensions(hello, secure_reneg, full=True)
+        flight = [msg.server_hello(version, self._server_random, self._session_id, suite.code, extensions),
+                  msg.certificate([c.public_bytes(serialization.Encoding.DER)
+                                   for c in self._pki.server_chain(self.policy.cert)])]
+        if suite.is_ecdhe:
+            self._ephemeral = EphemeralKey(group, self._rng.child("ecdhe"))
+            params = msg.ecdhe_params(group.code, self._ephemeral.public_bytes)
+            signature = self._sign(hello.random + self._server_random + params, version, sig_alg)
+            flight.append(msg.server_key_exchange(params, signature, sig_alg if version >= TLS1_2 else None))
+        flight.append(msg.server_hello_done())
+        self._send_handshake(flight)
+        self.state = WAIT_CLIENT_KEY_EXCHANGE
+
+    def _choose_version(self, hello: msg.ClientHello) -> int:
+        cv = hello.client_version
+        if cv >> 8 != 3:
+            raise TlsAlert(AlertDescription.PROTOCOL_VERSION, f"client_version 0x{cv:04x} is not TLS")
+        allowed = [v for v in self.policy.version_codes if v <= cv]
+        if not allowed:
+            raise TlsAlert(AlertDescription.PROTOCOL_VERSION,
+                           f"client offers at most {version_name(cv)}, the policy needs at least "
+                           f"{version_name(self.policy.min_version)}")
+        return allowed[-1]
+
+    def _choose_suite(self, hello: msg.ClientHello, version: int):
+        offered = set(hello.cipher_suites)
+        groups = hello.supported_groups()
+        point_formats = hello.point_formats()
+        sig_algs = hello.signature_algorithms()
+        candidates = list(self.policy.suite_list)
+        if self.policy.prefer_client_order:
+            order = {code: i for i, code in enumerate(hello.cipher_suites)}
+            candidates.sort(key=lambda s: order.get(s.code, 1 << 20))
+        why = []
+        for suite in candidates:
+            if suite.code not in offered:
+                continue
+            if not suite.allows(version):
+                why.append(f"{suite.mbedtls} needs {version_name(suite.min_version)}")
+                continue
+            group = None
+            if suite.is_ecdhe:
+                if point_formats is not None and 0 not in point_formats:
+                    why.append(f"{suite.mbedtls}: client lacks uncompressed EC points")
+                    continue
+                group = self._choose_group(groups)
+                if group is None:
+                    why.append(f"{suite.mbedtls}: no common group (client {[group_name(g) for g in groups or []]}, "
+                               f"policy {[g.name for g in self.policy.group_list]})")
+                    continue
+            sig_alg = None
+            if suite.is_ecdhe and version >= TLS1_2:
+                sig_alg = self._choose_sig_alg(sig_algs, _SIG_ECDSA if suite.cert_kind == "ecdsa" else _SIG_RSA)
+                if sig_alg is None:
+                    why.append(f"{suite.mbedtls}: no common signature algorithm")
+                    continue
+            return suite, group, sig_alg
+        offered_known = [suite_name(c) for c in hello.cipher_suites if c not in (0x00FF, 0x5600)]
+        raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
+                       f"no cipher suite in common for {version_name(version)}: client offered "
+                       f"{len(offered_known)} suites, policy allows "
+                       f"[{', '.join(s.mbedtls for s in self.policy.suite_list)}]"
+                       + (f"; {'; '.join(why)}" if why else ""))
+
+    def _choose_group(self, client_groups: list[int] | None) -> NamedGroup | None:
+        if client_groups is None:
+            client_groups = [23]        # RFC 4492 §4: without the extension, assume the common curve
+        policy = list(self.policy.group_list)
+        if self.policy.prefer_client_order:
+            for code in client_groups:
+                group = GROUPS_BY_CODE.get(code)
+                if group in policy:
+                    return group
+            return None
+        return next((g for g in policy if g.code in client_groups), None)
+
+    @staticmethod
+    def _choose_sig_alg(client: list[tuple[int, int]] | None, sig: int) -> tuple[int, int] | None:
+        if client is None:
+            client = [(2, sig)]         # RFC 5246 §7.4.1.4.1: absent means SHA-1
+        for hash_code in _SIG_HASHES:
+            if (hash_code, sig) in client:
+                return hash_code, sig
+        return None
+
+    def _sign(self, data: bytes, version: int, sig_alg: tuple[int, int] | None) -> bytes:
+        key = self._pki.server_key(self.policy.cert)
+        if isinstance(key, rsa.RSAPrivateKey):
+            if version >= TLS1_2:
+                return key.sign(data, padding.PKCS1v15(), _SIG_HASHES[sig_alg[0]]())
+            digest = hashlib.md5(data).digest() + hashlib.sha1(data).digest()
+            return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(_Md5Sha1()))
+        hash_cls = _SIG_HASHES[sig_alg[0]] if version >= TLS1_2 else hashes.SHA1   # RFC 4492: SHA-1 before 1.2
+        return key.sign(data, ec.ECDSA(hash_cls(), deterministic_signing=True))
+
+    def _server_extensions(self, hello: msg.ClientHello, secure_reneg: bool, full: bool) -> list[bytes]:
+        ext = []
+        if secure_reneg:
+            ext.append(msg.extension(ExtensionType.RENEGOTIATION_INFO, b"\x00"))
+        if full and hello.has(ExtensionType.SERVER_NAME):
+            ext.append(msg.extension(ExtensionType.SERVER_NAME))
+        if self._mfl_code is not None:
+            ext.append(msg.extension(ExtensionType.MAX_FRAGMENT_LENGTH, bytes([self._mfl_code])))
+        if self._trunc:
+            ext.append(msg.extension(ExtensionType.TRUNCATED_HMAC))
+        if full and self.suite.is_ecdhe and hello.has(ExtensionType.EC_POINT_FORMATS):
+            ext.append(msg.extension(ExtensionType.EC_POINT_FORMATS, b"\x01\x00"))
+        if self._etm:
+            ext.append(msg.extension(ExtensionType.ENCRYPT_THEN_MAC))
+        if self._ems:
+            ext.append(msg.extension(ExtensionType.EXTENDED_MASTER_SECRET))
+        return ext
+
+    def _record_negotiation(self, resumed: bool) -> None:
+        info = self.journal.info
+        info["suite"] = self.suite.mbedtls
+        info["resumed"] = resumed
+        if self._group is not None:
+            info["group"] = self._group.name
+        info["extended_master_secret"] = self._ems
+        info["encrypt_then_mac"] = self._etm
+        info["truncated_hmac"] = self._trunc
+        if self._mfl_code is not None:
+            info["max_fragment_length"] = MAX_FRAGMENT_LENGTHS[self._mfl_code]
+        if self._session_id:
+            info["session_id"] = self._session_id.hex()
+
+    def _resumable(self, hello: msg.ClientHello, version: int, ems: bool, mfl: int | None) -> CachedSession | None:
+        if not self.policy.session_resumption or self._sessions is None:
+            return None
+        cached = self._sessions.get(hello.session_id)
+        if cached is None:
+            return None
+        if cached.extended_master_secret and not hello.has(ExtensionType.EXTENDED_MASTER_SECRET):
+            raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
+                           "resumption of an extended-master-secret session without the extension (RFC 7627 §5.3)")
+        etm = (cached.suite.mode == "cbc" and self.policy.encrypt_then_mac
+               and hello.has(ExtensionType.ENCRYPT_THEN_MAC))
+        trunc = (cached.suite.mode == "cbc" and self.policy.truncated_hmac and hello.has(ExtensionType.TRUNCATED_HMAC))
+        if (cached.version != version or cached.suite.code not in hello.cipher_suites
+                or cached.suite not in self.policy.suite_list or cached.extended_master_secret != ems
+                or cached.encrypt_then_mac != etm or cached.truncated_hmac != trunc or cached.max_fragment_code != mfl):
+            return None
+        return cached
+
+    def _resume(self, hello: msg.ClientHello, cached: CachedSession, secure_reneg: bool, jr: JournalRecord) -> None:
+        self.resumed = True
+        self.suite = cached.suite
+        self._ems, self._etm, self._trunc = cached.extended_master_secret, cached.encrypt_then_mac, cached.truncated_hmac
+        self._mfl_code = cached.max_fragment_code
+        self._session_id = cached.session_id
+        self._master = cached.master_secret
+        jr.notes.append(f"resuming session {cached.session_id.hex()[:16]}...")
+        self._record_negotiation(resumed=True)
+        extensions = self._server_extensions(hello, secure_reneg, full=False)
+        self._send_handshake([msg.server_hello(self.version, self._server_random, self._session_id,
+                                               self.suite.code, extensions)])
+        self._derive_keys()
+        self._send_change_cipher_spec()
+        self._send_handshake([msg.finished(self._verify_data(b"server finished"))])
+        self.state = WAIT_CHANGE_CIPHER_SPEC
+
+    def _on_client_key_exchange(self, message: msg.HandshakeMessage, jr: JournalRecord) -> None:
+        hello = self._client_hello
+        if self.suite.key_exchange == "RSA":
+            key = self._pki.server_key("rsa")
+            # RFC 5246 §7.4.7.1: prepare the substitute first, then never branch visibly on the outcome
+            substitute = hello.client_version.to_bytes(2, "big") + self._rng.child("rsa-premaster").bytes(46)
+            encrypted = msg.parse_rsa_client_key_exchange(message.body, key.key_size // 8)
+            try:
+                decrypted = key.decrypt(encrypted, padding.PKCS1v15())
+            except ValueError:
+                decrypted = b""
+            version_ok = len(decrypted) == 48 and decrypted[:2] == substitute[:2]
+            premaster = decrypted if version_ok else substitute
+            jr.notes.append("premaster: RSA-decrypted, client_version matches" if version_ok else
+                            "premaster: decryption failed or wrong length/version, a random premaster was used "
+                            "(RFC 5246 §7.4.7.1); the client's Finished will fail")
+        else:
+            public = msg.parse_ecdhe_client_key_exchange(message.body)
+            premaster = self._ephemeral.shared_secret(public)
+        self._transcript += message.raw
+        if self._ems:
+            session_hash = prf.transcript_hash(self.version, self.suite.prf, bytes(self._transcript))
+            self._master = prf.extended_master_secret(self.version, self.suite.prf, premaster, session_hash)
+        else:
+            self._master = prf.master_secret(self.version, self.suite.prf, premaster, hello.random, self._server_random)
+        self._derive_keys()
+        jr.notes.append(f"master secret derived ({'extended, RFC 7627' if self._ems else 'classic'})")
+        self.state = WAIT_CHANGE_CIPHER_SPEC
+
+    def _derive_keys(self) -> None:
+        hello = self._client_hello
+        self._key_block = prf.key_block(self.version, self.suite.prf, self._master, hello.random, self._server_random)
+        compat = self._trunc and self.policy.truncated_hmac_compat
+        self._keys = slice_key_block(self._key_block, self.suite, self.version, mac_key_len=10 if compat else None)
+        k = self._keys
+        common = dict(etm=self._etm, truncated_hmac=self._trunc)
+        self._pending_read = CipherState(self.suite, self.version, enc_key=k.client_key, mac_key=k.client_mac,
+                                         iv=k.client_iv, **common)
+        self._pending_write = CipherState(self.suite, self.version, enc_key=k.server_key, mac_key=k.server_mac,
+                                          iv=k.server_iv, rng=self._rng.child("record-iv"), **common)
+        line = keylog_line(hello.random, self._master)
+        self.keylog_lines.append(line)
+
+    def _verify_data(self, label: bytes) -> bytes:
+        return prf.finished_verify_data(self.version, self.suite.prf, self._master, label, bytes(self._transcript))
+
+    def _on_finished(self, message: msg.HandshakeMessage, jr: JournalRecord, events: list) -> None:
+        expected = self._verify_data(b"client finished")
+        ok = message.body == expected
+        jr.checks.append(Check("verify_data", ok, expected=expected.hex(), received=message.body.hex(),
+                               detail="client Finished over the handshake transcript"))
+        if len(message.body) != 12:
+            raise TlsAlert(AlertDescription.DECODE_ERROR, f"Finished of {len(message.body)} bytes (must be 12)")
+        if not ok:
+            raise TlsAlert(AlertDescription.DECRYPT_ERROR,
+                           "client Finished verify_data does not match the transcript (different handshake "
+                           "messages or a different master secret)")
+        self._transcript += message.raw
+        if not self.resumed:
+            self._send_change_cipher_spec()
+            self._send_handshake([msg.finished(self._verify_data(b"server finished"))])
+            if self._session_id and self._sessions is not None:
+                self._sessions.put(CachedSession(self._session_id, self.version, self.suite, self._master, self._ems,
+                                                 self._etm, self._trunc, self._mfl_code))
+        self.state = ESTABLISHED
+        text = (f"{version_name(self.version)} {self.suite.mbedtls}"
+                + (" resumed" if self.resumed else "")
+                + (f" {self._group.name}" if self._group and not self.resumed else "")
+                + (" EMS" if self._ems else "") + (" EtM" if self._etm else "")
+                + (" truncated-HMAC" if self._trunc else ""))
+        self.journal.event("handshake_complete", text)
+        events.append(HandshakeComplete(version_name(self.version), self.suite.mbedtls, self.resumed))
