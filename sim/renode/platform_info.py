@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sim.backend import BackendError
 from sim.renode import catalogue
-from sim.renode.repl_scan import ReplFile, ReplSyntaxError, scan
+from sim.renode.repl_scan import ReplFile, ReplSyntaxError, load
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def read_platform(path: str | Path) -> RenodePlatform:
     if not path.is_file():
         raise BackendError(f"platform file {path} does not exist (the default is platforms/stm32f407.repl)")
     try:
-        repl = scan(path)
+        repl = load(path)
     except ReplSyntaxError as exc:
         raise BackendError(f"cannot read the platform file: {exc}") from exc
     cpus = _entries_of(repl, "CPU.CortexM")

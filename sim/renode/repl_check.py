@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sim.renode import catalogue
 from sim.renode.catalogue import Param, RenodeType
-from sim.renode.repl_scan import Entry, ReplFile, scan
+from sim.renode.repl_scan import Entry, ReplFile, load
 
 ERROR = "error"
 UNDOCUMENTED = "undocumented"
@@ -310,8 +310,12 @@ class _Checker:
 
 
 def check_repl(path: str | Path) -> list[Finding]:
-    """Every finding for one platform file, in file order."""
-    findings = _Checker(scan(path)).run()
+    """Every finding for one platform file, in file order (read by sim.platform's parser)."""
+    return check_parsed(load(path))
+
+
+def check_parsed(repl: ReplFile) -> list[Finding]:
+    findings = _Checker(repl).run()
     return sorted(findings, key=lambda f: (f.line, f.severity, f.message))
 
 

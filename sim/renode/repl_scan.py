@@ -1,10 +1,10 @@
-"""A tolerant reader of Renode platform files, for checking them against Renode's catalogue.
+"""A platform file as the Renode checks see it: entries with raw value text and line numbers.
 
-It keeps what the Renode backend needs to check and use a .repl: every entry with its type,
-registration, constructor attributes and properties (raw value text and line), IRQ connections
-and init statements. It follows the syntax of facts/renode.md §1.1 (4-space indentation,
-`//` and `/* */` comments, `'''` strings, `{ a; b }` blocks, `->` connections, `init:`), but it
-is not the project's parser: `sim.platform` is, and it rejects what this reader lets through.
+`load(path)` reads the file with the project's parser (`sim.platform`, the authority on the
+syntax, which also rejects what Renode would reject as malformed) and turns its PlatformSpec into
+this shape. `scan(path)` is a tolerant reader of the same syntax (facts/renode.md §1.1: 4-space
+indentation, `//` and `/* */` comments, `'''` strings, `{ a; b }` blocks, `->` connections,
+`init:`) for files the project parser refuses on purpose, such as Renode's own `using` files.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class ReplFile:
 
 
 class ReplSyntaxError(ValueError):
-    def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        # line None: the message already starts with file:line:column (sim.platform's errors)
+        super().__init__(message if line is None else f"{path}:{line}: {message}")
         self.path = path
         self.line = line
 
@@ -269,3 +270,80 @@ def scan(path: str | Path) -> ReplFile:
         _statement(current, stripped, line_no)
         i += 1
     return ReplFile(path, entries, usings)
+
+
+# --- from the project's parser --------------------------------------------------------------------
+
+def _value_text(value: object) -> str:
+    """A parsed attribute value written back the way a .repl spells it."""
+    from sim.platform import EMPTY, EnumValue, NewObject, RangeValue, Reference
+
+    if value is None:
+        return "none"
+    if value is EMPTY:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return hex(value) if value >= 0 else str(value)
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, (Reference,)):
+        return value.name
+    if isinstance(value, EnumValue):
+        return value.text
+    if isinstance(value, RangeValue):
+        return f"<{value.start:#x}, {value.end:#x}>"
+    if isinstance(value, NewObject):
+        inner = "; ".join(f"{k}: {_value_text(v)}" for k, v in value.attributes)
+        return f"new {value.type} {{ {inner} }}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _registration_text(registrations: list) -> str | None:
+    parts = []
+    for reg in registrations:
+        if reg.parent == "none":
+            parts.append("none")
+        elif reg.address is None:
+            parts.append(reg.parent)
+        elif reg.size is not None:
+            parts.append(f"{reg.parent} <{reg.address:#x}, +{reg.size:#x}>")
+        elif reg.parent == "sysbus":
+            parts.append(f"sysbus {reg.address:#x}")
+        else:
+            parts.append(f"{reg.parent} {reg.address}")
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else "{ " + "; ".join(parts) + " }"
+
+
+def _from_spec(path: Path, spec) -> ReplFile:
+    entries = []
+    for item in spec.entries.values():
+        line = item.location.line if item.location else 0
+        entry = Entry(item.name, item.type, _registration_text(item.registrations), line, item.local)
+        for name, value in item.attributes.items():
+            where = item.attribute_locations.get(name)
+            entry.attributes.append(Attribute(name, _value_text(value), where.line if where else line))
+        for irq in item.irqs:
+            where = irq.location.line if irq.location else line
+            entry.connections.append(Connection(irq.source, f"{irq.target}@{irq.input}", where))
+        entry.init = [(loc.line if loc else line, raw) for raw, loc in item.init]
+        entry.init_mode = item.init_mode
+        entries.append(entry)
+    return ReplFile(path, entries, [])
+
+
+def load(path: str | Path) -> ReplFile:
+    """Read a platform file with the project parser (sim.platform); errors name file:line:column."""
+    from sim.platform import PlatformError, load_platform
+
+    path = Path(path)
+    try:
+        spec = load_platform(path)
+    except PlatformError as exc:
+        raise ReplSyntaxError(path, None, str(exc)) from exc
+    return _from_spec(path, spec)
