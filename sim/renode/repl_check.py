@@ -268,7 +268,8 @@ class _Checker:
                     continue
                 command = part.split()[0]
                 if command == "ApplySVD":
-                    if "://" in part:
+                    # a URL scheme after '@' (a parser may have cut the rest off as a `//` comment)
+                    if re.search(r"@\s*[A-Za-z][\w+.-]*:", part):
                         self.report(entry, line, ERROR,
                                     "ApplySVD from a URL downloads at load time and fails offline (§8 quirk 1)")
                 elif command == "Tag":

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_HEADER = re.compile(r"^(local\s+)?([A-Za-z_]\w*)\s*:(.*)$")
+_HEADER = re.compile(r"^(local\s+)?([A-Za-z_]\w*)\s*:(.*)$", re.S)
 _TYPE = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(.*)$", re.S)
 _ATTRIBUTE = re.compile(r"^([A-Za-z_]\w*)\s*:(.*)$", re.S)
 _BLOCK_KEYWORDS = ("init add", "init", "reset", "preinit")
@@ -338,10 +338,14 @@ def _from_spec(path: Path, spec) -> ReplFile:
 
 
 def load(path: str | Path) -> ReplFile:
-    """Read a platform file with the project parser (sim.platform); errors name file:line:column."""
-    from sim.platform import PlatformError, load_platform
+    """Read a platform file with the project parser (sim.platform); errors name file:line:column.
 
+    Without that parser (an install that lacks it), the tolerant `scan` reads the file instead."""
     path = Path(path)
+    try:
+        from sim.platform import PlatformError, load_platform
+    except ImportError:
+        return scan(path)
     try:
         spec = load_platform(path)
     except PlatformError as exc:

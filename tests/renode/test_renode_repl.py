@@ -1,0 +1,134 @@
+"""Our platform file against Renode 1.16.1 as the facts document it (sim.renode.catalogue)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.renode import catalogue
+from sim.renode.platform_info import read_platform
+from sim.renode.repl_check import ERROR, UNDOCUMENTED, check_repl
+from sim.renode.repl_scan import ReplSyntaxError, scan
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORM = ROOT / "platforms" / "stm32f407.repl"
+DOCUMENTED = Path(__file__).resolve().parent / "data" / "documented.repl"
+
+
+def test_the_project_platform_uses_only_what_renode_1_16_1_documents():
+    assert PLATFORM.is_file(), "platforms/stm32f407.repl is missing"
+    findings = check_repl(PLATFORM)
+    assert findings == [], "\n".join(str(f) for f in findings)
+
+
+def test_the_project_platform_gives_the_backend_what_it_needs():
+    platform = read_platform(PLATFORM)
+    assert platform.frequency == 168_000_000
+    assert platform.cpu == "cpu"
+    assert "usart1" in platform.uarts
+    assert (platform.ethernet, platform.ethernet_base) == ("ethernet", 0x40028000)
+
+
+def test_every_catalogue_entry_cites_the_facts():
+    for rtype in catalogue.TYPES.values():
+        assert "§" in rtype.source, rtype.name
+    # 1.16.1 names, not master's (§1.3 ★ rows)
+    assert "Miscellaneous.STM32F4_RNG" in catalogue.TYPES
+    assert "Miscellaneous.STM32_RNG" not in catalogue.TYPES
+
+
+def test_the_documented_fixture_is_clean():
+    assert check_repl(DOCUMENTED) == []
+
+
+def _variant(tmp_path: Path, old: str, new: str) -> Path:
+    text = DOCUMENTED.read_text()
+    assert old in text, old
+    path = tmp_path / "variant.repl"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize("old, new, severity, needle, expected", [
+    # master-only type name (§1.3, §8 quirk 11)
+    ("rng: Miscellaneous.STM32F4_RNG", "rng: Miscellaneous.STM32_RNG", ERROR,
+     "rng: Miscellaneous", "exists only on Renode master"),
+    # SysTick would run at Renode's default (§8 quirk 2)
+    ("    systickFrequency: 168000000\n", "", ERROR, "nvic: IRQControllers.NVIC", "no systickFrequency"),
+    # no PHY on the MAC (§8 quirk 5)
+    ("phy: Network.EthernetPhysicalLayer @ ethernet 0", "phy: Network.EthernetPhysicalLayer @ sram 0", ERROR,
+     "phy: Network", "PHY is registered"),
+    # RCC needs its RTC (§1.3 constructor)
+    ("    rtcPeripheral: rtc\n", "", ERROR, "rcc: Miscellaneous", "needs the constructor parameter 'rtcPeripheral'"),
+    # reference to the wrong kind of entry
+    ("    nvic: nvic\n", "    nvic: rtc\n", ERROR, "    nvic: rtc", "expected IRQControllers.NVIC"),
+    # a property the facts do not list for the PHY
+    ("    VendorSpecific15: 0x1058", "    AutoNegotiationExpansion: 0x1", UNDOCUMENTED,
+     "AutoNegotiationExpansion", "property AutoNegotiationExpansion"),
+    # a constructor parameter the 1.16.1 MAC is not documented to take (master's new model has it)
+    ("ethernet: Network.SynopsysEthernetMAC @ sysbus 0x40028000\n",
+     "ethernet: Network.SynopsysEthernetMAC @ sysbus 0x40028000\n    version: SynopsysEthernetVersion.STM32F\n",
+     UNDOCUMENTED, "version:", "constructor parameter version"),
+    # the CPU type that reports an M7 CPUID (§1.3)
+    ('cpuType: "cortex-m4"', 'cpuType: "cortex-m4f"', ERROR, "cortex-m4f", "Cortex-M7"),
+    # UART baud from 8 MHz (§8 quirk 4)
+    ("    frequency: 84_000_000\n", "", ERROR, "usart1: UART", "no frequency"),
+    # an interrupt into something that is not an interrupt controller
+    ("    -> nvic@37", "    -> sram@37", ERROR, "-> sram@37", "does not receive interrupts"),
+    # an output name the facts do not give for the type
+    ("    AlarmIRQ -> nvic@41", "    WakeupIRQ -> nvic@41", UNDOCUMENTED, "WakeupIRQ", "output WakeupIRQ"),
+    # a network download at load time (§8 quirk 1)
+    ('        Tag <0x40023000, 0x400233FF> "CRC"',
+     '        ApplySVD @https://example.invalid/STM32F40x.svd.gz', ERROR, "ApplySVD", "downloads at load time"),
+    # a type the facts do not document at all
+    ("pwr: Miscellaneous.STM32_PWR", "pwr: Miscellaneous.STM32F4_PWR", UNDOCUMENTED,
+     "pwr: Miscellaneous", "not documented for Renode 1.16.1"),
+    # a UART at a point address: the facts only show ranges for it
+    ("usart1: UART.STM32_UART @ sysbus <0x40011000, +0x100>", "usart1: UART.STM32_UART @ sysbus 0x40011000",
+     UNDOCUMENTED, "usart1: UART", "explicit range"),
+])
+def test_each_renode_problem_is_reported_on_its_line(tmp_path, old, new, severity, needle, expected):
+    path = _variant(tmp_path, old, new)
+    findings = check_repl(path)
+    matching = [f for f in findings if expected in f.message]
+    assert matching, "\n".join(str(f) for f in findings)
+    assert matching[0].severity == severity
+    assert matching[0].line == _line_of(path, needle)
+    assert str(path) in str(matching[0])
+
+
+def test_a_using_line_is_refused(tmp_path):
+    path = tmp_path / "using.repl"
+    path.write_text('using "platforms/cpus/stm32f4.repl"\n' + DOCUMENTED.read_text())
+    with pytest.raises(ReplSyntaxError, match="using"):
+        check_repl(path)       # the project parser refuses it outright
+    findings = [f for f in _check_scanned(path) if "self-contained" in f.message]
+    assert findings and findings[0].line == 1 and findings[0].severity == ERROR
+
+
+def _check_scanned(path: Path):
+    from sim.renode.repl_check import check_parsed
+    return check_parsed(scan(path))
+
+
+def test_the_tolerant_reader_agrees_with_the_project_parser_on_our_files():
+    for path in (PLATFORM, DOCUMENTED):
+        assert _check_scanned(path) == check_repl(path)
+
+
+def test_the_check_command_exits_non_zero_on_errors(tmp_path):
+    bad = _variant(tmp_path, "rng: Miscellaneous.STM32F4_RNG", "rng: Miscellaneous.STM32_RNG")
+    result = subprocess.run([sys.executable, "-m", "sim.renode", "check", str(bad)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "exists only on Renode master" in result.stdout
+    clean = subprocess.run([sys.executable, "-m", "sim.renode", "check", str(PLATFORM), "--strict"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 0, clean.stdout
