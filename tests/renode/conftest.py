@@ -17,10 +17,9 @@ TINY_FIRMWARE = """
     .syntax unified
     .cpu cortex-m4
     .thumb
-    .section .isr_vector, "a"
-    .word 0x20001000
-    .word Reset_Handler
     .text
+    .word 0x20001000
+    .word Reset_Handler + 1
     .thumb_func
     .global Reset_Handler
     .type Reset_Handler, %function
@@ -48,7 +47,7 @@ def tiny_elf(tmp_path_factory) -> Path:
     source.write_text(TINY_FIRMWARE)
     elf = work / "tiny.elf"
     subprocess.run([gcc, "-nostdlib", "-mcpu=cortex-m4", "-mthumb", "-Wl,-Ttext=0x08000000",
-                    "-Wl,--section-start=.isr_vector=0x08000000", "-Wl,-e,Reset_Handler",
+                    "-Wl,-e,Reset_Handler",
                     str(source), "-o", str(elf)], check=True, capture_output=True)
     return elf
 
