@@ -316,9 +316,10 @@ class TlsServer:
                      alert: dict | None = None) -> None:
         """Fragment, protect and queue; journal every record. `handshake` = (name, length) per message."""
         version = self.version or min(self._client_record_version, TLS1_2)
-        size = min(self.policy.record_size, MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT))
-        if ctype != ContentType.APPLICATION_DATA:
-            size = min(MAX_PLAINTEXT, MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT))
+        if ctype == ContentType.APPLICATION_DATA:
+            size = min(self.policy.record_size, MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT))
+        else:
+            size = MAX_PLAINTEXT          # handshake flights are grouped by _send_handshake
         spans, pos = [], 0
         for name, length in handshake or []:
             spans.append((pos, pos + length, name))
@@ -347,10 +348,23 @@ class TlsServer:
             self.journal.tx_bytes = self._tx_offset
 
     def _send_handshake(self, messages: list[bytes]) -> None:
-        for m in messages:
-            self._transcript += m
-        names = [(msg.HandshakeMessage(m[0], m[4:]).name, len(m)) for m in messages]
-        self._send_record(ContentType.HANDSHAKE, b"".join(messages), handshake=names)
+        """Coalesce a flight into records, never splitting a message unless it exceeds 2^14.
+
+        RFC 6066 asks for handshake fragments within the max_fragment_length, but Mbed TLS (2.28) and
+        PolarSSL clients cannot reassemble a handshake message split across TLS records ("TLS handshake
+        fragmentation not supported"), and the Mbed TLS server does not split them either. So a message
+        larger than the negotiated MFL (a certificate chain) goes whole in one record, like Mbed TLS.
+        """
+        limit = MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT)
+        group: list[bytes] = []
+        for m in messages + [None]:
+            if group and (m is None or sum(map(len, group)) + len(m) > limit):
+                names = [(msg.HandshakeMessage(g[0], g[4:]).name, len(g)) for g in group]
+                self._send_record(ContentType.HANDSHAKE, b"".join(group), handshake=names)
+                group = []
+            if m is not None:
+                self._transcript += m
+                group.append(m)
 
     def _send_alert(self, level: int, description: int, reason: str) -> None:
         if description == AlertDescription.CLOSE_NOTIFY:
