@@ -24,8 +24,17 @@ BOOT_LIMIT_MS = 20_000            # virtual-time limit for reaching `ready`
 SUITE_WALL_LIMIT_S = 3600         # wall-time limit for one Robot suite on Renode
 
 AVAILABLE, REASON = renode_status()
+# a CI job meant to run on Renode sets this, so a broken Renode set-up fails instead of skipping
+REQUIRED = bool(os.environ.get("SIM_REQUIRE_RENODE"))
 pytestmark = [pytest.mark.renode,
-              pytest.mark.skipif(not AVAILABLE, reason=f"needs Renode 1.16.1 with pyrenode3 - {REASON}")]
+              pytest.mark.skipif(not AVAILABLE and not REQUIRED,
+                                 reason=f"needs Renode 1.16.1 with pyrenode3 - {REASON}")]
+
+
+@pytest.fixture(autouse=True)
+def _renode_present():
+    if not AVAILABLE:
+        pytest.fail(f"SIM_REQUIRE_RENODE is set but {REASON}")
 
 
 def _firmware() -> Path:
