@@ -169,3 +169,19 @@ class BackendError(RuntimeError):
 class BackendInfo:
     name: str
     details: dict[str, str] = field(default_factory=dict)
+
+
+BACKENDS = ("builtin", "renode")
+
+
+def create_backend(name: str, repl_path, *, seed: int = 1) -> Backend:
+    """Open the named backend on a platform file (imported lazily: Renode is optional)."""
+    if name == "builtin":
+        from sim.machine import Machine
+
+        return Machine(repl_path, seed=seed)
+    if name == "renode":
+        from sim.renode import RenodeMachine
+
+        return RenodeMachine(repl_path, seed=seed)
+    raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
