@@ -152,4 +152,5 @@ def renode_script(plan: BootPlan, gdb_port: int | None = None) -> str:
     ]
     if gdb_port is not None:
         lines.append(gdb_server_command(gdb_port))
+    lines.append('# then run it: `start`, or `emulation RunFor "10"` for ten virtual seconds')
     return "\n".join(lines) + "\n"
