@@ -71,6 +71,10 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
     if device_sent is not None:
         difference = _compare(journal, bytes(device_sent), bytes(journal.rx_stream), locate, lines)
         if difference is not None and difference.get("first_offset") is not None:
+            if difference.get("record_part") == "record header" and verdict in ("record_corrupted", "keys_mismatch"):
+                verdict = "misframing"     # a changed length field reframes everything after it
+                lines.append("The first difference is in a record header: the record boundaries the server saw are "
+                             "not the ones the device sent (misframing).")
             where = _where_text(difference)
             summary += f"; first differing byte at {where}"
             if difference.get("pattern_summary"):

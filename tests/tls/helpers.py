@@ -67,3 +67,53 @@ class MemoryClient:
                 break
             out += chunk
         return bytes(out)
+
+
+class FakeConn:
+    """What the host stack hands a StreamHandler: send / close (FIN) / abort (RST), recorded."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+        self.closed = False
+        self.aborted = False
+
+    def send(self, data: bytes) -> None:
+        assert not self.closed, "send after close"
+        self.sent += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def take(self) -> bytes:
+        out = bytes(self.sent)
+        self.sent.clear()
+        return out
+
+
+def split_records(stream: bytes) -> list[tuple[int, int, bytes]]:
+    """(content_type, version, fragment) for each complete record in a byte stream."""
+    out, pos = [], 0
+    while pos + 5 <= len(stream):
+        length = int.from_bytes(stream[pos + 3:pos + 5], "big")
+        out.append((stream[pos], int.from_bytes(stream[pos + 1:pos + 3], "big"), stream[pos + 5:pos + 5 + length]))
+        pos += 5 + length
+    return out
+
+
+def client_hello(version: int = 0x0303, suites=(0xC02F, 0x009C, 0x002F, 0x00FF), extensions: bytes | None = None,
+                 session_id: bytes = b"", record_version: int = 0x0301) -> bytes:
+    """A ClientHello record like Mbed TLS's (our own encoder, for negative tests and fuzzing)."""
+    if extensions is None:
+        extensions = (b"\x00\x0a\x00\x04\x00\x02\x00\x17"          # supported_groups: secp256r1
+                      b"\x00\x0b\x00\x02\x01\x00"                  # ec_point_formats: uncompressed
+                      b"\x00\x0d\x00\x04\x00\x02\x04\x01"          # signature_algorithms: rsa_pkcs1_sha256
+                      b"\x00\x16\x00\x00\x00\x17\x00\x00")         # encrypt_then_mac, extended_master_secret
+    suite_bytes = b"".join(s.to_bytes(2, "big") for s in suites)
+    body = (version.to_bytes(2, "big") + bytes(range(32)) + bytes([len(session_id)]) + session_id
+            + len(suite_bytes).to_bytes(2, "big") + suite_bytes + b"\x01\x00"
+            + len(extensions).to_bytes(2, "big") + extensions)
+    message = b"\x01" + len(body).to_bytes(3, "big") + body
+    return bytes([22]) + record_version.to_bytes(2, "big") + len(message).to_bytes(2, "big") + message
