@@ -34,6 +34,7 @@ from sim.renode.locate import renode_status
 from sim.renode.platform_info import RenodePlatform, read_platform
 from sim.renode.ports import RenodeEthernet, RenodeUart, mac_from_registers
 from sim.renode.repl_check import check_repl, errors
+from sim.renode.repl_scan import ReplSyntaxError
 from sim.renode.symbols import FirmwareImage
 
 MACA0HR, MACA0LR = 0x40, 0x44
@@ -54,6 +55,20 @@ class RenodeSnapshot:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+def _checked_platform(path: Path) -> RenodePlatform:
+    """The platform file, refused before Renode is touched if Renode 1.16.1 cannot use it."""
+    if not path.is_file():
+        raise BackendError(f"platform file {path} does not exist (the default is platforms/stm32f407.repl)")
+    try:
+        problems = errors(check_repl(path))
+    except ReplSyntaxError as exc:
+        raise BackendError(f"cannot read the platform file: {exc}") from exc
+    if problems:
+        raise BackendError("the platform file will not work on Renode 1.16.1:\n"
+                           + "\n".join(str(p) for p in problems))
+    return read_platform(path)
+
+
 class RenodeMachine:
     name = "renode"
 
@@ -65,11 +80,7 @@ class RenodeMachine:
         if quantum_us <= 0 or slice_us <= 0 or slice_us % quantum_us:
             raise BackendError(f"slice_us ({slice_us}) must be a positive multiple of quantum_us "
                                f"({quantum_us}) so every RunFor ends on a sync point")
-        problems = errors(check_repl(repl_path)) if Path(repl_path).is_file() else []
-        if problems:
-            raise BackendError("the platform file will not work on Renode 1.16.1:\n"
-                               + "\n".join(str(p) for p in problems))
-        self.platform: RenodePlatform = read_platform(repl_path)
+        self.platform: RenodePlatform = _checked_platform(Path(repl_path))
         self.frequency = self.platform.frequency
         self.seed = seed
         self.quantum_us = quantum_us
@@ -308,6 +319,8 @@ class RenodeMachine:
             lambda pc: self._guarded(callback, HookContext(self, pc, symbol)))
 
     def unhook(self, handle: int) -> None:
+        if handle not in self._hooks:
+            raise BackendError(f"no hook with handle {handle} (already removed?)")
         address, _, _ = self._hooks.pop(handle)
         self._bridge.remove_hook(self._cpu, address, self._hook_delegates.pop(handle))
 

@@ -241,3 +241,13 @@ def test_an_elf_for_another_architecture_is_refused_clearly(machine, tmp_path):
         machine.load_elf(sys.executable)
     with pytest.raises(BackendError, match="does not exist"):
         machine.load_elf(str(tmp_path / "missing.elf"))
+
+
+def test_a_malformed_or_missing_platform_file_is_a_clear_error(fake_renode, tmp_path):
+    broken = tmp_path / "broken.repl"
+    broken.write_text("nvic: IRQControllers.NVIC @ sysbus 0xE000E000\n\tpriorityMask: 0xF0\n")
+    with pytest.raises(BackendError, match=r"broken.repl:2"):
+        RenodeMachine(broken, seed=1)
+    with pytest.raises(BackendError, match="does not exist"):
+        RenodeMachine(tmp_path / "missing.repl", seed=1)
+    assert fake_renode.calls == []
