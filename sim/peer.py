@@ -27,7 +27,7 @@ from sim.http import DEFAULT_UPLOAD_LIMIT, HttpApp
 from sim.seed import SeededRandom
 from sim.tls.certs import TestPki, generate_test_pki
 from sim.tls.policy import ServerPolicy
-from sim.tls.protocol import AlertDescription, AlertLevel
+from sim.tls.protocol import AlertDescription
 from sim.tls.server import ApplicationData, ConnectionFailed, HandshakeComplete, PeerClosed, TlsServer
 from sim.tls.sessions import SessionCache
 
@@ -100,9 +100,7 @@ class PeerSession:
         self.internal_errors.append(text)
         self.journal.event("internal_error", text.strip().splitlines()[-1], traceback=text)
         try:
-            if not self.tls.closed:
-                self.tls._send_alert(AlertLevel.FATAL, AlertDescription.INTERNAL_ERROR, "peer bug: see the journal")
-                self.tls.state = "closed"
+            self.tls.abort(AlertDescription.INTERNAL_ERROR, "peer bug: see the journal's internal_error event")
         except Exception:
             pass
 

@@ -207,6 +207,13 @@ class TlsServer:
             data = data[1:]
         self._send_record(ContentType.APPLICATION_DATA, data)
 
+    def abort(self, description: AlertDescription, reason: str) -> None:
+        """Send a fatal alert and end the connection (for the application, e.g. on an internal error)."""
+        if not self.closed:
+            self._send_alert(AlertLevel.FATAL, description, reason)
+            self.journal.event("fatal_alert_sent", f"{alert_name(description)}: {reason}", alert=alert_name(description))
+            self.state = CLOSED
+
     def close(self) -> None:
         """Send close_notify (idempotent)."""
         if self.closed:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ssl
 import warnings
 
+from sim.peer import PeerFactory
+from sim.tls.policy import ServerPolicy
 from sim.tls.server import TlsServer
 
 _VERSIONS = {"1.0": "TLSv1", "1.1": "TLSv1_1", "1.2": "TLSv1_2"}
@@ -117,3 +119,23 @@ def client_hello(version: int = 0x0303, suites=(0xC02F, 0x009C, 0x002F, 0x00FF),
             + len(extensions).to_bytes(2, "big") + extensions)
     message = b"\x01" + len(body).to_bytes(3, "big") + body
     return bytes([22]) + record_version.to_bytes(2, "big") + len(message).to_bytes(2, "big") + message
+
+
+class SessionDriver:
+    """A MemoryClient talking to a PeerSession through a FakeConn, as the host stack would."""
+
+    def __init__(self, ca_path, version="1.2", cipher=None, policy=None, seed=11):
+        self.factory = PeerFactory(policy or ServerPolicy(), seed)
+        self.session = self.factory()
+        self.conn = FakeConn()
+        self.session.connection_made(self.conn)
+        self.client = MemoryClient(client_context(ca_path, version, cipher))
+        for _ in range(10):
+            try:
+                self.client.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.session.data_received(self.client.take())
+                self.client.incoming.write(self.conn.take())
+        self.session.data_received(self.client.take())
+        assert self.session.handshake is not None, self.session.journal.to_text()

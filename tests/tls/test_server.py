@@ -8,9 +8,8 @@ import ssl
 
 import pytest
 
-from helpers import FakeConn, MemoryClient, client_context, client_hello, split_records
+from helpers import MemoryClient, SessionDriver, client_context, client_hello, split_records
 from sim.http import pattern_bytes
-from sim.peer import PeerFactory
 from sim.seed import SeededRandom
 from sim.tls.diagnosis import diagnose
 from sim.tls.policy import ServerPolicy
@@ -35,26 +34,6 @@ def connect(ca_path, srv, version="1.2", cipher=None, ctx=None, **kw) -> MemoryC
 def post_request(n: int) -> bytes:
     return (b"POST /upload HTTP/1.1\r\nHost: tls-peer.test\r\nContent-Type: application/octet-stream\r\n"
             + f"Content-Length: {n}\r\nConnection: close\r\n\r\n".encode() + pattern_bytes(n))
-
-
-class SessionDriver:
-    """A MemoryClient talking to a PeerSession through a FakeConn, as the host stack would."""
-
-    def __init__(self, ca_path, version="1.2", cipher=None, policy=None, seed=11):
-        self.factory = PeerFactory(policy or ServerPolicy(), seed)
-        self.session = self.factory()
-        self.conn = FakeConn()
-        self.session.connection_made(self.conn)
-        self.client = MemoryClient(client_context(ca_path, version, cipher))
-        for _ in range(10):
-            try:
-                self.client.tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                self.session.data_received(self.client.take())
-                self.client.incoming.write(self.conn.take())
-        self.session.data_received(self.client.take())
-        assert self.session.handshake is not None, self.session.journal.to_text()
 
 
 @pytest.mark.parametrize("version,cipher,etm", [(*GCM, True), (*CBC10, False), ("1.1", "ECDHE-RSA-AES128-SHA", True)])
@@ -302,3 +281,14 @@ def test_bad_openings_get_the_right_alert(record, alert):
     assert [e.alert for e in events if isinstance(e, ConnectionFailed)] == [alert]
     (ctype, version, fragment), = split_records(srv.data_to_send())
     assert ctype == 21 and fragment[0] == 2
+
+
+def test_a_peer_bug_becomes_internal_error_not_an_exception(ca_path, monkeypatch):
+    d = SessionDriver(ca_path, *GCM)
+    monkeypatch.setattr(d.session.http, "receive", lambda data: 1 / 0)
+    d.session.data_received(d.client.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))   # must not raise
+    assert "ZeroDivisionError" in d.session.internal_errors[0]
+    with pytest.raises(ssl.SSLError, match="(?i)internal.error"):
+        d.client.read_all(d.conn.take())
+    assert d.conn.closed
+    assert any(e["event"] == "internal_error" for e in d.session.journal.events)

@@ -1,0 +1,92 @@
+"""Diagnosis against the device's own bytes: a systematic shift in large frames (the kind of defect a
+TX copy loop produces) is found, located and described as such."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import MemoryClient, client_context
+from sim.http import pattern_bytes
+from sim.seed import SeededRandom
+from sim.tls.diagnosis import diagnose
+from sim.tls.policy import ServerPolicy
+from sim.tls.server import TlsServer
+
+MSS = 1460
+HEADERS = 54          # Ethernet 14 + IPv4 20 + TCP 20
+
+
+def broken_tx_path(stream: bytes, buffer_size: int = 1024, lost: int = 4):
+    """Like a driver that copies only buffer_size-4 bytes per TX buffer while the descriptor says
+    buffer_size: frames over buffer_size get 4 stale bytes at buffer_size-4 and the rest moves up 4."""
+    received, segments, previous = bytearray(), [], bytes(1514)
+    for k, start in enumerate(range(0, len(stream), MSS)):
+        frame = bytes(HEADERS) + stream[start:start + MSS]
+        if len(frame) > buffer_size:
+            cut = buffer_size - lost
+            sent_frame = frame[:cut] + previous[cut:buffer_size] + frame[cut:len(frame) - lost]
+        else:
+            sent_frame = frame
+        previous = frame
+        segments.append((start, len(frame) - HEADERS))
+        received += sent_frame[HEADERS:]
+    def locate(offset: int) -> dict:
+        for k, (start, n) in enumerate(segments):
+            if start <= offset < start + n:
+                x = HEADERS + offset - start
+                return {"segment": k, "frame": 10 + 2 * k, "frame_offset": x,
+                        "dma_buffer": f"eth_tx_buffers+0x{(x // buffer_size) * buffer_size:x}",
+                        "dma_buffer_offset": x % buffer_size}
+        raise KeyError(offset)
+    return bytes(received), locate
+
+
+@pytest.mark.parametrize("version,cipher", [("1.2", "ECDHE-RSA-AES128-GCM-SHA256"), ("1.0", "AES128-SHA")])
+def test_shift_in_large_frames_is_located_and_explained(ca_path, version, cipher):
+    server = TlsServer(ServerPolicy(), SeededRandom(8).child("diag"))
+    client = MemoryClient(client_context(ca_path, version, cipher))
+    client.handshake(server)
+    handshake = len(client.sent)
+    client.write(b"POST /upload HTTP/1.1\r\nHost: tls-peer.test\r\nContent-Length: 20000\r\n\r\n")
+    body = pattern_bytes(20000)
+    for i in range(0, len(body), 4096):
+        client.write(body[i:i + 4096])
+    sent = bytes(client.sent)
+    received, locate = broken_tx_path(sent)
+    assert received[:handshake] == sent[:handshake]        # the handshake's frames are all small
+    server.receive(received[handshake:])
+
+    d = diagnose(server.journal, device_sent=sent, locate=locate)
+    assert d.verdict == "record_corrupted"
+    first = d.difference["first_offset"]
+    assert d.difference["location"]["frame_offset"] == 1020
+    assert d.difference["location"]["dma_buffer_offset"] == 1020
+    pattern = d.difference["pattern"]
+    assert pattern["kind"] == "shift" and pattern["shift"] == 4
+    assert received[first + 4:first + 100] == sent[first:first + 96]
+    assert "displaced by +4" in d.text and "frame offset 1020" in d.summary
+    assert "starts at frame offset 1020" in d.difference["common"]
+    failed = server.journal.first_failure()
+    assert d.difference["journal_record"] == failed.index
+    assert failed.stream_offset <= first < failed.end_offset
+
+
+def test_identical_bytes_clear_the_transport(ca_path):
+    server = TlsServer(ServerPolicy(), SeededRandom(8).child("diag"))
+    client = MemoryClient(client_context(ca_path, "1.2", "AES128-GCM-SHA256"))
+    client.handshake(server)
+    record = bytearray(client.write(b"hello"))
+    record[-1] ^= 1                                      # the "device" itself sent a bad tag
+    client.sent[-1] ^= 1
+    server.receive(bytes(record))
+    d = diagnose(server.journal, device_sent=bytes(client.sent))
+    assert d.verdict == "record_corrupted"
+    assert "arrived exactly as the device's TLS layer sent them" in d.text
+
+
+def test_ok_and_client_alert():
+    server = TlsServer(ServerPolicy(), SeededRandom(8).child("diag"))
+    assert diagnose(server.journal).verdict == "ok"
+    server.receive(b"\x15\x03\x01\x00\x02\x02\x30")        # the client gives up: fatal unknown_ca
+    d = diagnose(server.journal)
+    assert d.verdict == "client_alert" and "unknown_ca" in d.summary
