@@ -140,8 +140,7 @@ class Journal:
 
     def to_text(self) -> str:
         lines = [f"TLS record journal: {self.name}"]
-        if self.info:
-            lines.append("  " + ", ".join(f"{k}={_short(v)}" for k, v in self.info.items()))
+        lines += [f"  {line}" for line in self._info_lines()]
         header = f"{'#':>4}  {'dir':<4}  {'ep':>2}  {'seq':>4}  {'type':<18}  {'ver':<6}  {'len':>5}  {'stream@':>8}  {'ok':<4}  summary"
         lines.append(header)
         lines.append("-" * len(header))
@@ -149,8 +148,7 @@ class Journal:
             lines.append(f"{r.index:>4}  {r.direction:<4}  {r.epoch:>2}  {r.seq:>4}  {r.content_type:<18}  "
                          f"{r.version:<6}  {r.length:>5}  {r.stream_offset:>8}  {'ok' if r.ok else 'FAIL':<4}  "
                          f"{r.summary()}")
-            detail = not r.ok or r.alert is not None
-            if detail:
+            if not r.ok:
                 for c in r.checks:
                     text = f"{c.name}: {'ok' if c.ok else 'FAILED'}"
                     if c.detail:
@@ -159,10 +157,10 @@ class Journal:
                     if not c.ok and (c.expected or c.received):
                         lines.append(f"{'':10}expected {c.expected}")
                         lines.append(f"{'':10}received {c.received}")
-                if r.alert is not None and r.alert.get("reason"):
-                    lines.append(f"{'':8}alert reason: {r.alert['reason']}")
                 if r.error:
                     lines.append(f"{'':8}error: {r.error}")
+            if r.alert is not None and r.alert.get("reason"):
+                lines.append(f"{'':8}alert {'sent' if r.alert.get('sent') else 'received'}: {r.alert['reason']}")
             for note in r.notes:
                 lines.append(f"{'':8}{note}")
             for alt in r.alternatives:
@@ -176,7 +174,35 @@ class Journal:
         return "\n".join(lines) + "\n"
 
 
-def _short(value) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
+    def _info_lines(self) -> list[str]:
+        i = self.info
+        out = []
+        if "suite" in i:
+            flags = [f"EMS {'on' if i.get('extended_master_secret') else 'off'}"]
+            if "CBC" in i["suite"]:
+                flags.append(f"encrypt-then-MAC {'on' if i.get('encrypt_then_mac') else 'off'}")
+            if i.get("truncated_hmac"):
+                flags.append("truncated HMAC")
+            if i.get("max_fragment_length"):
+                flags.append(f"max_fragment_length {i['max_fragment_length']}")
+            out.append(f"negotiated: {i.get('version')} {i['suite']}" + (f" {i['group']}" if i.get("group") else "")
+                       + (" (resumed)" if i.get("resumed") else "") + "; " + ", ".join(flags))
+        if "client_version" in i:
+            out.append(f"client: max {i['client_version']}" + (f", SNI {i['sni']}" if i.get("sni") else "")
+                       + f", {len(i.get('offered_suites', []))} suites offered, extensions "
+                       + "[" + ", ".join(i.get("offered_extensions", [])) + "]")
+        if "client_random" in i:
+            out.append(f"client_random {i['client_random']}")
+        if "server_random" in i:
+            out.append(f"server_random {i['server_random']}")
+        if "session_id" in i:
+            out.append(f"session_id {i['session_id']}")
+        p = i.get("policy")
+        if p:
+            out.append(f"policy: {', '.join(p['versions'])}; {len(p['suites'])} suites; groups {', '.join(p['groups'])}; "
+                       f"EtM {'on' if p['encrypt_then_mac'] else 'off'}, EMS {'on' if p['extended_master_secret'] else 'off'}, "
+                       f"truncated_hmac {'on' + (' (PolarSSL key layout)' if p['truncated_hmac_compat'] else '') if p['truncated_hmac'] else 'off'}, "
+                       f"record size {p['record_size']}, {p['cert'].upper()} certificate")
+        if i.get("ignored_after_close"):
+            out.append(f"{i['ignored_after_close']} bytes arrived after the connection was over (not processed)")
+        return out
