@@ -184,6 +184,21 @@ def test_mbedtls_ssl_client2(peer, ca_path, ssl_client2, version, suite, etm, em
         assert sizes[0] == 1
 
 
+SIBLINGS = [("1.0", "TLS-RSA-WITH-AES-256-CBC-SHA"), ("1.1", "TLS-ECDHE-RSA-WITH-AES-256-CBC-SHA"),
+            ("1.2", "TLS-RSA-WITH-AES-128-CBC-SHA256"), ("1.2", "TLS-RSA-WITH-AES-256-CBC-SHA256"),
+            ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA256"), ("1.2", "TLS-ECDHE-RSA-WITH-AES-256-CBC-SHA384"),
+            ("1.2", "TLS-RSA-WITH-AES-256-GCM-SHA384"), ("1.2", "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"),
+            ("1.2", "TLS-RSA-WITH-AES-128-CBC-SHA"), ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA")]
+
+
+@pytest.mark.parametrize("version,suite", SIBLINGS, ids=[f"{v}-{s}" for v, s in SIBLINGS])
+def test_mbedtls_aes256_and_sha2_siblings(peer, ca_path, ssl_client2, version, suite):
+    before = len(peer.factory.sessions)
+    _run_client2(ssl_client2, peer.port, ca_path, f"force_version={CLIENT2_VERSION[version]}",
+                 f"force_ciphersuite={suite}")
+    _check_server_side(peer, before, version, suite)
+
+
 def test_mbedtls_resumption_and_max_fragment_length(peer, ca_path, ssl_client2):
     before = len(peer.factory.sessions)
     _run_client2(ssl_client2, peer.port, ca_path, "force_version=tls12",
@@ -196,6 +211,15 @@ def test_mbedtls_resumption_and_max_fragment_length(peer, ca_path, ssl_client2):
     # every record the server sent carries at most 1024 plaintext bytes
     assert all(r.app_data["length"] <= 1024 for r in first.journal.records if r.direction == "S->C" and r.app_data)
     assert first.keylog_lines[0].split()[2] == second.keylog_lines[0].split()[2]   # same master secret
+
+
+@pytest.mark.parametrize("curves,group", [("x25519", "x25519"), ("secp384r1,x25519", "secp384r1")])
+def test_mbedtls_groups(peer, ca_path, ssl_client2, curves, group):
+    before = len(peer.factory.sessions)
+    _run_client2(ssl_client2, peer.port, ca_path, "force_version=tls12",
+                 "force_ciphersuite=TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384", f"curves={curves}")
+    (session,) = _check_server_side(peer, before, "1.2", "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384")
+    assert session.journal.info["group"] == group
 
 
 def test_mbedtls_truncated_hmac(ca_path, ssl_client2):

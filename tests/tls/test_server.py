@@ -292,3 +292,15 @@ def test_a_peer_bug_becomes_internal_error_not_an_exception(ca_path, monkeypatch
         d.client.read_all(d.conn.take())
     assert d.conn.closed
     assert any(e["event"] == "internal_error" for e in d.session.journal.events)
+
+
+@pytest.mark.parametrize("curve,group", [("prime256v1", "secp256r1"), ("secp384r1", "secp384r1"),
+                                         ("X25519", "x25519"), ("secp521r1", "secp521r1")])
+def test_ecdhe_groups(ca_path, curve, group):
+    srv = server()
+    ctx = client_context(ca_path, *GCM)
+    ctx.set_ecdh_curve(curve)
+    client = connect(ca_path, srv, ctx=ctx)
+    assert srv.journal.info["group"] == group
+    srv.send(b"ok")
+    assert client.read_all(srv.data_to_send()) == b"ok"
