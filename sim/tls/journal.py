@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from sim.tls.records import Check
 
-C2S = "C->S"
-S2C = "S->C"
+C2S = "client->server"
+S2C = "server->client"
+_ARROWS = {C2S: "C->S", S2C: "S->C"}       # the text form's narrow column
 PREVIEW_BYTES = 48
 
 
@@ -145,7 +146,7 @@ class Journal:
         lines.append(header)
         lines.append("-" * len(header))
         for r in self.records:
-            lines.append(f"{r.index:>4}  {r.direction:<4}  {r.epoch:>2}  {r.seq:>4}  {r.content_type:<18}  "
+            lines.append(f"{r.index:>4}  {_ARROWS.get(r.direction, r.direction):<4}  {r.epoch:>2}  {r.seq:>4}  {r.content_type:<18}  "
                          f"{r.version:<6}  {r.length:>5}  {r.stream_offset:>8}  {'ok' if r.ok else 'FAIL':<4}  "
                          f"{r.summary()}")
             if not r.ok:

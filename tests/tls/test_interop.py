@@ -24,6 +24,7 @@ from conftest import require_tool
 from helpers import client_context
 from sim.http import TEXT_ALPHABET, get_body
 from sim.peer import PeerFactory, PeerServer
+from sim.tls.journal import C2S, S2C
 from sim.tls.policy import ServerPolicy
 from sim.tls.suites import suite_by_name
 
@@ -180,7 +181,7 @@ def test_mbedtls_ssl_client2(peer, ca_path, ssl_client2, version, suite, etm, em
     assert info["encrypt_then_mac"] is (bool(etm) and "CBC" in suite)
     if version == "1.0":
         # Mbed TLS splits TLS 1.0 CBC application data 1/n-1: the first record of each write holds 1 byte
-        sizes = [r.app_data["length"] for r in session.journal.records if r.direction == "C->S" and r.app_data]
+        sizes = [r.app_data["length"] for r in session.journal.records if r.direction == C2S and r.app_data]
         assert sizes[0] == 1
 
 
@@ -209,7 +210,7 @@ def test_mbedtls_resumption_and_max_fragment_length(peer, ca_path, ssl_client2):
     assert not first.journal.info["resumed"] and second.journal.info["resumed"]
     assert first.journal.info["session_id"] == second.journal.info["session_id"]
     # every record the server sent carries at most 1024 plaintext bytes
-    assert all(r.app_data["length"] <= 1024 for r in first.journal.records if r.direction == "S->C" and r.app_data)
+    assert all(r.app_data["length"] <= 1024 for r in first.journal.records if r.direction == S2C and r.app_data)
     assert first.keylog_lines[0].split()[2] == second.keylog_lines[0].split()[2]   # same master secret
 
 
@@ -232,7 +233,7 @@ def test_mbedtls_truncated_hmac(ca_path, ssl_client2):
                      "trunc_hmac=1")
         (session,) = _check_server_side(server, 0, "1.2", suite)
     assert session.journal.info["truncated_hmac"] is True
-    finished = next(r for r in session.journal.records if r.direction == "C->S" and "Finished" in r.handshake)
+    finished = next(r for r in session.journal.records if r.direction == C2S and "Finished" in r.handshake)
     assert finished.length == 16 + 32 + 10          # IV + one-block Finished (EtM) + 10-byte MAC
 
     compat = PeerFactory(ServerPolicy(truncated_hmac=True, truncated_hmac_compat=True), seed=3)
