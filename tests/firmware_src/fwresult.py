@@ -54,23 +54,16 @@ def read_test_result(backend: Backend) -> TestResult:
 
 def run_to_finish(backend: Backend, max_cycles: int = 200_000_000,
                   slice_cycles: int | None = None) -> tuple[RunResult, TestResult]:
-    """Run until PC reaches test_finish (or a fault / the limit); return the last RunResult and the
-    firmware's result. `slice_cycles` splits the run into run() calls of that size (to exercise
-    resuming); by default one call."""
-    finish = backend.symbol_address("test_finish")
-    backend.add_breakpoint(finish)
-    try:
-        remaining = max_cycles
-        while True:
-            step = min(remaining, slice_cycles or remaining)
-            result = backend.run(step)
-            remaining -= result.cycles
-            if result.reason == StopReason.BREAKPOINT and result.address == finish:
-                break
-            if result.reason in (StopReason.FAULT, StopReason.BREAKPOINT, StopReason.WATCHPOINT):
-                break
-            if remaining <= 0:
-                break
-    finally:
-        backend.remove_breakpoint(finish)
+    """Run until the firmware halts on the BKPT in test_finish() (a BREAKPOINT stop), a fault,
+    or the limit; return the last RunResult and the firmware's result. `slice_cycles` splits the
+    run into run() calls of that size (to exercise resuming); by default one call."""
+    remaining = max_cycles
+    while True:
+        step = min(remaining, slice_cycles or remaining)
+        result = backend.run(step)
+        remaining -= result.cycles
+        if result.reason in (StopReason.FAULT, StopReason.BREAKPOINT, StopReason.WATCHPOINT):
+            break
+        if remaining <= 0:
+            break
     return result, read_test_result(backend)
