@@ -145,3 +145,10 @@ def test_port_is_a_backend_uart_port(uart, machine):
     r["DR"] = ord("!")
     machine.advance(CHAR)
     assert port.transcript == b"!"
+
+
+def test_the_model_itself_also_works_as_the_port(uart, machine):
+    model, r = uart
+    model.write(b"k")                          # one argument: UartPort.write
+    machine.advance(CHAR)
+    assert r["DR"] == ord("k")

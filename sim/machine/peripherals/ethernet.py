@@ -335,6 +335,9 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         Register("DMACHRBAR", 0x1054, 0, write_mask=0),
     )
 
+    # host-side wiring, not machine state: a snapshot restore keeps the live callbacks
+    SNAPSHOT_KEEP = ("_tx_listeners",)
+
     # Virtual durations in CPU cycles.
     software_reset_cycles = 64
     mdio_cycles = 128                # MDIO frame time; silicon takes 64 MDC periods (see report)
@@ -484,10 +487,11 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         return (rx << 5) | (tx << 6) | ((rx or tx) << 4)
 
     def _update_irq(self) -> None:
-        sr, ier = self.values["DMASR"], self.values["DMAIER"]
-        mmc = any(self._mmc_pending())
-        self.values["DMASR"] = sr = (sr & ~SR_MMCS) | (SR_MMCS if mmc else 0)
-        level = bool((sr & NIS and ier & NIS) or (sr & AIS and ier & AIS) or mmc)
+        v = self.values
+        mmc = v["MMCRIR"] & ~v["MMCRIMR"] or v["MMCTIR"] & ~v["MMCTIMR"]
+        sr = v["DMASR"]
+        v["DMASR"] = sr = (sr | SR_MMCS) if mmc else (sr & ~SR_MMCS)
+        level = bool(sr & v["DMAIER"] & (NIS | AIS) or mmc)
         if level != self._irq_level:
             self._irq_level = level
             self.drive_irq(level)

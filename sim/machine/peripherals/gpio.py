@@ -100,6 +100,8 @@ class STM32_GPIOPort(Peripheral):
         Register("AFRH", 0x24, 0, on_write=_config_written("AFRH")),
     )
 
+    SNAPSHOT_KEEP = ("_listeners",)          # host-side wiring survives a snapshot restore
+
     def __init__(self, services, name, params=None, irqs=None) -> None:
         self._listeners: list[Callable[[int, int], None]] = []
         self._external: dict[int, int] = {}       # pin -> level driven from outside

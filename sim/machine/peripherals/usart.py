@@ -109,6 +109,9 @@ class STM32_UART(Deadlines, Peripheral):
         Register("GTPR", 0x18, 0, write_mask=0xFFFF),
     )
 
+    # host-side wiring, not machine state: a snapshot restore keeps the live callbacks
+    SNAPSHOT_KEEP = ("_listeners",)
+
     def __init__(self, services, name, params=None, irqs=None) -> None:
         self._transcript = bytearray()
         self._listeners: list[Callable[[bytes], None]] = []
@@ -130,6 +133,15 @@ class STM32_UART(Deadlines, Peripheral):
         self._tc_seen = False
         self._irq_level = False
         self._rx_since_idle = False
+
+    # --- bus interface, and UartPort.write ------------------------------------------------
+    def write(self, offset_or_data, size: int | None = None, value: int | None = None) -> None:
+        """Bus write `write(offset, size, value)`; with one argument it is `UartPort.write(data)`,
+        so the model itself can be handed out as the port."""
+        if size is None:
+            self.inject(offset_or_data)
+        else:
+            Peripheral.write(self, offset_or_data, size, value)
 
     # --- the line (host side) ----------------------------------------------------------
     @property
