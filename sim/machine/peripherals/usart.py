@@ -135,6 +135,12 @@ class STM32_UART(Deadlines, Peripheral):
         self._rx_since_idle = False
 
     # --- bus interface, and UartPort.write ------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        if offset == 0:                           # SR, polled by firmware: skip the generic path
+            value = _sr_read(self, self.values["SR"])
+            return value & 0xFF if size == 1 else value
+        return Peripheral.read(self, offset, size)
+
     def write(self, offset_or_data, size: int | None = None, value: int | None = None) -> None:
         """Bus write `write(offset, size, value)`; with one argument it is `UartPort.write(data)`,
         so the model itself can be handed out as the port."""
