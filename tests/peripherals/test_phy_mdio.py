@@ -88,3 +88,15 @@ def test_sr_sticks_when_the_reference_clock_is_forced_off(machine):
     drv = Driver(machine)
     drv.mac.reference_clock = False                      # fault mode: REF_CLK missing
     assert not drv.software_reset(limit=100_000)
+
+
+def test_repl_properties_set_registers_and_bad_ones_are_named(machine):
+    import pytest
+    from sim.machine.peripherals.phy import EthernetPhysicalLayer
+    phy = EthernetPhysicalLayer(machine, "phy", {"Id2": 0xC130, "VendorSpecific2": 0x00E0}, {})
+    assert phy.register(3) == 0xC130
+    with pytest.raises(ValueError, match="unknown property 'Id3'.*BasicControl"):
+        EthernetPhysicalLayer(machine, "phy", {"Id3": 1}, {})
+    with pytest.raises(ValueError, match="Id1 must be a 16-bit"):
+        EthernetPhysicalLayer(machine, "phy", {"Id1": 0x12345}, {})
+

@@ -152,3 +152,8 @@ def test_the_model_itself_also_works_as_the_port(uart, machine):
     model.write(b"k")                          # one argument: UartPort.write
     machine.advance(CHAR)
     assert r["DR"] == ord("k")
+
+
+def test_usart_needs_a_positive_frequency(machine):
+    with pytest.raises(ValueError, match="frequency"):
+        STM32_UART(machine, "usart1", {"frequency": 0}, {})

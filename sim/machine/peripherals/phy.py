@@ -82,7 +82,12 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
         self._configured = dict(LAN8742A_DEFAULTS)
         for prop, value in (params or {}).items():
             if prop in PROPERTY_REGISTERS:
-                self._configured[PROPERTY_REGISTERS[prop]] = int(value) & 0xFFFF
+                if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+                    raise ValueError(f"{prop} must be a 16-bit register value, got {value!r}")
+                self._configured[PROPERTY_REGISTERS[prop]] = value
+            elif prop[:1].isupper():              # a property Renode would reject as well
+                raise ValueError(f"unknown property {prop!r}; EthernetPhysicalLayer has "
+                                 f"{', '.join(PROPERTY_REGISTERS)}")
         self._cable = True
         self.counters = {"reads": 0, "writes": 0, "resets": 0, "autonegotiations": 0}
         super().__init__(services, name, params, irqs)
