@@ -235,3 +235,17 @@ def test_rx_descriptor_in_ccm_is_a_bus_error(machine):
     assert drv.r["DMASR"] & (1 << 13)
     assert (drv.r["DMASR"] >> 23) & 7 == 0b110           # RX, read, descriptor
     assert drv.mac.receive(udp_frame(b"x")) is True      # sits in the FIFO of a stopped DMA
+
+
+def test_ring_mode_fills_buffer_2_and_rounds_sizes_down_to_words(machine):
+    drv = started(machine, count=2, chained=False)
+    d = drv.rx_descs[0]
+    machine.w32(d + 4, (258 << 16) | 130)                # RBS2 258 -> 256, RBS1 130 -> 128
+    machine.w32(d + 12, RX_BUF + 0x2000)
+    frame = udp_frame(b"r" * 300)
+    drv.mac.receive(frame)
+    rdes0 = machine.r32(d)
+    assert rdes0 & RDES0_LS and (rdes0 >> 16) & 0x3FFF == len(frame) + 4
+    stored = frame + zlib.crc32(frame).to_bytes(4, "little")
+    assert machine.read(RX_BUF, 128) == stored[:128]
+    assert machine.read(RX_BUF + 0x2000, len(stored) - 128) == stored[128:]

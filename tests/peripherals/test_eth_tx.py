@@ -208,3 +208,22 @@ def test_mmc_counts_good_frames_and_its_interrupt_storms_unless_masked(machine):
     for _ in range(16):
         drv.send(udp_frame(b"3"))
     assert drv.r["MMCTIR"] & (1 << 21) and not machine.irq(ETH_IRQ)
+
+
+def test_ring_mode_uses_both_buffers_of_a_descriptor(machine):
+    drv = Driver(machine, enhanced=False)
+    drv.init()
+    drv.setup_tx(TX_DESC, 2, TX_BUF, 1536, chained=False)
+    drv.start()
+    frame = udp_frame(b"b" * 200)
+    d = drv.tx_descs[0]
+    machine.write(TX_BUF, frame[:100])
+    machine.write(TX_BUF + 0x800, frame[100:])
+    machine.w32(d + 8, TX_BUF)
+    machine.w32(d + 12, TX_BUF + 0x800)                  # ring mode: DES3 is buffer 2
+    machine.w32(d + 4, ((len(frame) - 100) << 16) | 100)
+    machine.w32(d, OWN | LS | (1 << 28) | IC | (3 << 22))
+    drv.r["DMATPDR"] = 0
+    sent = drv.sent[0]
+    assert [(s.buffer, s.length) for s in sent.segments] == [(TX_BUF, 100), (TX_BUF + 0x800, len(frame) - 100)]
+    assert dpkt_checksums(sent.data) == (True, True)
