@@ -1,0 +1,186 @@
+"""The unicorn Cortex-M4F core: model selection, the exact executed-instruction counter, batched
+register access, and raw (binding-free) hook and MMIO registration.
+
+Facts behind every choice here: /work/shared/facts/unicorn-cortex-m.md.
+- `UC_MODE_MCLASS` silently gives a Cortex-M33; plain THUMB + `ctl_set_cpu_model(CORTEX_M4)` is
+  the M4 (section 1).
+- unicorn has no API for "instructions executed" when a run stops early; its `uc_struct` holds
+  `emu_counter` followed by `emu_count`. We find their offset at startup by running known counts
+  and check it on every core we create (section 2), and lower `emu_count` to end a slice cleanly
+  after the current instruction (the "count trick", section 1).
+- The binding's `reg_read`/`reg_write` cost ~1.2 us each; batched ctypes calls are ~10x cheaper
+  (section 2, "Fast register access").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from typing import Callable, Sequence
+
+import unicorn
+from unicorn import arm_const as A
+from unicorn import unicorn_const as U
+
+try:  # the binding's native callback signatures (unicorn 2.1.x layout)
+    from unicorn.unicorn_py3.unicorn import (HOOK_CODE_CFUNC, HOOK_INSN_INVALID_CFUNC,
+                                             HOOK_INTR_CFUNC, HOOK_MEM_ACCESS_CFUNC,
+                                             HOOK_MEM_INVALID_CFUNC, MMIO_READ_CFUNC,
+                                             MMIO_WRITE_CFUNC, uc_hook_h, uclib)
+except ImportError as exc:  # pragma: no cover - depends on the installed wheel
+    raise ImportError(f"sim.machine needs unicorn 2.1.x (pinned 2.1.4 in pyproject.toml); "
+                      f"found {unicorn.__version__}: {exc}") from exc
+
+UNTIL_NEVER = 0xFFFF_FFFF        # odd, so a Thumb PC never equals it: runs end only by count/stop
+_CALIBRATION_BASE = 0x6000_0000  # scratch page used once per core, then unmapped
+_SCAN_BYTES = 16384
+
+_counter_offset: int | None = None
+
+
+class CoreError(RuntimeError):
+    """The unicorn build does not behave as this module relies on (a different version?)."""
+
+
+class RegBatch:
+    """One preallocated uc_reg_read_batch / uc_reg_write_batch over a fixed register list.
+
+    Writes are applied in list order, which the exception engine relies on (facts section 2)."""
+
+    __slots__ = ("_uch", "ids", "vals", "ptrs", "n")
+
+    def __init__(self, uc: unicorn.Uc, reg_ids: Sequence[int], width: int = 4) -> None:
+        self._uch = uc._uch
+        self.n = len(reg_ids)
+        self.ids = (ctypes.c_int * self.n)(*reg_ids)
+        ctype = ctypes.c_uint32 if width == 4 else ctypes.c_uint64
+        self.vals = (ctype * self.n)()
+        base = ctypes.addressof(self.vals)
+        self.ptrs = (ctypes.c_void_p * self.n)(*[base + width * i for i in range(self.n)])
+
+    def read(self) -> list[int]:
+        uclib.uc_reg_read_batch(self._uch, self.ids, self.ptrs, self.n)
+        return self.vals[:]
+
+    def write(self, values: Sequence[int]) -> None:
+        self.vals[:] = values
+        uclib.uc_reg_write_batch(self._uch, self.ids, self.ptrs, self.n)
+
+
+def _new_uc() -> unicorn.Uc:
+    uc = unicorn.Uc(U.UC_ARCH_ARM, U.UC_MODE_THUMB)
+    uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M4)
+    if uc.ctl_get_cpu_model() != A.UC_CPU_ARM_CORTEX_M4:
+        raise CoreError("unicorn did not select the Cortex-M4 model (ctl_set_cpu_model ignored)")
+    return uc
+
+
+def _calibration_program() -> bytes:
+    # loop: adds r0, #1 ; b loop   (a 2-instruction loop the counter can be checked against)
+    return struct.pack("<HH", 0x3001, 0xE7FD)
+
+
+def _run_counted(uc: unicorn.Uc, count: int) -> bytes:
+    uc.emu_start(_CALIBRATION_BASE | 1, UNTIL_NEVER, 0, count)
+    return ctypes.string_at(uc._uch.value, _SCAN_BYTES)
+
+
+def _find_counter_offset(uc: unicorn.Uc) -> int:
+    """Offset of (emu_counter, emu_count) in uc_struct: the unique place holding
+    (n+1, n) after a run of n instructions, for two different n."""
+    counts = (12345, 6789)
+    snaps = [_run_counted(uc, n) for n in counts]
+    found = []
+    for off in range(0, _SCAN_BYTES - 16, 8):
+        if all(struct.unpack_from("<QQ", snap, off) == (n + 1, n) for snap, n in zip(snaps, counts)):
+            found.append(off)
+    if len(found) != 1:
+        raise CoreError(f"could not locate unicorn's instruction counter (candidates {found}); "
+                        f"this machine needs unicorn 2.1.4, found {unicorn.__version__}")
+    return found[0]
+
+
+class UnicornCore:
+    """A unicorn Cortex-M4 with exact instruction accounting."""
+
+    def __init__(self) -> None:
+        global _counter_offset
+        self.uc = uc = _new_uc()
+        uc.mem_map(_CALIBRATION_BASE, 0x400, U.UC_PROT_ALL)
+        uc.mem_write(_CALIBRATION_BASE, _calibration_program())
+        if _counter_offset is None:
+            _counter_offset = _find_counter_offset(uc)
+        base = uc._uch.value
+        self._counter = ctypes.c_uint64.from_address(base + _counter_offset)
+        self._count = ctypes.c_uint64.from_address(base + _counter_offset + 8)
+        # self-check on this very instance: a counted run must leave (n+1, n) where we look
+        uc.emu_start(_CALIBRATION_BASE | 1, UNTIL_NEVER, 0, 1001)
+        if (self._counter.value, self._count.value) != (1002, 1001):
+            raise CoreError(f"unicorn's instruction counter is not where calibration found it "
+                            f"({self._counter.value}, {self._count.value}); unicorn "
+                            f"{unicorn.__version__} is not supported (pin 2.1.4)")
+        uc.mem_unmap(_CALIBRATION_BASE, 0x400)
+        uc.ctl_remove_cache(_CALIBRATION_BASE, _CALIBRATION_BASE + 0x400)
+        self._keep: list[object] = []        # ctypes callbacks must outlive their registration
+        self._hooks: dict[int, object] = {}
+
+    # --- instruction accounting ------------------------------------------------------------------
+    @property
+    def counter(self) -> int:
+        """Count-hook invocations since the current/last emu_start (instructions begun)."""
+        return self._counter.value
+
+    def stop_after_current(self) -> None:
+        """End the running slice cleanly before the next instruction (no re-execution)."""
+        self._count.value = self._counter.value
+
+    def stop_now(self) -> None:
+        """From a code hook: end the slice before the hooked instruction executes."""
+        uclib.uc_emu_stop(self.uc._uch)
+
+    def start(self, pc: int, count: int) -> None:
+        """Run at most `count` instructions from `pc` (Thumb). Raises UcError on a fault."""
+        status = uclib.uc_emu_start(self.uc._uch, pc | 1, UNTIL_NEVER, 0, count)
+        if status != U.UC_ERR_OK:
+            raise unicorn.UcError(status)
+
+    # --- raw hooks (no binding layers between unicorn and our handler) ---------------------------
+    def _add(self, htype: int, cfunc, fn: Callable, begin: int = 1, end: int = 0) -> int:
+        cb = cfunc(fn)
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), htype, cb, None,
+                                   ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if status != U.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        self._hooks[handle.value] = cb
+        return handle.value
+
+    def hook_interrupt(self, fn: Callable[[int, int], None]) -> int:
+        return self._add(U.UC_HOOK_INTR, HOOK_INTR_CFUNC, fn)
+
+    def hook_code(self, fn: Callable[[int, int, int], None], begin: int, end: int) -> int:
+        return self._add(U.UC_HOOK_CODE, HOOK_CODE_CFUNC, fn, begin, end)
+
+    def hook_invalid_instruction(self, fn: Callable[[int], bool]) -> int:
+        return self._add(U.UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC, fn)
+
+    def hook_bad_access(self, fn: Callable[[int, int, int, int, int], bool]) -> int:
+        return self._add(U.UC_HOOK_MEM_UNMAPPED | U.UC_HOOK_MEM_PROT, HOOK_MEM_INVALID_CFUNC, fn)
+
+    def hook_memory(self, htype: int, fn: Callable, begin: int, end: int) -> int:
+        return self._add(htype, HOOK_MEM_ACCESS_CFUNC, fn, begin, end)
+
+    def unhook(self, handle: int) -> None:
+        uclib.uc_hook_del(self.uc._uch, uc_hook_h(handle))
+        self._hooks.pop(handle, None)
+
+    def map_mmio(self, address: int, size: int, read: Callable[[int, int, int, int], int],
+                 write: Callable[[int, int, int, int, int], None]) -> None:
+        rcb, wcb = MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write)
+        status = uclib.uc_mmio_map(self.uc._uch, address, size, rcb, None, wcb, None)
+        if status != U.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        self._keep += [rcb, wcb]
+
+    def map_buffer(self, address: int, buffer: ctypes.Array, perms: int) -> None:
+        self.uc.mem_map_ptr(address, ctypes.sizeof(buffer), perms, ctypes.addressof(buffer))

@@ -1,0 +1,154 @@
+"""Firmware images: a 32-bit little-endian ARM ELF read with pyelftools, its loadable segments
+(placed at their load addresses, so .data is copied by the firmware's startup as on silicon) and
+its symbol table (for hooks by name and for `func+0x12` in reports)."""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from sim.backend import BackendError
+
+
+class ElfError(BackendError):
+    """The file is not a firmware image this machine can run; the message says why."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    load_address: int          # p_paddr (LMA): where the bytes go
+    run_address: int           # p_vaddr (VMA)
+    data: bytes                # p_filesz bytes
+    mem_size: int              # p_memsz
+    sections: tuple[str, ...]  # sections inside, for error messages
+
+    def describe(self) -> str:
+        names = " ".join(self.sections) or "no sections"
+        return (f"segment {self.index} ({names}; load address 0x{self.load_address:08x}, "
+                f"{len(self.data)} bytes in file, {self.mem_size} in memory)")
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    address: int               # Thumb bit cleared for functions
+    size: int
+    is_function: bool
+
+
+class SymbolTable:
+    def __init__(self, symbols: list[Symbol]) -> None:
+        self._by_name: dict[str, Symbol] = {}
+        for s in symbols:
+            # prefer a sized function over a label of the same name
+            old = self._by_name.get(s.name)
+            if old is None or (s.is_function and not old.is_function) or (s.size and not old.size):
+                self._by_name[s.name] = s
+        ordered = sorted(self._by_name.values(), key=lambda s: (s.address, -s.size))
+        self._starts = [s.address for s in ordered]
+        self._ordered = ordered
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    def get(self, name: str) -> Symbol | None:
+        return self._by_name.get(name)
+
+    def address(self, name: str) -> int:
+        sym = self._by_name.get(name)
+        if sym is None:
+            close = difflib.get_close_matches(name, self._by_name, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise BackendError(f"no symbol {name!r} in the loaded ELF{hint}")
+        return sym.address
+
+    def functions(self) -> list[Symbol]:
+        return [s for s in self._ordered if s.is_function and s.size]
+
+    def symbolize(self, address: int) -> str | None:
+        """`name+0xNN` for the symbol containing `address` (or the nearest one below it)."""
+        i = bisect.bisect_right(self._starts, address) - 1
+        best = None
+        while i >= 0:
+            s = self._ordered[i]
+            if s.size and s.address <= address < s.address + s.size:
+                best = s
+                break
+            if best is None:
+                best = s
+            if address - s.address > 0x10000:
+                break
+            i -= 1
+        if best is None or address - best.address > 0x10000:
+            return None
+        off = address - best.address
+        return best.name if off == 0 else f"{best.name}+0x{off:x}"
+
+
+@dataclass
+class ElfImage:
+    path: str
+    entry: int
+    segments: list[Segment]
+    symbols: SymbolTable
+    code_ranges: list[tuple[int, int]] = field(default_factory=list)   # executable sections
+
+
+def read_elf(path: str | Path) -> ElfImage:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ElfError(f"firmware ELF {path} does not exist") from None
+    except IsADirectoryError:
+        raise ElfError(f"firmware ELF {path} is a directory, not an ELF file") from None
+    if raw[:4] != b"\x7fELF":
+        raise ElfError(f"{path} is not an ELF file (no \\x7fELF magic); give the firmware .elf, "
+                       f"not a .bin or .hex")
+    if raw[4] != 1:
+        raise ElfError(f"{path} is a 64-bit ELF; the STM32F407 needs a 32-bit ARM image "
+                       f"(build it with arm-none-eabi-gcc)")
+    if raw[5] != 1:
+        raise ElfError(f"{path} is big-endian; the Cortex-M4 image must be little-endian")
+    import io
+    try:
+        elf = ELFFile(io.BytesIO(raw))
+    except ELFError as exc:
+        raise ElfError(f"{path} is not a valid ELF file: {exc}") from None
+    if elf["e_machine"] != "EM_ARM":
+        raise ElfError(f"{path} is built for {elf['e_machine']}, not ARM: build it with "
+                       f"arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb")
+    sections = [s for s in elf.iter_sections() if s["sh_flags"] & SH_FLAGS.SHF_ALLOC]
+    segments: list[Segment] = []
+    for i, seg in enumerate(elf.iter_segments()):
+        if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+            continue
+        inside = tuple(s.name for s in sections if seg.section_in_segment(s))
+        segments.append(Segment(i, seg["p_paddr"], seg["p_vaddr"], seg.data(), seg["p_memsz"], inside))
+    if not segments:
+        raise ElfError(f"{path} has no loadable segments (is it a relocatable object, not a linked image?)")
+    code_ranges = [(s["sh_addr"], s["sh_addr"] + s["sh_size"]) for s in sections
+                   if s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR and s["sh_size"]]
+    symbols: list[Symbol] = []
+    symtab = elf.get_section_by_name(".symtab")
+    if symtab is not None:
+        for sym in symtab.iter_symbols():
+            kind = sym["st_info"]["type"]
+            if not sym.name or sym.name.startswith("$") or kind in ("STT_SECTION", "STT_FILE"):
+                continue
+            if sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS") and kind != "STT_OBJECT":
+                continue
+            is_func = kind == "STT_FUNC"
+            addr = sym["st_value"] & ~1 if is_func else sym["st_value"]
+            symbols.append(Symbol(sym.name, addr, sym["st_size"], is_func))
+    return ElfImage(str(path), elf["e_entry"], segments, SymbolTable(symbols), code_ranges)
