@@ -17,7 +17,6 @@ from sim.seed import SeededRandom
 
 SRAM_BASE = 0x2000_0000
 SRAM_SIZE = 0x2_0000
-CCM_BASE = 0x1000_0000
 
 
 class FakeMachine:

@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from ethkit import (ETH_IRQ, NIS, NISE, OMR_DFRF, OMR_OSF, OMR_RSF, OMR_TSF, OWN, PEER, RBUS,
-                    RDES0_DE, RDES0_FS, RDES0_FT, RDES0_LS, RIE, RS, STATION, CSTF, DM, FES,
-                    IPCO, Driver, tcp_frame, udp_frame)
+from ethkit import (ETH_IRQ, NIS, OMR_DFRF, OMR_OSF, OMR_RSF, OMR_TSF, OWN, PEER, RBUS,
+                    RDES0_DE, RDES0_FS, RDES0_FT, RDES0_LS, RS, CSTF, DM, FES, IPCO, Driver,
+                    tcp_frame, udp_frame)
 
 SRAM = 0x2000_0000
 RX_DESC, RX_BUF = SRAM + 0x200, SRAM + 0x4000

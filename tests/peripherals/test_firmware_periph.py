@@ -5,13 +5,12 @@ the reference firmware and ST's HAL do; frames are checked with dpkt, independen
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 
 import dpkt
 import pytest
 
-from ethkit import PEER, STATION, dpkt_checksums, tcp_frame, udp_frame, icmp_frame
+from ethkit import PEER, dpkt_checksums, tcp_frame, udp_frame
 from fwresult import run_to_finish
 
 from sim.machine import Machine

@@ -10,7 +10,7 @@ from periphkit import Regs
 
 IRQ = 37
 UE, TE, RE = 1 << 13, 1 << 3, 1 << 2
-TXEIE, TCIE, RXNEIE, IDLEIE = 1 << 7, 1 << 6, 1 << 5, 1 << 4
+TXEIE, RXNEIE, IDLEIE = 1 << 7, 1 << 5, 1 << 4
 TXE, TC, RXNE, IDLE, ORE = 1 << 7, 1 << 6, 1 << 5, 1 << 4, 1 << 3
 # 115200 baud from PCLK2 = 84 MHz: BRR 0x2D9 -> 84e6/729 baud; 10 bits at 168 MHz
 CHAR = 10 * 168_000_000 * 0x2D9 // 84_000_000          # 14580 cycles

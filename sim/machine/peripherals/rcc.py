@@ -16,15 +16,12 @@ from sim.machine.peripherals.base import Field, Peripheral, Register, model
 from sim.machine.peripherals.timing import Deadlines
 
 HSI_HZ = 16_000_000
-LSI_HZ = 32_000
-LSE_HZ = 32_768
 
 # CR bits
 HSION, HSIRDY = 1 << 0, 1 << 1
-HSEON, HSERDY, HSEBYP, CSSON = 1 << 16, 1 << 17, 1 << 18, 1 << 19
+HSEON, HSERDY = 1 << 16, 1 << 17
 PLLON, PLLRDY = 1 << 24, 1 << 25
 PLLI2SON, PLLI2SRDY = 1 << 26, 1 << 27
-CR_READ_ONLY = HSIRDY | HSERDY | PLLRDY | PLLI2SRDY | (0xFF << 8)   # + HSICAL[15:8]
 
 # CIR: flags [7:0] (read-only), enables [13:8], clear bits [23:16] (write-only)
 CIR_FLAG = {"LSI": 1 << 0, "LSE": 1 << 1, "HSI": 1 << 2, "HSE": 1 << 3, "PLL": 1 << 4, "PLLI2S": 1 << 5}
