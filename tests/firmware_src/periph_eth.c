@@ -4,7 +4,8 @@
  *   speed/duplex read from PHYSCSR (register 31),
  * - enhanced descriptors in CHAINED (default) or RING (-DRING=1) mode, TX buffers of 1024 bytes so
  *   longer frames span two descriptors, TX checksum insertion CIC = 11 on frames whose checksum
- *   fields are zero, RX buffers of 512 bytes so long frames span several descriptors,
+ *   fields are zero (and one TCP frame each with CIC = 00, 01 and 10), RX buffers of 512 bytes
+ *   so long frames span several descriptors,
  * - RX with DFRF = 1: when the Python side injects more frames than there are free descriptors the
  *   DMA suspends with RBUS; the driver returns the descriptors, clears RBUS and writes DMARPDR,
  *   and the waiting frames arrive. Every received frame is echoed back (MACs swapped, IP and
@@ -125,7 +126,7 @@ static void settle(volatile uint32_t *reg, uint32_t value)   /* the write-settle
     *reg = value;
 }
 
-static int eth_send(const uint8_t *data, uint32_t len)
+static int eth_send_cic(const uint8_t *data, uint32_t len, uint32_t cic)
 {
     uint32_t n = (len + TX_BUF - 1) / TX_BUF;
     for (uint32_t k = 0; k < n; k++)
@@ -136,7 +137,7 @@ static int eth_send(const uint8_t *data, uint32_t len)
         uint32_t chunk = len - k * TX_BUF < TX_BUF ? len - k * TX_BUF : TX_BUF;
         memcpy(eth_tx_buffers[i], data + k * TX_BUF, chunk);
         tx_desc[i].des1 = chunk;
-        tx_desc[i].des0 = tx_ctrl[i] | TDES0_CIC_FULL | TDES0_IC
+        tx_desc[i].des0 = tx_ctrl[i] | (cic << 22) | TDES0_IC
                           | (k == 0 ? TDES0_FS : 0) | (k == n - 1 ? TDES0_LS : 0);
     }
     dsb();
@@ -148,6 +149,24 @@ static int eth_send(const uint8_t *data, uint32_t len)
         ETH_DMASR = DMASR_TBUS;
     ETH_DMATPDR = 0;
     return 1;
+}
+
+static int eth_send(const uint8_t *data, uint32_t len)
+{
+    return eth_send_cic(data, len, 3);
+}
+
+/* CIC = 10 wants the pseudo-header sum (not inverted) already in the TCP checksum field */
+static void put_pseudo_header_sum(uint8_t *f)
+{
+    uint32_t sum = 0, tcp_len = ((uint32_t)f[16] << 8 | f[17]) - 20u;
+    for (int i = 26; i < 34; i += 2)
+        sum += (uint32_t)f[i] << 8 | f[i + 1];
+    sum += 6u + tcp_len;
+    while (sum >> 16)
+        sum = (sum & 0xFFFFu) + (sum >> 16);
+    f[50] = (uint8_t)(sum >> 8);
+    f[51] = (uint8_t)sum;
 }
 
 /* One complete received frame into `out` (FCS stripped), descriptors given back. */
@@ -298,7 +317,13 @@ int main(void)
     CHECK(eth_send(frame, build_frame(17, 10)));
     CHECK(eth_send(frame, build_frame(1, 32)));
     CHECK(eth_send(frame, build_frame(6, 1200)));
-    while (ts_irqs < 3)
+    /* the other insertion modes on a TCP frame with zero checksum fields */
+    uint32_t tcp_len = build_frame(6, 100);
+    CHECK(eth_send_cic(frame, tcp_len, 0));                /* bypass */
+    CHECK(eth_send_cic(frame, tcp_len, 1));                /* IPv4 header only */
+    put_pseudo_header_sum(frame);
+    CHECK(eth_send_cic(frame, tcp_len, 2));                /* header + payload, pseudo given */
+    while (ts_irqs < 6)
         wfi();
     RECORD(7, ts_irqs);
     RECORD(8, ETH_MMCTGFCR);

@@ -96,7 +96,7 @@ def test_ethernet_hal_style_bring_up_tx_rx_and_descriptor_exhaustion(build_test_
     assert v[2] == 0 and v[3] == 0x0007_C131            # PHY found by SMR at address 0, its ID
     assert v[4] > 0 and v[5] > 0, "reset and auto-negotiation took some MDIO polls"
     assert v[6] & 0x101C == 0x1018                      # PHYSCSR: autodone, 100BASE-TX FD
-    assert v[7] == 3 and v[8] == 3                      # 3 TS interrupts, MMC TX good frames
+    assert v[7] == 6 and v[8] == 6                      # 6 TS interrupts, MMC TX good frames
     # TX: UDP padded to 60, ICMP, TCP over two 1024-byte buffers - checksums by the MAC
     udp, icmp, tcp = sent[:3]
     assert len(udp.data) == 60 and len(tcp.data) == 14 + 20 + 20 + 1200
@@ -104,6 +104,11 @@ def test_ethernet_hal_style_bring_up_tx_rx_and_descriptor_exhaustion(build_test_
     for frame in (udp, icmp, tcp):
         assert frame.checksum_insertion == 3
         assert dpkt_checksums(frame.data) == (True, True)
+    bypass, header_only, pseudo_given = sent[3:6]
+    assert [f.checksum_insertion for f in sent[3:6]] == [0, 1, 2]
+    assert bypass.data[24:26] == b"\0\0" and bypass.data[50:52] == b"\0\0"
+    assert dpkt_checksums(header_only.data) == (True, False)
+    assert dpkt_checksums(pseudo_given.data) == (True, True)
     # RX: 7 accepted (the frame for another station filtered), lengths without FCS
     accepted = [f for f in injected if f[:6] != bytes.fromhex("020000000099")]
     assert v[9] == 7
@@ -112,7 +117,7 @@ def test_ethernet_hal_style_bring_up_tx_rx_and_descriptor_exhaustion(build_test_
     assert v[12] == 0, "no frame missed (DMAMFBOCR)"
     assert v[13] == 6                                   # MMC good unicast: all but the ARP
     # the echoes: MACs swapped, checksums recomputed by the MAC over the firmware's buffers
-    echoes = sent[3:]
+    echoes = sent[6:]
     assert len(echoes) == 7
     for original, echo in zip(accepted, echoes):
         padded = original + bytes(max(0, 60 - len(original)))
