@@ -104,6 +104,15 @@ class ElfImage:
     code_ranges: list[tuple[int, int]] = field(default_factory=list)   # executable sections
 
 
+def _section_in(section, segment) -> bool:
+    """By file offset for sections with contents (robust to odd addresses), by address for .bss."""
+    if section["sh_type"] == "SHT_NOBITS":
+        start, size = segment["p_vaddr"], segment["p_memsz"]
+        return start <= section["sh_addr"] < start + size
+    start, size = segment["p_offset"], segment["p_filesz"]
+    return section["sh_size"] > 0 and start <= section["sh_offset"] < start + size
+
+
 def read_elf(path: str | Path) -> ElfImage:
     path = Path(path)
     try:
@@ -133,7 +142,7 @@ def read_elf(path: str | Path) -> ElfImage:
     for i, seg in enumerate(elf.iter_segments()):
         if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
             continue
-        inside = tuple(s.name for s in sections if seg.section_in_segment(s))
+        inside = tuple(s.name for s in sections if _section_in(s, seg))
         segments.append(Segment(i, seg["p_paddr"], seg["p_vaddr"], seg.data(), seg["p_memsz"], inside))
     if not segments:
         raise ElfError(f"{path} has no loadable segments (is it a relocatable object, not a linked image?)")

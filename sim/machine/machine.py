@@ -190,6 +190,13 @@ class Machine:
     def cycles(self) -> int:
         return self.now()
 
+    @property
+    def instructions_retired(self) -> int:
+        """Instructions retired so far, exact also inside hooks and MMIO callbacks."""
+        if self._in_slice:
+            return self.instructions + self.core.counter - 1
+        return self.instructions
+
     def schedule(self, delay_cycles: int, callback: Callable[[], None]) -> Event:
         return self.schedule_at(self.now() + max(0, int(delay_cycles)), callback)
 

@@ -1,0 +1,124 @@
+"""Faults end the run with a report a developer can act on: unmapped access (PC, address, size,
+symbol), undefined instruction, write to flash, bad fetch, invalid EXC_RETURN, stack overflow;
+in firmware mode the firmware's fault handler runs with CFSR/BFAR/HFSR set and its endless loop
+is detected; a fault inside HardFault is a lockup; an endless loop in Thread mode just runs to
+the limit. Nothing hangs."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.backend import StopReason
+from machine_paths import REAL_PLATFORM
+
+UNMAPPED, UNDEFINED, FLASH_WRITE, BAD_FETCH, BAD_EXC_RETURN, STACK_OVERFLOW, RUN_AWAY = range(1, 8)
+
+
+def fault_of(m, limit=2_000_000):
+    result = m.run(limit)
+    assert result.reason is StopReason.FAULT, result
+    return result.fault
+
+
+def test_unmapped_read_names_pc_address_size_and_symbol(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": UNMAPPED})
+    f = fault_of(m)
+    assert f.kind == "unmapped-access"
+    assert f.address == 0x30000004
+    assert f.symbol.startswith("fault_unmapped_read+")
+    assert f.pc == m.symbol_address("fault_unmapped_read") + int(f.symbol.split("+")[1], 16)
+    assert "read of 4 bytes at 0x30000004" in f.message
+    assert f"pc=0x{f.pc:08x}" in f.message
+    assert "r0=" in f.message and "sp=" in f.message
+
+
+def test_undefined_instruction(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": UNDEFINED})
+    f = fault_of(m)
+    assert f.kind == "invalid-instruction"
+    assert f.symbol == "fault_undefined"
+    assert "0xde07" in f.message                     # udf #7
+
+
+def test_write_to_flash_is_refused(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": FLASH_WRITE}, platform=REAL_PLATFORM)
+    f = fault_of(m)
+    assert f.kind == "unmapped-access"
+    assert f.address == 0x08010000
+    assert "flash is read-only" in f.message
+
+
+def test_fetch_from_unmapped_code(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": BAD_FETCH})
+    f = fault_of(m)
+    assert f.kind == "unmapped-fetch"
+    assert f.pc == 0x30000000
+    assert "lr is in fault_jump_unmapped" in f.message
+
+
+def test_invalid_exc_return_names_the_handler(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": BAD_EXC_RETURN})
+    f = fault_of(m)
+    assert f.kind == "invalid-exc-return"
+    assert "0xfffffff5" in f.message
+    assert "EXTI0_IRQHandler" in f.message
+
+
+def test_stack_overflow_on_exception_entry(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": STACK_OVERFLOW})
+    f = fault_of(m)
+    assert f.kind == "stacking-fault"
+    assert "SP=0x20000010" in f.message
+
+
+def test_run_away_loop_stops_at_the_limit(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": RUN_AWAY})
+    result = m.run(1_000_000)
+    assert result.reason is StopReason.LIMIT
+    assert result.cycles == 1_000_000
+    assert m.cycles == 1_000_000
+
+
+def test_firmware_hardfault_report_decodes_the_frame_and_status(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": UNMAPPED}, fault_mode="firmware")
+    f = fault_of(m, limit=50_000_000)
+    assert f.kind == "hardfault"
+    assert f.symbol.startswith("fault_unmapped_read+")
+    assert f.address == 0x30000004
+    msg = f.message
+    assert "PRECISERR: precise data bus error, BFAR=0x30000004" in msg
+    assert "FORCED" in msg and "HFSR=0x40000000" in msg
+    assert "stacked frame at 0x" in msg and "xpsr=0x" in msg
+    assert "HardFault_Handler" in msg
+    assert m.read_memory(0xE000ED38, 4) == (0x30000004).to_bytes(4, "little")  # BFAR
+    # the loop was noticed long before the limit
+    assert m.cycles < 1_000_000
+
+
+def test_enabled_busfault_goes_to_the_busfault_handler(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": UNMAPPED, "ENABLE_BUSFAULT": 1}, fault_mode="firmware")
+    f = fault_of(m, limit=50_000_000)
+    assert f.kind == "busfault"
+    assert "BusFault_Handler" in f.message
+    assert "HFSR=0x00000000" in f.message
+
+
+def test_undefined_instruction_in_firmware_mode_sets_undefinstr(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": UNDEFINED}, fault_mode="firmware")
+    f = fault_of(m, limit=50_000_000)
+    assert "UNDEFINSTR" in f.message
+    assert f.symbol == "fault_undefined"
+
+
+def test_fault_inside_hardfault_is_a_lockup(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": UNMAPPED, "DOUBLE_FAULT": 1}, fault_mode="firmware")
+    f = fault_of(m)
+    assert f.kind == "lockup"
+    assert f.symbol.startswith("HardFault_Handler")
+    assert "fault_unmapped_read" in f.message       # the interrupted code's stacked PC
+
+
+def test_bad_fault_mode_is_rejected():
+    from sim.machine import Machine
+    with pytest.raises(ValueError, match="fault_mode"):
+        Machine(fault_mode="ignore")

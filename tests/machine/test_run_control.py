@@ -1,0 +1,150 @@
+"""Run control a debugger and the scenario runner rely on: breakpoints stop before the
+instruction and resume past it, hooks see and change registers, watchpoints stop with PC at the
+accessing instruction, step() retires exactly one instruction or enters a handler, request_stop,
+run(until=...), snapshot/restore of the whole machine, and determinism."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from fwresult import read_test_result, run_to_finish
+
+from machine_paths import REAL_PLATFORM
+from sim.backend import BackendError, StopReason
+
+
+def u32(m, address):
+    return int.from_bytes(m.read_memory(address, 4), "little")
+
+
+def test_breakpoint_stops_before_the_instruction_and_resumes_past_it(core_machine):
+    m = core_machine("core_debug")
+    bump, counter = m.symbol_address("bump"), m.symbol_address("counter")
+    m.add_breakpoint(bump)
+    for expected in range(3):
+        r = m.run(1_000_000)
+        assert (r.reason, r.address) == (StopReason.BREAKPOINT, bump)
+        assert m.read_register("pc") == bump
+        assert u32(m, counter) == expected          # bump() has not run yet
+    m.remove_breakpoint(bump)
+    run, result = run_to_finish(m, 1_000_000)
+    assert result.passed and result.values[0] == 10
+
+
+def test_hooks_read_and_write_registers_and_can_stop_the_run(core_machine):
+    m = core_machine("core_debug")
+    seen = []
+
+    def on_write(ctx):
+        seen.append((ctx.symbol, ctx.address, m.read_register("r0")))
+        if m.read_register("r0") == 7:
+            m.write_register("r0", 9)               # the firmware then stores 9
+            m.request_stop()
+
+    m.hook("write_watched", on_write)
+    calls = []
+    handle = m.hook("bump", lambda ctx: calls.append(m.cycles))
+    r = m.run(1_000_000)
+    assert r.reason is StopReason.REQUESTED
+    assert m.read_register("pc") != m.symbol_address("write_watched")   # it ran the instruction
+    assert [s[2] for s in seen] == [5, 7]
+    assert seen[0][0] == "write_watched" and seen[0][1] == m.symbol_address("write_watched")
+    assert len(calls) == 10 and calls == sorted(calls)
+    m.unhook(handle)
+    run, result = run_to_finish(m, 1_000_000)
+    assert result.values[1] == 9
+    with pytest.raises(BackendError, match="no symbol 'no_such_function'"):
+        m.hook("no_such_function", lambda ctx: None)
+
+
+def test_write_and_read_watchpoints_stop_at_the_accessing_instruction(core_machine):
+    m = core_machine("core_debug")
+    watched = m.symbol_address("watched")
+    m.add_watchpoint(watched, 4, "write")
+    r = m.run(1_000_000)
+    assert (r.reason, r.address, r.watch_kind) == (StopReason.WATCHPOINT, watched, "write")
+    assert m.symbolize(m.read_register("pc")).startswith("Reset_Handler")   # .bss zeroing
+    for value in (5, 7):                               # resumes past the store, stops at the next
+        r = m.run(1_000_000)
+        assert r.reason is StopReason.WATCHPOINT
+        assert m.symbolize(m.read_register("pc")).startswith("write_watched")
+        assert m.read_register("r0") == value
+    m.remove_watchpoint(watched, 4, "write")
+    run, result = run_to_finish(m, 1_000_000)
+    assert result.passed and result.values[1] == 7
+    m2 = core_machine("core_debug")
+    m2.add_watchpoint(watched, 4, "read")
+    r = m2.run(1_000_000)
+    assert (r.reason, r.watch_kind) == (StopReason.WATCHPOINT, "read")
+    assert m2.symbolize(m2.read_register("pc")).startswith("read_watched")
+
+
+def test_step_retires_one_instruction_or_enters_the_handler(core_machine):
+    m = core_machine("core_debug")
+    for _ in range(20):
+        before = m.instructions_retired
+        r = m.step()
+        assert r.reason is StopReason.STEP
+        assert m.instructions_retired == before + 1
+    r = m.run(1_000_000, until="do_svc")
+    assert (r.reason, r.address) == (StopReason.BREAKPOINT, m.symbol_address("do_svc"))
+    r = m.step()                                       # the svc: stop at the handler's entry
+    assert r.reason is StopReason.STEP
+    assert m.read_register("pc") == m.symbol_address("SVC_Handler")
+    assert m.read_register("xpsr") & 0x1FF == 11
+    run, result = run_to_finish(m, 1_000_000)
+    assert result.passed
+
+
+def test_snapshot_restore_replays_identically(core_machine):
+    m = core_machine("core_debug")
+    m.add_breakpoint(m.symbol_address("bump"))
+    for _ in range(4):
+        m.run(1_000_000)
+    m.remove_breakpoint(m.symbol_address("bump"))
+    pc, counter = m.read_register("pc"), u32(m, m.symbol_address("counter"))
+    snap = m.snapshot()
+    first = run_to_finish(m, 1_000_000)[1], m.instructions, hashlib.sha256(m.read_memory(0x20000000, 0x20000)).digest()
+    for _ in range(2):                                 # a snapshot can be restored many times
+        m.restore(snap)
+        assert m.read_register("pc") == pc and u32(m, m.symbol_address("counter")) == counter
+        again = run_to_finish(m, 1_000_000)[1], m.instructions, hashlib.sha256(m.read_memory(0x20000000, 0x20000)).digest()
+        assert again == first
+
+
+def _run_determinism(core_machine, seed):
+    m = core_machine("core_determinism", platform=REAL_PLATFORM, seed=seed)
+    run, result = run_to_finish(m, 100_000_000)
+    assert result.passed, result.describe()
+    digest = hashlib.sha256(m.read_memory(0x20000000, 0x20000) + m.read_memory(0x10000000, 0x10000)).hexdigest()
+    return m.uart("usart1").transcript, m.stats["instructions"], m.cycles, digest
+
+
+def test_same_seed_same_uart_bytes_instruction_counts_and_memory(core_machine):
+    a = _run_determinism(core_machine, seed=7)
+    b = _run_determinism(core_machine, seed=7)
+    assert a == b
+    assert a[0].count(b"\r\n") == 8
+    c = _run_determinism(core_machine, seed=8)
+    assert c[0] != a[0]                                # the RNG follows the seed
+
+
+def test_restore_keeps_ports_and_listeners_and_rewinds_transcripts(core_machine):
+    from sim.machine.uart_stream import UartStream
+    m = core_machine("core_determinism", platform=REAL_PLATFORM, seed=3)
+    port = m.uart("usart1")
+    stream = UartStream(m, port)
+    waiter = stream.expect("\r\n")
+    while not waiter.found:
+        assert m.run(10_000_000).reason in (StopReason.REQUESTED, StopReason.LIMIT)
+    snap = m.snapshot()
+    at_snapshot = port.transcript
+    run_to_finish(m, 100_000_000)
+    full = port.transcript
+    received = len(stream.data)
+    m.restore(snap)
+    assert m.uart("usart1") is port and port.transcript == at_snapshot
+    run_to_finish(m, 100_000_000)
+    assert port.transcript == full
+    assert len(stream.data) == received + len(full) - len(at_snapshot)   # the listener kept listening
