@@ -28,7 +28,7 @@ from sim.seed import SeededRandom
 from sim.tls.certs import TestPki, generate_test_pki
 from sim.tls.policy import ServerPolicy
 from sim.tls.protocol import AlertDescription
-from sim.tls.server import ApplicationData, ConnectionFailed, HandshakeComplete, PeerClosed, TlsServer
+from sim.tls.server import ApplicationData, ConnectionFailed, HandshakeComplete, TlsServer
 from sim.tls.sessions import SessionCache
 
 

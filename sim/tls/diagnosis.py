@@ -274,11 +274,15 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
     if best is not None:
         kind, k, run = best
         if kind == "inserted":
-            inserted = recv[d:d + k]
-            shifted_end = d + k + run          # in recv coordinates
-            out = {"kind": "shift", "shift": k, "inserted_bytes": inserted.hex(), "shifted_length": run,
-                   "shift_start": d + k, "shift_end": shifted_end}
-            stale = sent.rfind(inserted, 0, d) if k >= 4 else -1
+            # (a stale byte can equal the intended one by chance; then the run really starts a byte or
+            # two earlier, but the data cannot tell: report from the first differing byte)
+            start = d + k
+            region = d
+            inserted = recv[region:start]
+            shifted_end = start + run          # in recv coordinates
+            out = {"kind": "shift", "shift": k, "start": region, "inserted_bytes": inserted.hex(),
+                   "shifted_length": run, "shift_start": start, "shift_end": shifted_end}
+            stale = sent.rfind(inserted, 0, region) if k >= 4 else -1
             if stale >= 0:
                 out["inserted_equal_earlier_at"] = stale
             text = (f"{k} byte(s) that the device did not send here ({inserted.hex()}), then the intended bytes "
@@ -291,7 +295,7 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
             out["text"] = text
             out["summary"] = f"{k} stale/garbage byte(s) inserted, then the intended bytes shifted by +{k}"
             return out
-        out = {"kind": "shift", "shift": -k, "lost_bytes": sent[d:d + k].hex(), "shifted_length": run,
+        out = {"kind": "shift", "shift": -k, "start": d, "lost_bytes": sent[d:d + k].hex(), "shifted_length": run,
                "shift_start": d, "shift_end": d + run,
                "text": f"{k} intended byte(s) ({sent[d:d + k].hex()}) are missing and the bytes after them arrive "
                        f"displaced by -{k} for {run} bytes (received[x] = sent[x+{k}])",
@@ -302,7 +306,7 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
     if resync is not None:
         m = resync - d
         changed = recv[d:resync]
-        out = {"kind": "overwrite", "length": m, "received_bytes": changed[:64].hex(), "sent_bytes": sent[d:resync][:64].hex(),
+        out = {"kind": "overwrite", "start": d, "length": m, "received_bytes": changed[:64].hex(), "sent_bytes": sent[d:resync][:64].hex(),
                "resync_offset": resync}
         if m == 1:
             mask = sent[d] ^ recv[d]
@@ -317,7 +321,7 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
                            + (f" (they equal what the device sent at stream offset {stale}: stale data)" if stale >= 0 else ""))
             out["summary"] = f"{m} bytes overwritten in place" + (" with stale data" if stale >= 0 else "")
         return out
-    return {"kind": "garbage", "text": "the received bytes never realign with the intended stream from here on",
+    return {"kind": "garbage", "start": d, "text": "the received bytes never realign with the intended stream from here on",
             "summary": "garbage from here on (no realignment found)"}
 
 
@@ -400,10 +404,11 @@ def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[dict]:
     regions, d = [], first
     while d is not None and d < n and len(regions) < MAX_REGIONS:
         pattern = _pattern(sent, recv, d)
-        region = {"offset": d, "kind": pattern["kind"], "summary": pattern["summary"]}
+        start = pattern["start"]
+        region = {"offset": start, "kind": pattern["kind"], "summary": pattern["summary"]}
         if locate is not None:
             try:
-                region["location"] = dict(locate(d) or {})
+                region["location"] = dict(locate(start) or {})
             except Exception:
                 pass
         regions.append(region)
@@ -417,14 +422,28 @@ def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[dict]:
 def _common_traits(regions: list[dict]) -> str:
     """What all differing regions share (same pattern, same place in their frame/buffer): the fingerprint
     of a systematic defect rather than random corruption."""
+    from collections import Counter
+
+    def most(values) -> tuple:
+        value, count = Counter(values).most_common(1)[0]
+        return value, count
+
     traits = []
-    summaries = {r["summary"] for r in regions}
-    if len(summaries) == 1:
-        traits.append(next(iter(summaries)))
+    n = len(regions)
+    summary, count = most(r["summary"] for r in regions)
+    if count * 4 >= n * 3:
+        traits.append(summary if count == n else f"{count} of {n}: {summary}")
     for key, label in (("frame_offset", "frame offset"), ("dma_buffer_offset", "DMA buffer offset")):
-        values = {r.get("location", {}).get(key) for r in regions}
-        if len(values) == 1 and None not in values:
-            traits.append(f"starts at {label} {next(iter(values))}")
+        values = [r.get("location", {}).get(key) for r in regions]
+        if None in values:
+            continue
+        value, count = most(values)
+        if count == n:
+            traits.append(f"starts at {label} {value}")
+        elif count * 4 >= n * 3:
+            # a stale byte that happens to equal the intended one moves a region's first difference
+            traits.append(f"{count} of {n} start at {label} {value}"
+                          + (" (the others a few bytes later)" if all(value <= v <= value + 8 for v in values) else ""))
     return "; ".join(traits)
 
 

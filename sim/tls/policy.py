@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from sim.tls.groups import ALL_GROUPS, NamedGroup, group_by_name
+from sim.tls.groups import NamedGroup, group_by_name
 from sim.tls.protocol import MAX_PLAINTEXT, SUPPORTED_VERSIONS, parse_version, version_name
 from sim.tls.suites import ALL_SUITES, CipherSuite, suite_by_name
 
@@ -115,6 +115,3 @@ class ServerPolicy:
             "record_size": self.record_size,
             "cert": self.cert,
         }
-
-
-ALL_GROUP_NAMES = tuple(g.name for g in ALL_GROUPS)

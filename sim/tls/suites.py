@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.tls.protocol import TLS1_0, TLS1_2, version_name
+from sim.tls.protocol import TLS1_0, TLS1_2
 
 HASH_SIZES = {"sha1": 20, "sha256": 32, "sha384": 48}
 
@@ -111,11 +111,3 @@ def suite_name(code: int) -> str:
     if code == 0x5600:
         return "FALLBACK-SCSV"
     return f"0x{code:04x}"
-
-
-def suites_for_version(version: int) -> list[CipherSuite]:
-    return [s for s in ALL_SUITES if s.allows(version)]
-
-
-def describe_versions(suite: CipherSuite) -> str:
-    return f"{version_name(suite.min_version)}+"
