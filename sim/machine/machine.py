@@ -149,6 +149,8 @@ class Machine:
         self._next_hook_id = 1
         self._watchpoints: list[_Watchpoint] = []
         self._invalidate: list[tuple[int, int]] = []
+        self._uart_ports: dict[str, Any] = {}
+        self.resets = 0
         self.image: ElfImage | None = None
         self.symbols = SymbolTable([])
         self._pc_reg = RegBatch(self.core.uc, (A.UC_ARM_REG_PC,))
@@ -294,6 +296,7 @@ class Machine:
                 reset()
         self.exceptions.fault_context = None
         self._reset_requested = False
+        self.resets += 1
         self._stuck_regs = None
         sp = self.bus.read_word(0)
         pc = self.bus.read_word(4)
@@ -861,11 +864,16 @@ class Machine:
 
     # --- ports ----------------------------------------------------------------------------------------------
     def uart(self, name: str = "usart1"):
-        p = self.peripherals.get(name)
-        if p is None or not hasattr(p, "transcript"):
-            names = [n for n, q in self.peripherals.items() if hasattr(q, "transcript")]
-            raise BackendError(f"no UART named {name!r} in {self.repl_path}; UARTs: {', '.join(names) or 'none'}")
-        return p
+        """The `sim.backend.UartPort` of UART `name` (the same object on every call)."""
+        port = self._uart_ports.get(name)
+        if port is None:
+            p = self.peripherals.get(name)
+            if p is None or not hasattr(p, "transcript"):
+                names = [n for n, q in self.peripherals.items() if hasattr(q, "transcript")]
+                raise BackendError(f"no UART named {name!r} in {self.repl_path}; "
+                                   f"UARTs: {', '.join(names) or 'none'}")
+            port = self._uart_ports[name] = getattr(p, "port", p)
+        return port
 
     @property
     def ethernet(self):
@@ -895,6 +903,7 @@ class Machine:
             "tail_chains": self.exceptions.tail_chains,
             "mmio_accesses": self.mmio_accesses,
             "systick_wraps": self.scs.systick_wraps,
+            "resets": self.resets,
         }
         for p in self.peripherals.values():
             pstats = getattr(p, "stats", None)

@@ -85,6 +85,7 @@ def take_snapshot(m: "Machine") -> "Snapshot":
     scalars = {
         "instructions": m.instructions, "idle_cycles": m.idle_cycles,
         "mmio_accesses": m.mmio_accesses, "reset_requested": m._reset_requested,
+        "resets": m.resets,
         "exceptions": copy.deepcopy({k: getattr(m.exceptions, k) for k in
                                      ("entries", "returns", "tail_chains", "fault_context",
                                       "exc_return_seen")}),
@@ -122,6 +123,7 @@ def restore_snapshot(m: "Machine", snap: "Snapshot") -> None:
     sc = snap.scalars
     m.instructions, m.idle_cycles = sc["instructions"], sc["idle_cycles"]
     m.mmio_accesses, m._reset_requested = sc["mmio_accesses"], sc["reset_requested"]
+    m.resets = sc["resets"]
     for k, v in copy.deepcopy(sc["exceptions"]).items():
         setattr(m.exceptions, k, v)
     if sc["image"] is not m.image:

@@ -148,3 +148,29 @@ def test_restore_keeps_ports_and_listeners_and_rewinds_transcripts(core_machine)
     run_to_finish(m, 100_000_000)
     assert port.transcript == full
     assert len(stream.data) == received + len(full) - len(at_snapshot)   # the listener kept listening
+
+
+def test_system_reset_request_restarts_the_core_and_keeps_ram(core_machine):
+    m = core_machine("core_reset")
+    run, result = run_to_finish(m, 1_000_000)
+    assert result.passed, result.describe()
+    assert result.values[0] == 2
+    assert m.stats["resets"] == 2                      # load_elf's reset and the firmware's
+
+
+def test_debugger_reads_of_system_registers_and_magic_addresses(core_machine):
+    m = core_machine("core_fp_context")
+    m.add_breakpoint(m.symbol_address("SysTick_Handler"))
+    m.add_breakpoint(m.symbol_address("task_b"))
+    r = m.run(10_000_000)
+    while m.symbolize(m.read_register("pc")) != "SysTick_Handler":
+        r = m.run(10_000_000)
+    assert r.reason is StopReason.BREAKPOINT
+    lr = m.read_register("lr")
+    assert lr in (0xFFFFFFED, 0xFFFFFFFD)
+    assert u32(m, 0xE000EF34) == 0xC0000000            # FPCCR: ASPEN | LSPEN (no lazy state)
+    if lr == 0xFFFFFFED:                               # extended frame: FPCAR points into it
+        assert u32(m, 0xE000EF38) == m.read_register("psp") + 0x20
+    assert m.read_register("xpsr") & 0x1FF == 15 and m.read_register("xpsr") & (1 << 24)
+    with pytest.raises(BackendError, match="cannot read"):
+        m.read_memory(0xFFFFFFE8, 4)
