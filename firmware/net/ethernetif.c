@@ -38,7 +38,8 @@
 #define RX_POLL_MS 50u      /* the input task also polls, in case an interrupt was missed */
 
 /* ST's legacy low_level_output copy loop, kept as a function of its own so the variants can
- * be compared function by function. */
+ * be compared function by function; noipa: never inlined or cloned, and its callers' code does
+ * not depend on its body (no inter-procedural register allocation). */
 __attribute__((noipa)) int eth_tx_copy_frame(eth_dma_desc_t *first, const struct pbuf *p)
 {
     eth_dma_desc_t *desc = first;

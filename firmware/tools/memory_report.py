@@ -76,14 +76,17 @@ def usage(path: str) -> dict[str, int]:
     return used
 
 
-def main(paths: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    quiet = "--quiet" in argv          # only report overflows (the link step uses it)
     ok = True
-    for path in paths:
+    for path in (a for a in argv if a != "--quiet"):
         used = usage(path)
-        print(f"memory: {path}")
+        if not quiet:
+            print(f"memory: {path}")
         for region, (_, length) in REGIONS.items():
             note = " (incl. main stack)" if region == "SRAM" else ""
-            print(f"  {region:<5} {used[region]:>8} / {length:>8} bytes  {100.0 * used[region] / length:5.1f}%{note}")
+            if not quiet:
+                print(f"  {region:<5} {used[region]:>8} / {length:>8} bytes  {100.0 * used[region] / length:5.1f}%{note}")
             if used[region] > length:
                 print(f"memory: error: {region} overflows by {used[region] - length} bytes in {path}", file=sys.stderr)
                 ok = False
