@@ -1,0 +1,109 @@
+"""The firmware build: incremental, shows sizes, and stops with a clear message on bad input
+(unknown variant, missing sources, missing toolchain, a wrong FREERTOS_KERNEL_PATH)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from fw_testlib import ROOT, run_build
+
+
+def make_dry_run(tmp_path, **variables) -> subprocess.CompletedProcess:
+    args = ["make", "-C", str(ROOT / "firmware"), "-n", "--no-print-directory", f"BUILD_DIR={tmp_path / 'build'}"]
+    args += [f"{k}={v}" for k, v in variables.items()]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def test_second_run_rebuilds_nothing_and_shows_sizes(firmware_elfs):
+    result = run_build()
+    assert result.returncode == 0, result.stderr
+    built = [line for line in result.stdout.splitlines() if line.startswith(("  CC  ", "  LD  ", "  PKI  "))]
+    assert built == []
+    assert "text" in result.stdout and "bss" in result.stdout          # arm-none-eabi-size
+    for region in ("FLASH", "SRAM", "CCM"):
+        assert region in result.stdout
+
+
+def test_unknown_variant_is_named(firmware_elfs):
+    result = run_build("seedbug", "bogus")
+    assert result.returncode != 0
+    assert "unknown firmware variant 'bogus'" in result.stderr
+    assert "fixed seedbug" in result.stderr
+
+
+def test_missing_mbedtls_sources(tmp_path):
+    missing = tmp_path / "no-mbedtls"
+    result = run_build(env={"MBEDTLS_DIR": str(missing)})
+    assert result.returncode != 0
+    assert f"Mbed TLS sources not found in MBEDTLS_DIR={missing}" in result.stderr
+    assert "scripts/setup" in result.stderr
+
+
+def test_missing_lwip_sources(tmp_path):
+    missing = tmp_path / "no-lwip"
+    result = run_build(env={"LWIP_DIR": str(missing)})
+    assert result.returncode != 0
+    assert f"lwIP sources not found in LWIP_DIR={missing}" in result.stderr
+    assert "scripts/setup" in result.stderr
+
+
+def test_missing_toolchain(tmp_path):
+    prefix = f"{tmp_path}/bin/arm-none-eabi-"
+    result = run_build(env={"CROSS_COMPILE": prefix})
+    assert result.returncode != 0
+    assert f"cross compiler '{prefix}gcc' not found" in result.stderr
+    assert "gcc-arm-none-eabi" in result.stderr
+
+
+def test_wrong_freertos_kernel_path_names_what_is_missing(tmp_path):
+    kernel = tmp_path / "not-a-kernel"
+    kernel.mkdir()
+    (kernel / "tasks.c").write_text("")
+    result = run_build("fixed", env={"FREERTOS_KERNEL_PATH": str(kernel)})
+    assert result.returncode != 0
+    message = result.stderr
+    assert f"FREERTOS_KERNEL_PATH={kernel} is not a FreeRTOS-Kernel tree" in message
+    missing = message.split("missing ", 1)[1].split(" (", 1)[0].split()
+    assert "include/FreeRTOS.h" in missing and "portable/GCC/ARM_CM4F/port.c" in missing
+    assert "portable/MemMang/heap_4.c" in missing
+    assert "tasks.c" not in missing                     # the one file that is there
+
+
+def test_freertos_kernel_path_builds_from_that_kernel(tmp_path):
+    """Without the real kernel at hand: a tree with the expected layout makes the build compile
+    that tree's tasks.c, queue.c, list.c, ARM_CM4F port and heap_4, with its include paths,
+    and nothing from firmware/kernel."""
+    kernel = tmp_path / "FreeRTOS-Kernel"
+    for rel in ("include/FreeRTOS.h", "include/task.h", "include/queue.h", "include/semphr.h", "tasks.c",
+                "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/GCC/ARM_CM4F/portmacro.h",
+                "portable/MemMang/heap_4.c"):
+        (kernel / rel).parent.mkdir(parents=True, exist_ok=True)
+        (kernel / rel).write_text("")
+    result = make_dry_run(tmp_path, VARIANTS="fixed", FREERTOS_KERNEL_PATH=str(kernel))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for src in ("tasks.c", "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/MemMang/heap_4.c"):
+        assert f"{kernel}/{src}" in out, src
+    assert f"-I{kernel}/include" in out and f"-I{kernel}/portable/GCC/ARM_CM4F" in out
+    assert str(ROOT / "firmware" / "kernel") not in out
+
+
+def test_default_build_uses_fw_kernel(tmp_path):
+    result = make_dry_run(tmp_path, VARIANTS="fixed")
+    assert result.returncode == 0, result.stderr
+    assert f"{ROOT}/firmware/kernel/tasks.c" in result.stdout
+    assert f"{ROOT}/firmware/kernel/portable/ARM_CM4F/port.c" in result.stdout
+
+
+def test_memory_report_rejects_an_overflowing_region(tmp_path):
+    src = tmp_path / "big.c"
+    src.write_text("char big[200 * 1024];\nvoid _start(void) { big[0] = 1; for (;;) {} }\n")
+    elf = tmp_path / "big.elf"
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-Wl,-Ttext=0x08000000",
+                    "-Wl,-Tbss=0x20000000", "-o", str(elf), str(src)], check=True, capture_output=True)
+    result = subprocess.run([sys.executable, str(ROOT / "firmware" / "tools" / "memory_report.py"), str(elf)],
+                            capture_output=True, text=True, env=dict(os.environ))
+    assert result.returncode == 1
+    assert "SRAM overflows by" in result.stderr

@@ -1,0 +1,53 @@
+"""`fixed` and `seedbug` are one source tree and one compile-time switch: apart from the banner's
+variant name, only the TX copy loop may differ. Address shifts are handled by comparing each
+relocated field as the symbol it points at (see fw_elfdiff)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from fw_elfdiff import differing_symbols, raw_differing_functions
+
+
+def test_only_the_tx_copy_function_differs(firmware_elfs):
+    differ, only_fixed, only_seedbug = differing_symbols(firmware_elfs["fixed"], firmware_elfs["seedbug"])
+    assert only_fixed == set() and only_seedbug == set()
+    assert {name for kind, name in differ if kind == "func"} == {"eth_tx_copy_frame"}
+    assert {name for kind, name in differ if kind == "object"} <= {"fw_variant_name"}
+
+
+PROGRAM = r"""
+const char message[] = "shifted data";
+int counter;
+static __attribute__((noinline)) int helper(int x) { return x * 3 + counter; }
+__attribute__((noipa)) int grow(int x)   /* as eth_tx_copy_frame: callers compile alike */
+{
+#ifdef BIGGER
+    for (int i = 0; i < x; i++) counter += i * 7 + message[i & 7];
+#endif
+    return x + 1;
+}
+__attribute__((noinline)) int after(int x) { return helper(x) + grow(x) + message[x & 7]; }
+void _start(void) { counter = after(counter); for (;;) {} }
+"""
+
+
+def test_comparison_sees_through_address_shifts(tmp_path):
+    """Two images where one function grows and everything after it moves: a raw comparison
+    flags the functions that merely moved or call moved code; the relocation-aware one flags
+    only the function that changed."""
+    src = tmp_path / "prog.c"
+    src.write_text(PROGRAM)
+    elfs = []
+    for name, defines in (("small", []), ("big", ["-DBIGGER"])):
+        out = tmp_path / f"{name}.elf"
+        subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-O2", "-nostdlib",
+                        "-ffunction-sections", "-fdata-sections", *defines, "-Wl,--emit-relocs",
+                        "-Wl,-Ttext=0x08000000", "-Wl,-Tdata=0x20000000", "-o", str(out), str(src)],
+                       check=True, capture_output=True)
+        elfs.append(out)
+    raw = raw_differing_functions(*elfs)
+    assert {"grow", "after"} <= raw, raw            # after moved; its calls/literals changed
+    differ, only_small, only_big = differing_symbols(*elfs)
+    assert {name for kind, name in differ if kind == "func"} == {"grow"}
+    assert only_small == only_big == set()
