@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import MemoryClient, client_context
+from tlskit import MemoryClient, client_context
 from sim.http import pattern_bytes
 from sim.seed import SeededRandom
 from sim.tls.diagnosis import diagnose

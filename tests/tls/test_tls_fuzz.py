@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import FakeConn, SessionDriver, client_hello, split_records
+from tlskit import FakeConn, SessionDriver, client_hello, split_records
 from sim.peer import PeerFactory
 from sim.tls.policy import ServerPolicy
 from sim.tls.protocol import MAX_CIPHERTEXT, MAX_PLAINTEXT

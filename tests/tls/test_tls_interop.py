@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
-from helpers import client_context
+from tlskit import client_context, require_tool
 from sim.http import TEXT_ALPHABET, get_body
 from sim.peer import PeerFactory, PeerServer
 from sim.tls.journal import C2S, S2C

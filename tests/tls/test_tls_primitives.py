@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import require_tool
 from sim.seed import SeededRandom
 from sim.tls.keylog import keylog_line, parse_keylog
-from sim.tls.prf import prf
+from sim.tls.prf import hmac_digest, prf
 from sim.tls.protocol import TLS1_0, TLS1_1, TLS1_2
-from sim.tls.records import CipherState, RecordFramer, cbc_open, cbc_seal
+from sim.tls.records import CipherState, RecordFramer, _aes_cbc, cbc_open, cbc_seal, mac_header
 from sim.tls.suites import suite_by_name
+from tlskit import require_tool
 
 
 @pytest.mark.parametrize("version,digest,prf_hash", [(TLS1_2, "SHA256", "sha256"), (TLS1_2, "SHA384", "sha384"),
@@ -76,8 +76,6 @@ def test_cbc_accepts_long_padding_and_rejects_bad_padding():
     kw = dict(ctype=23, version=TLS1_2, seq=0, enc_key=key, mac_key=mac_key, mac_hash="sha1", mac_len=20, etm=False,
               iv=None)
     assert cbc_open(fragment, **kw).ok
-    from sim.tls.records import _aes_cbc, mac_header
-    from sim.tls.prf import hmac_digest
     content = b"A" * 3
     body = content + hmac_digest("sha1", mac_key, mac_header(0, 23, TLS1_2, 3) + content)   # 23 bytes
     padlen = 16 - (len(body) % 16) + 32                   # two blocks more padding than needed

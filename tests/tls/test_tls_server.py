@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from helpers import MemoryClient, SessionDriver, client_context, client_hello, split_records
+from tlskit import MemoryClient, SessionDriver, client_context, client_hello, split_records
 from sim.http import pattern_bytes
 from sim.seed import SeededRandom
 from sim.tls.diagnosis import diagnose

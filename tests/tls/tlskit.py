@@ -1,14 +1,25 @@
-"""Test drivers: Python's ssl module (OpenSSL) as an in-process client of the sans-IO server."""
+"""Test kit for the TLS peer: Python's ssl (OpenSSL) as an in-process client, a fake TCP connection,
+record helpers, and Mbed TLS's ssl_client2 built natively."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import ssl
+import subprocess
 import warnings
+from pathlib import Path
+
+import pytest
 
 from sim.peer import PeerFactory
 from sim.tls.policy import ServerPolicy
 from sim.tls.server import TlsServer
 
+ROOT = Path(__file__).resolve().parents[2]
+MBEDTLS_SRC = ROOT / ".cache" / "third_party" / "mbedtls-2.28.3"
+NATIVE_DIR = ROOT / "build" / "native-mbedtls"
 _VERSIONS = {"1.0": "TLSv1", "1.1": "TLSv1_1", "1.2": "TLSv1_2"}
 
 
@@ -139,3 +150,34 @@ class SessionDriver:
                 self.client.incoming.write(self.conn.take())
         self.session.data_received(self.client.take())
         assert self.session.handshake is not None, self.session.journal.to_text()
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not installed: run scripts/setup (it installs openssl and curl)")
+    return path
+
+
+def build_ssl_client2() -> Path:
+    """Mbed TLS 2.28.3's programs/ssl/ssl_client2, built once from the Debian source into
+    build/native-mbedtls/ (a copy of the tree, so the pristine source stays untouched)."""
+    binary = NATIVE_DIR / "src" / "programs" / "ssl" / "ssl_client2"
+    if binary.exists():
+        return binary
+    if not (MBEDTLS_SRC / "library").is_dir():
+        pytest.fail(f"Mbed TLS source not found at {MBEDTLS_SRC}: run scripts/setup (it fetches the Debian source)")
+    NATIVE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(NATIVE_DIR / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)            # xdist workers or parallel runs build once
+        if binary.exists():
+            return binary
+        src = NATIVE_DIR / "src"
+        shutil.rmtree(src, ignore_errors=True)
+        shutil.copytree(MBEDTLS_SRC, src, ignore=shutil.ignore_patterns(".unpacked"))
+        env = dict(os.environ, CC=shutil.which("gcc") or "cc")
+        for cmd in (["make", "-j2", "-s", "lib"], ["make", "-s", "-C", "programs", "ssl/ssl_client2"]):
+            run = subprocess.run(cmd, cwd=src, env=env, capture_output=True, text=True, timeout=600)
+            if run.returncode != 0:
+                pytest.fail(f"building ssl_client2 failed ({' '.join(cmd)}):\n{run.stderr[-3000:]}")
+    return binary
