@@ -260,8 +260,11 @@ class Machine:
         if isinstance(exc, BusFault):
             if self._cpu_fault is None:
                 pc = self._pc()
-                self._cpu_fault = ("data_bus", pc, exc.address, exc.size, exc.write,
-                                   self._describe_bus_fault(exc.address, exc.reason))
+                size = exc.size
+                self._cpu_fault = ("data_bus", pc, exc.address, size, exc.write,
+                                   f"{'write' if exc.write else 'read'} of {size} byte"
+                                   f"{'s' if size != 1 else ''} at 0x{exc.address:08x}: "
+                                   f"{self._describe_bus_fault(exc.address, exc.reason)}")
         elif self._callback_error is None:
             self._callback_error = exc
         self.core.stop_now()
@@ -642,9 +645,14 @@ class Machine:
 
     def _describe_bus_fault(self, address: int, reason: str) -> str:
         w = self.bus.window_at(address)
-        if w is None:
-            return self._describe_address(address)
-        return f"{reason} in {w.name} (0x{w.start:08x}-0x{w.end - 1:08x})"
+        if w is not None:
+            return f"{reason} in {w.name} (0x{w.start:08x}-0x{w.end - 1:08x})"
+        page = address & ~0x3FF
+        for w in self.bus.windows:
+            if w.start <= page + 0x3FF and w.end > page and address >= w.end:
+                return (f"no register there: past the end of {w.name} "
+                        f"(0x{w.start:08x}-0x{w.end - 1:08x})")
+        return self._describe_address(address)
 
     def _classify_uc_error(self, error: unicorn.UcError) -> tuple:
         pc = self._pc()

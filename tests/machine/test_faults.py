@@ -122,3 +122,12 @@ def test_bad_fault_mode_is_rejected():
     from sim.machine import Machine
     with pytest.raises(ValueError, match="fault_mode"):
         Machine(fault_mode="ignore")
+
+
+def test_read_past_the_end_of_a_register_window(core_machine):
+    m = core_machine("core_bus", {"PAST_END": 1}, platform=REAL_PLATFORM)
+    f = fault_of(m)
+    assert f.kind == "unmapped-access"
+    assert f.address == 0x40011104
+    assert "read of 4 bytes at 0x40011104: no register there: past the end of usart1 (0x40011000-0x400110ff)" in f.message
+    assert f.symbol.startswith("main+")
