@@ -282,9 +282,12 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
             shifted_end = start + run          # in recv coordinates
             out = {"kind": "shift", "shift": k, "start": region, "inserted_bytes": inserted.hex(),
                    "shifted_length": run, "shift_start": start, "shift_end": shifted_end}
-            stale = sent.rfind(inserted, 0, region) if k >= 4 else -1
-            if stale >= 0:
-                out["inserted_equal_earlier_at"] = stale
+            if len(set(inserted)) == 1:
+                out["inserted_uniform"] = f"0x{inserted[0]:02x}"   # zeros etc.: too common to trace
+            else:
+                stale = sent.rfind(inserted, 0, region) if k >= 4 else -1
+                if stale >= 0:
+                    out["inserted_equal_earlier_at"] = stale
             text = (f"{k} byte(s) that the device did not send here ({inserted.hex()}), then the intended bytes "
                     f"displaced by +{k} for {run} bytes (received[x] = sent[x-{k}])")
             if resync is not None and resync >= shifted_end - WINDOW:
@@ -370,6 +373,9 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate, lines: list[str
     lines.append(f"  sent     {sent[first:first + 24].hex()}")
     lines.append(f"  received {recv[first:first + 24].hex()}")
     lines.append(f"  pattern: {pattern['text']}.")
+    if pattern.get("inserted_uniform") is not None:
+        lines.append(f"  the inserted bytes are all {pattern['inserted_uniform']}: memory the device never filled "
+                     "(uninitialised or cleared buffer space) rather than data from the stream.")
     if pattern.get("inserted_equal_earlier_at") is not None:
         lines.append(f"  the inserted bytes equal what the device sent at stream offset "
                      f"{pattern['inserted_equal_earlier_at']}: stale data from an earlier use of a buffer.")
