@@ -1,0 +1,312 @@
+"""Robot Framework keywords for the scenarios.
+
+Where Renode has a keyword with the same meaning, this library uses its name and arguments
+(`Create Terminal Tester`, `Wait For Line On Uart`, `Write Line To Uart`, `Start Emulation`,
+`Reset Emulation`, `Wait For Gdb Connection`), so a suite reads the same on both backends. The
+domain keywords drive the peer, the HTTPS steps and the journal.
+
+    Library    sim.keywords.SimKeywords    backend=${BACKEND}    seed=${SEED}
+
+Every test starts from the booted firmware's snapshot (`Start Emulation`); the boot itself happens
+once per firmware image. UART timeouts are virtual seconds, as in Renode's terminal tester.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from robot.api import logger
+from robot.api.deco import keyword, library
+from robot.libraries.BuiltIn import BuiltIn
+
+from sim.scenario import (DEFAULT_REPL, PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step,
+                          StepResult, boot)
+
+_DEFAULT_TIMEOUT = 8.0            # Renode's DEFAULT_UART_TIMEOUT
+
+
+@library(scope="SUITE", auto_keywords=False)
+class SimKeywords:
+    def __init__(self, backend: str = "builtin", seed: int | str = 1, repl: str | None = None) -> None:
+        self.backend = backend or "builtin"
+        self.seed = int(seed)
+        self.repl = Path(repl) if repl else DEFAULT_REPL
+        self.firmware = "fixed"
+        self.policy_args: dict = {}
+        self.faults: list[LinkFault] = []
+        self.runner: ScenarioRunner | None = None
+        self.steps: list[StepResult] = []
+        self.default_timeout = _DEFAULT_TIMEOUT
+        self.gdb_port: int | None = None
+        self.debugger = None
+
+    # --- Renode-compatible keywords ---------------------------------------------------------------
+    @keyword("Reset Emulation")
+    def reset_emulation(self) -> None:
+        """Forget the running scenario; the next `Start Emulation` starts from the boot snapshot."""
+        self.runner = None
+        self.steps = []
+        self.faults = []
+        self.policy_args = {}
+
+    @keyword("Start Emulation")
+    def start_emulation(self) -> None:
+        """Boot the firmware (once per image and seed) and start a scenario from its snapshot."""
+        from sim.tls.policy import ServerPolicy
+
+        scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
+                            policy=ServerPolicy(**self.policy_args), faults=tuple(self.faults))
+        booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
+        self.runner = ScenarioRunner(scenario, None, booted=booted, debugger=self.debugger)
+        self.steps = []
+        logger.info(f"started {Path(str(scenario.firmware_path())).name} on {self.backend} from the boot snapshot "
+                    f"(boot took {booted.boot_wall_s:.2f} s wall once)")
+
+    @keyword("Create Terminal Tester")
+    def create_terminal_tester(self, uart: str = "sysbus.usart1", timeout: float | str = _DEFAULT_TIMEOUT,
+                               machine: str | None = None) -> int:
+        """Renode-style tester on a UART (only `usart1` carries the shell); returns the tester id."""
+        name = uart.split(".")[-1]
+        if name != "usart1":
+            raise AssertionError(f"only sysbus.usart1 carries the firmware's shell, not {uart}")
+        self.default_timeout = float(timeout)
+        return 0
+
+    @keyword("Wait For Line On Uart")
+    def wait_for_line_on_uart(self, content: str, timeout: float | str | None = None, testerId: int | None = None,
+                              treatAsRegex: bool = False, includeUnfinishedLine: bool = False) -> str:
+        """Run the emulation until a UART line contains `content` (or matches it as a regex)."""
+        runner = self._runner()
+        pattern = content if _truthy(treatAsRegex) else re.escape(content)
+        try:
+            match = runner.wait_for_line(pattern, timeout_s=float(timeout or self.default_timeout),
+                                         awaited=f"'{content}' on usart1")
+        except ScenarioError as exc:
+            raise AssertionError(str(exc)) from None
+        return match.string
+
+    @keyword("Write Line To Uart")
+    def write_line_to_uart(self, content: str, testerId: int | None = None) -> None:
+        self._runner().write_line(content)
+
+    @keyword("Wait For Gdb Connection")
+    def wait_for_gdb_connection(self, port: int | str | None = None) -> None:
+        """Serve GDB on `port` (or ${GDB_PORT}) and halt until a debugger attaches and continues."""
+        from sim.gdb import attach_debugger
+
+        port = int(port or BuiltIn().get_variable_value("${GDB_PORT}", 3333))
+        booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
+        self.debugger = attach_debugger(booted.backend, port, wait=True, log=logger.console)
+        if self.runner is not None:
+            self.runner.debugger = self.debugger
+
+    # --- setting up a scenario --------------------------------------------------------------------
+    @keyword("Use Firmware")
+    def use_firmware(self, firmware: str) -> None:
+        """`fixed`, `seedbug`, or the path of your own ELF."""
+        self.firmware = firmware
+        self.runner = None
+
+    @keyword("Set Peer Policy")
+    def set_peer_policy(self, **options) -> None:
+        """Narrow what the peer accepts, e.g. `versions=1.2    suites=TLS-RSA-WITH-AES-128-GCM-SHA256`.
+
+        Comma-separated values become lists; true/false become booleans."""
+        parsed = {}
+        for key, value in options.items():
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                parsed[key] = value.lower() == "true"
+            elif key in ("versions", "suites", "groups"):
+                parsed[key] = tuple(v.strip() for v in str(value).split(",") if v.strip())
+            elif isinstance(value, str) and value.isdigit():
+                parsed[key] = int(value)
+            else:
+                parsed[key] = value
+        from sim.tls.policy import ServerPolicy
+
+        ServerPolicy(**parsed)          # validate now, with the policy's own error messages
+        self.policy_args = parsed
+
+    @keyword("Inject Link Fault")
+    def inject_link_fault(self, direction: str, kind: str, **params) -> None:
+        """Add a fault rule for the next `Start Emulation`, e.g. `device->host    drop    probability=1.0`."""
+        converted = tuple((k, _number(v)) for k, v in params.items())
+        self.faults.append(LinkFault(direction, kind, converted))
+
+    @keyword("Configure Firmware TLS")
+    def configure_firmware_tls(self, version: str = "any", suite: str = "any") -> None:
+        """Shell commands `tls version` and `tls suite` on the firmware."""
+        runner = self._runner()
+        try:
+            runner.command(f"tls version {version}", r"^tls: (version .* ok|error.*)$", timeout_s=2.0)
+            match, _ = runner.command(f"tls suite {suite}", r"^tls: (suite .* ok|error.*)$", timeout_s=2.0)
+        except ScenarioError as exc:
+            raise AssertionError(str(exc)) from None
+        if match.group(1).startswith("error"):
+            raise AssertionError(f"the firmware refused the suite: {match.group(0)}")
+
+    # --- HTTPS steps ------------------------------------------------------------------------------
+    @keyword("HTTPS GET")
+    def https_get(self, path: str) -> StepResult:
+        return self._step(Step("get", path, expect="any"))
+
+    @keyword("HTTPS POST")
+    def https_post(self, path: str, size: int | str) -> StepResult:
+        return self._step(Step("post", path, int(size), expect="any"))
+
+    def _step(self, step: Step) -> StepResult:
+        runner = self._runner()
+        try:
+            result = runner.run_step(step)
+        except ScenarioError as exc:
+            raise AssertionError(str(exc)) from None
+        self.steps.append(result)
+        logger.info(f"{step.describe()}: {result.outcome} (status {result.status}, "
+                    f"{result.virtual_ns / 1e6:.1f} ms virtual)")
+        if result.diagnosis is not None:
+            logger.info("diagnosis:\n" + result.diagnosis.text)
+        return result
+
+    # --- assertions -------------------------------------------------------------------------------
+    @keyword("Response Should Be OK")
+    def response_should_be_ok(self, result: StepResult) -> None:
+        """HTTP 200, and for a POST the server's SHA-256 and length equal the firmware's body."""
+        if not result.ok or result.status != 200:
+            raise AssertionError(f"{result.step.describe()} failed: {result.outcome} "
+                                 f"({result.error_where} {result.error_code}); last lines:\n"
+                                 + "\n".join(result.uart_lines[-8:]))
+        if result.step.kind == "post":
+            if result.server_length != result.step.size or result.body_length != result.step.size:
+                raise AssertionError(f"lengths differ: asked {result.step.size}, firmware sent {result.body_length}, "
+                                     f"server got {result.server_length}")
+            if not result.body_sha256 or result.body_sha256 != result.server_sha256:
+                raise AssertionError(f"digest mismatch: firmware {result.body_sha256}, server {result.server_sha256}")
+            expected = _expected_body_sha256(result.step.size)
+            if result.body_sha256 != expected:
+                raise AssertionError(f"the firmware's body digest {result.body_sha256} is not the digest of the "
+                                     f"documented pattern ({expected})")
+        else:
+            import hashlib
+
+            from sim.http import get_body
+
+            expected = hashlib.sha256(get_body(result.step.path) or b"").hexdigest()
+            if result.body_sha256 != expected:
+                raise AssertionError(f"GET body digest {result.body_sha256} != the peer's body digest {expected}")
+
+    @keyword("Request Should Fail As Reported")
+    def request_should_fail_as_reported(self, result: StepResult) -> None:
+        """The user's report: the firmware logs the fatal alert (msg 20) and -0x7780, the peer's
+        journal shows the bad_record_mac it sent and on which record, and the diagnosis names the
+        first corrupted byte and where it sits (record, TCP segment, frame, DMA buffer)."""
+        text = "\n".join(result.uart_lines)
+        problems = []
+        if "is a fatal alert message (msg 20)" not in text:
+            problems.append("the UART does not show 'is a fatal alert message (msg 20)'")
+        if "returned -30592 (-0x7780)" not in text:
+            problems.append("the UART does not show 'returned -30592 (-0x7780)'")
+        if result.ok or result.error_code != "-0x7780":
+            problems.append(f"the firmware did not end with error -0x7780 (outcome {result.outcome}, "
+                            f"code {result.error_code})")
+        sent = [a for a in result.alerts_sent_by_peer if a.get("description") == "bad_record_mac"]
+        if not sent:
+            problems.append("the peer's journal shows no bad_record_mac alert sent")
+        failed = [r for s in result.sessions for r in s.journal.records if not r.ok]
+        if not failed:
+            problems.append("no record failed its checks in the journal")
+        diagnosis = result.diagnosis
+        if diagnosis is None:
+            problems.append("there is no diagnosis")
+        else:
+            where = (diagnosis.to_dict().get("difference") or {})
+            needed = ("first_offset", "record", "segment", "frame", "dma_buffer")
+            flat = _flatten(where)
+            missing = [k for k in needed if not any(k in key for key in flat)]
+            if missing:
+                problems.append(f"the diagnosis does not locate the first corrupted byte by {', '.join(missing)}: "
+                                f"{diagnosis.summary}")
+        if problems:
+            raise AssertionError("not the reported failure:\n- " + "\n- ".join(problems)
+                                 + "\nUART:\n" + "\n".join(result.uart_lines[-12:]))
+        record = failed[0]
+        logger.info(f"reproduced: record #{record.index} failed "
+                    f"{', '.join(c.name for c in record.failed_checks())}; peer sent bad_record_mac; "
+                    f"{diagnosis.summary}")
+
+    @keyword("Uart Should Contain")
+    def uart_should_contain(self, text: str) -> None:
+        transcript = self._runner()._uart_text()
+        if text not in transcript:
+            raise AssertionError(f"'{text}' is not on the UART")
+
+    # --- artifacts ------------------------------------------------------------------------------
+    @keyword("Save Scenario Artifacts")
+    def save_scenario_artifacts(self, name: str | None = None) -> str | None:
+        """Write uart.log, capture.pcapng, journal, diagnosis and ladder.svg for this test and link
+        them from log.html."""
+        if self.runner is None:
+            return None
+        builtin = BuiltIn()
+        output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
+        test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
+        folder = output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
+        self.runner.out_dir = folder
+        result = self.runner.finish(self.steps)
+        self.runner = None
+        links = " | ".join(f'<a href="{p.relative_to(output_dir).as_posix()}">{p.name}</a>'
+                           for p in result.artifacts.values())
+        logger.info(f"artifacts: {links}", html=True)
+        ladder = result.artifacts.get("ladder")
+        if ladder is not None and any(not s.ok for s in result.steps):
+            logger.info(f'<img src="{ladder.relative_to(output_dir).as_posix()}" width="900">', html=True)
+        logger.info(f"virtual {result.virtual_ns / 1e6:.1f} ms in {result.wall_s:.2f} s wall "
+                    f"({result.speedup:.1f}x real time)")
+        return str(folder)
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _runner(self) -> ScenarioRunner:
+        if self.runner is None:
+            self.start_emulation()
+        assert self.runner is not None
+        return self.runner
+
+
+def _truthy(value) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("true", "yes", "1")
+
+
+def _number(value):
+    try:
+        return int(value, 0) if isinstance(value, str) else value
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "test"
+
+
+def _flatten(d, prefix="") -> set[str]:
+    keys = set()
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if v is None:
+                continue
+            keys.add(prefix + str(k))
+            keys |= _flatten(v, prefix + str(k) + ".")
+    return keys
+
+
+def _expected_body_sha256(size: int) -> str:
+    import hashlib
+
+    from sim.http import pattern_bytes
+
+    return hashlib.sha256(pattern_bytes(size)).hexdigest()
+
+
+__all__ = ["SimKeywords", "PEER_PORT"]
