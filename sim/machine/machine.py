@@ -140,6 +140,7 @@ class Machine:
         self._fault: FaultReport | None = None
         self._callback_error: BaseException | None = None
         self._reset_requested = False
+        self._sleeping = False                   # in WFI, until an exception could preempt
         self._resume_pc: int | None = None       # skip a breakpoint/watchpoint here once
         self._stopped_at: int | None = None      # PC of the last breakpoint/watchpoint stop
         self._last_hint: tuple[int, int] | None = None
@@ -299,6 +300,7 @@ class Machine:
                 reset()
         self.exceptions.fault_context = None
         self._reset_requested = False
+        self._sleeping = False
         self.resets += 1
         self._stuck_regs = None
         sp = self.bus.read_word(0)
@@ -358,6 +360,10 @@ class Machine:
                 self.reset()
             if self._stop_requested:
                 return RunResult(StopReason.REQUESTED, self.clock.now - start)
+            if self._sleeping and not self._sleep_until(end):
+                if self.clock.now >= end:
+                    return RunResult(StopReason.LIMIT, self.clock.now - start)
+                continue
             if self.scs.candidates():
                 fault = self._take_pending()
                 if fault is not None:
@@ -384,6 +390,7 @@ class Machine:
             raise BackendError("no firmware loaded: call load_elf(path) before step()")
         start = self.clock.now
         self._begin()
+        self._sleeping = False                   # a debug step wakes the core from WFI
         self.clock.fire_due()
         if self._reset_requested:
             self.reset()
@@ -490,20 +497,34 @@ class Machine:
             return self._report(exc.kind, exc.pc, str(exc), exc.address)
         return None
 
-    def _idle(self, end: int, in_fault_handler: bool) -> FaultReport | None:
-        """The CPU executed WFI: wake now if an exception could preempt (PRIMASK ignored, as the
-        architecture says), else skip virtual time to the next event."""
+    def _wakes_from_wfi(self) -> bool:
+        """WFI ends when an exception could preempt if PRIMASK were clear (ARMv7-M B1.5.19)."""
         scs = self.scs
-        if scs.candidates() and scs.best_pending(self.exceptions.execution_priority(ignore_primask=True)) is not None:
+        return bool(scs.candidates()) and scs.best_pending(
+            self.exceptions.execution_priority(ignore_primask=True)) is not None
+
+    def _idle(self, end: int, in_fault_handler: bool) -> FaultReport | None:
+        """The CPU executed WFI: it sleeps until it wakes (see _sleep_until)."""
+        if self._wakes_from_wfi():
             return None
         if in_fault_handler:
             return self._stuck_report("waits in WFI inside its fault handler, where no interrupt can wake it")
+        self._sleeping = True
+        return None
+
+    def _sleep_until(self, end: int) -> bool:
+        """While asleep, skip virtual time event by event (events that pend nothing leave the
+        core asleep). True once it is awake. The sleep survives the end of a run() call, so how a
+        caller slices its runs never changes what the firmware executes."""
+        if self._wakes_from_wfi():
+            self._sleeping = False
+            return True
         nxt = self.clock.next_time()
         target = end if nxt is None else min(nxt, end)
         if target > self.clock.now:
             self.idle_cycles += target - self.clock.now
             self.clock.now = target
-        return None
+        return False
 
     def _check_stuck(self, in_fault_handler: bool) -> FaultReport | None:
         """A handler that branches to itself, or a fault handler whose registers stop changing,

@@ -85,7 +85,7 @@ def take_snapshot(m: "Machine") -> "Snapshot":
     scalars = {
         "instructions": m.instructions, "idle_cycles": m.idle_cycles,
         "mmio_accesses": m.mmio_accesses, "reset_requested": m._reset_requested,
-        "resets": m.resets,
+        "resets": m.resets, "sleeping": m._sleeping,
         "exceptions": copy.deepcopy({k: getattr(m.exceptions, k) for k in
                                      ("entries", "returns", "tail_chains", "fault_context",
                                       "exc_return_seen")}),
@@ -124,6 +124,7 @@ def restore_snapshot(m: "Machine", snap: "Snapshot") -> None:
     m.instructions, m.idle_cycles = sc["instructions"], sc["idle_cycles"]
     m.mmio_accesses, m._reset_requested = sc["mmio_accesses"], sc["reset_requested"]
     m.resets = sc["resets"]
+    m._sleeping = sc["sleeping"]
     for k, v in copy.deepcopy(sc["exceptions"]).items():
         setattr(m.exceptions, k, v)
     if sc["image"] is not m.image:

@@ -174,3 +174,13 @@ def test_debugger_reads_of_system_registers_and_magic_addresses(core_machine):
     assert m.read_register("xpsr") & 0x1FF == 15 and m.read_register("xpsr") & (1 << 24)
     with pytest.raises(BackendError, match="cannot read"):
         m.read_memory(0xFFFFFFE8, 4)
+
+
+def test_how_runs_are_sliced_does_not_change_what_the_firmware_does(core_machine):
+    outcomes = []
+    for slice_cycles in (None, 100_003, 7_777):
+        m = core_machine("core_determinism", platform=REAL_PLATFORM, seed=5)
+        run, result = run_to_finish(m, 100_000_000, slice_cycles=slice_cycles)
+        assert result.passed
+        outcomes.append((m.uart("usart1").transcript, m.stats["instructions"], m.cycles))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
