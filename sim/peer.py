@@ -142,20 +142,6 @@ class PeerFactory:
         """NSS key log text for every session so far (one CLIENT_RANDOM line each)."""
         return "".join(line + "\n" for s in self.sessions for line in s.keylog_lines)
 
-    def write_artifacts(self, directory: Path, prefix: str = "") -> list[Path]:
-        """journal (json + text) per session and one keylog.txt."""
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        for s in self.sessions:
-            for suffix, text in ((".journal.json", s.journal.to_json()), (".journal.txt", s.journal.to_text())):
-                path = directory / f"{prefix}{s.name}{suffix}"
-                path.write_text(text)
-                written.append(path)
-        path = directory / f"{prefix}keylog.txt"
-        path.write_text(self.keylog())
-        written.append(path)
-        return written
-
 
 # --- real sockets ---------------------------------------------------------------------------------
 class SocketConnection:

@@ -1,0 +1,19 @@
+"""The transparent TLS 1.0-1.2 server peer (sans-IO, on `cryptography`).
+
+protocol    wire constants (versions, content types, alerts, handshake and extension types)
+suites      cipher suites with Mbed TLS / IANA / OpenSSL names
+groups      ECDHE groups: deterministic ephemeral keys, key agreement
+prf         TLS PRF, master secret (incl. RFC 7627), key block, Finished
+records     record framing and protection (CBC MtE/EtM, TLS 1.0 implicit IV, truncated HMAC, GCM)
+messages    handshake message codecs
+policy      ServerPolicy: what a scenario's server accepts
+sessions    session-ID cache for resumption
+server      TlsServer: the state machine (bytes in, bytes and events out)
+journal     the record journal (JSON and text)
+mistakes    known client record-protection mistakes, tried when a MAC or tag fails
+diagnosis   diagnose(journal, device_sent=..., locate=...): what went wrong and where
+keylog      NSS key log lines
+certs       the deterministic test PKI
+
+`sim.peer` puts TlsServer and the HTTP app (`sim.http`) on a TCP connection.
+"""
