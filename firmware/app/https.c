@@ -84,8 +84,8 @@ static void report_failure(const char *cmd, const char *where, int code)
 {
     if (strcmp(where, "connect") == 0) {
         char ip[16];
-        con_printf("net: connect to %s:%u failed (errno %d)\n", format_ipv4(https_server.ip_be, ip),
-                   https_server.port, session.last_errno);
+        con_printf("net: connect to %s:%u failed (errno %d: %s)\n", format_ipv4(https_server.ip_be, ip),
+                   https_server.port, session.last_errno, strerror(session.last_errno));
     }
     tls_print_error(code);
     con_printf("%s: error %s -0x%04x\n", cmd, where, (unsigned)-code);

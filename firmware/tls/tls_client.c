@@ -286,9 +286,26 @@ void tls_session_close(struct tls_session *s)
     }
 }
 
+/* The NET module is not compiled in (we have our own socket layer), so mbedtls_strerror does
+ * not know its codes. */
+static const char *net_error_text(int code)
+{
+    switch (code) {
+    case MBEDTLS_ERR_NET_SOCKET_FAILED: return "NET - Failed to open a socket";
+    case MBEDTLS_ERR_NET_CONNECT_FAILED: return "NET - The connection to the given server / port failed";
+    case MBEDTLS_ERR_NET_RECV_FAILED: return "NET - Reading information from the socket failed";
+    case MBEDTLS_ERR_NET_SEND_FAILED: return "NET - Sending information through the socket failed";
+    case MBEDTLS_ERR_NET_CONN_RESET: return "NET - Connection was reset by peer";
+    default: return NULL;
+    }
+}
+
 void tls_print_error(int code)
 {
     char text[100];
-    mbedtls_strerror(code, text, sizeof text);
-    con_printf("tls: last error was -0x%04x - %s\n", (unsigned)-code, text);
+    const char *net = net_error_text(code);
+    if (net == NULL) {
+        mbedtls_strerror(code, text, sizeof text);
+    }
+    con_printf("tls: last error was -0x%04x - %s\n", (unsigned)-code, net ? net : text);
 }
