@@ -39,6 +39,8 @@ FAULT_HANDLERS = (1 << NMI) | (1 << HARDFAULT) | (1 << MEMMANAGE) | (1 << BUSFAU
 _HINTS_16 = {0xBF10, 0xBF20, 0xBF40}                # yield, wfe, sev (unicorn: "invalid")
 _HINTS_32 = {0xF3AF8001, 0xF3AF8002, 0xF3AF8004}
 _WFI_16, _WFI_32 = 0xBF30, 0xF3AF8003
+# longest slice: bounds how late a stuck CPU is noticed (6 ms of virtual time) at ~1% of speed
+SLICE_CAP = 1_000_000
 
 _REGISTER_IDS: dict[str, int] = {f"r{i}": getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)}
 _REGISTER_IDS.update(sp=A.UC_ARM_REG_SP, lr=A.UC_ARM_REG_LR, pc=A.UC_ARM_REG_PC,
@@ -376,8 +378,7 @@ class Machine:
             if budget <= 0:
                 continue
             in_fault_handler = bool(self.scs.active & FAULT_HANDLERS)
-            if in_fault_handler:
-                budget = min(budget, self.options.probe_cycles)
+            budget = min(budget, self.options.probe_cycles if in_fault_handler else SLICE_CAP)
             wfi = self._slice(budget)
             result = self._after_slice(start, wfi, in_fault_handler, end)
             if result is not None:
@@ -481,7 +482,7 @@ class Machine:
             report = self._idle(end, in_fault_handler)
             if report is not None:
                 return RunResult(StopReason.FAULT, elapsed(), fault=report)
-        elif self.scs.active:
+        else:
             report = self._check_stuck(in_fault_handler)
             if report is not None:
                 return RunResult(StopReason.FAULT, elapsed(), fault=report)
@@ -527,15 +528,22 @@ class Machine:
         return False
 
     def _check_stuck(self, in_fault_handler: bool) -> FaultReport | None:
-        """A handler that branches to itself, or a fault handler whose registers stop changing,
-        will never return: end the run with a report instead of waiting for the limit."""
+        """Code that can never continue ends the run with a report instead of waiting for the
+        limit: a branch to itself in a handler, or in Thread mode with PRIMASK/FAULTMASK set
+        (nothing can interrupt it); a fault handler whose registers stop changing."""
         pc = self._pc()
         code = self.bus.read_ram(pc, 4)
         if code is not None:
             hw = code[0] | code[1] << 8
             word = hw << 16 | code[2] | code[3] << 8
             if hw == 0xE7FE or word == 0xF7FFBFFE:
-                return self._stuck_report("branches to itself forever")
+                if self.scs.active:
+                    return self._stuck_report("branches to itself forever")
+                primask, _, faultmask = self.exceptions.masks.read()
+                if primask & 1 or faultmask & 1:
+                    return self._stuck_report("branches to itself forever with "
+                                              f"{'PRIMASK' if primask & 1 else 'FAULTMASK'} set, "
+                                              "so no interrupt can ever take it out")
         if in_fault_handler:
             regs = tuple(self._report_regs.read())
             if regs == self._stuck_regs:
@@ -555,8 +563,9 @@ class Machine:
             report.message += f"\n(the handler {how})"
             return report
         where = self.symbols.symbolize(regs["pc"]) or f"0x{regs['pc']:08x}"
-        frame = self._stacked_frame_text(regs)
-        message = (f"lockup: the firmware is stuck in {where}, the {exception_name(ipsr)} handler: it {how}\n"
+        frame = self._stacked_frame_text(regs) if ipsr else ""
+        context = f"the {exception_name(ipsr)} handler" if ipsr else "Thread mode"
+        message = (f"lockup: the firmware is stuck in {where} ({context}): it {how}\n"
                    f"  virtual time {self.clock.seconds():.6f} s, {self.instructions} instructions\n"
                    f"{frame}registers:\n{text}")
         return FaultReport("lockup", regs["pc"], message, symbol=where)

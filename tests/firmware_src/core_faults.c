@@ -2,6 +2,7 @@
  *   1 unmapped read          2 undefined instruction (UDF)    3 write to flash
  *   4 jump to unmapped code  5 invalid EXC_RETURN              6 stack overflow on entry
  *   7 run away (endless loop in Thread mode: the run must end at its limit, not hang)
+ *   8 endless loop with interrupts disabled (stuck for good: reported at once)
  * With fault_mode="firmware" scenario 1 enters the firmware's HardFault_Handler (BusFault is
  * disabled, so it escalates: HFSR.FORCED) or BusFault_Handler when -DENABLE_BUSFAULT=1; those
  * handlers loop forever, which the machine must notice. -DDOUBLE_FAULT=1 makes HardFault_Handler
@@ -82,6 +83,7 @@ int main(void)
     case 5: nvic_enable(6); nvic_pend(6); break;
     case 6: fault_stack_overflow(); break;
     case 7: run_away(); break;
+    case 8: disable_irq(); for (;;) ; break;
     }
     return 0;
 }

@@ -11,7 +11,7 @@ import pytest
 from sim.backend import StopReason
 from machine_paths import REAL_PLATFORM
 
-UNMAPPED, UNDEFINED, FLASH_WRITE, BAD_FETCH, BAD_EXC_RETURN, STACK_OVERFLOW, RUN_AWAY = range(1, 8)
+UNMAPPED, UNDEFINED, FLASH_WRITE, BAD_FETCH, BAD_EXC_RETURN, STACK_OVERFLOW, RUN_AWAY, DEAD_LOOP = range(1, 9)
 
 
 def fault_of(m, limit=2_000_000):
@@ -77,6 +77,14 @@ def test_run_away_loop_stops_at_the_limit(core_machine):
     assert result.reason is StopReason.LIMIT
     assert result.cycles == 1_000_000
     assert m.cycles == 1_000_000
+
+
+def test_endless_loop_with_interrupts_disabled_is_reported_not_run_to_the_limit(core_machine):
+    m = core_machine("core_faults", {"SCENARIO": DEAD_LOOP})
+    f = fault_of(m, limit=100_000_000)
+    assert f.kind == "lockup"
+    assert "main" in f.symbol and "PRIMASK set" in f.message
+    assert m.cycles <= 1_000_000                     # noticed within one slice
 
 
 def test_firmware_hardfault_report_decodes_the_frame_and_status(core_machine):
