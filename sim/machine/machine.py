@@ -143,8 +143,9 @@ class Machine:
         self._callback_error: BaseException | None = None
         self._reset_requested = False
         self._sleeping = False                   # in WFI, until an exception could preempt
-        self._resume_pc: int | None = None       # skip a breakpoint/watchpoint here once
-        self._stopped_at: int | None = None      # PC of the last breakpoint/watchpoint stop
+        self._skip_break: int | None = None      # first instruction: ignore a breakpoint here
+        self._skip_watch: int | None = None      # ... or the watchpoint it stopped at
+        self._stopped_at: tuple[str, int] | None = None   # (kind, PC) of the last debug stop
         self._last_hint: tuple[int, int] | None = None
         self._stuck_regs: tuple | None = None
         self._sites: dict[int, _CodeSite] = {}
@@ -390,7 +391,7 @@ class Machine:
         if self.image is None:
             raise BackendError("no firmware loaded: call load_elf(path) before step()")
         start = self.clock.now
-        self._begin()
+        self._begin(stepping=True)
         self._sleeping = False                   # a debug step wakes the core from WFI
         self.clock.fire_due()
         if self._reset_requested:
@@ -407,11 +408,14 @@ class Machine:
         result = self._after_slice(start, False, False, start + 1, stepping=True)
         return result if result is not None else RunResult(StopReason.STEP, self.clock.now - start)
 
-    def _begin(self) -> None:
+    def _begin(self, stepping: bool = False) -> None:
         self._stop_requested = False
         pc = self._pc()
-        # continuing from a breakpoint/watchpoint stop must not stop again at the same place
-        self._resume_pc = pc if self._stopped_at == pc else None
+        kind, at = self._stopped_at or ("", None)
+        # continuing from a breakpoint/watchpoint stop must not stop again at the same place;
+        # a step always ignores a breakpoint where it starts (what GDB expects)
+        self._skip_break = pc if stepping or (kind == "breakpoint" and at == pc) else None
+        self._skip_watch = pc if kind == "watchpoint" and at == pc else None
         self._stopped_at = None
 
     def _slice(self, budget: int) -> bool:
@@ -451,7 +455,7 @@ class Machine:
         self.clock.now += executed
         self.instructions += executed
         if executed:
-            self._resume_pc = None
+            self._skip_break = self._skip_watch = None
         return wfi
 
     def _after_slice(self, start: int, wfi: bool, in_fault_handler: bool, end: int,
@@ -472,7 +476,7 @@ class Machine:
         if self._break is not None:
             kind, address, *rest = self._break
             self._break = None
-            self._stopped_at = self._pc()
+            self._stopped_at = (kind, self._pc())
             if kind == "watchpoint":
                 return RunResult(StopReason.WATCHPOINT, elapsed(), address=address, watch_kind=rest[0])
             return RunResult(StopReason.BREAKPOINT, elapsed(), address=address)
@@ -750,16 +754,13 @@ class Machine:
         else:
             self.core.uc.ctl_remove_cache(address, address + 4)
 
-    def _resuming_at(self, address: int) -> bool:
-        """True for the first instruction of a run that starts where the last one stopped."""
-        return self._resume_pc == address and self.core.counter == 1
 
     def _on_code(self, _uch, address: int, _size: int, _user) -> None:
         try:
             site = self._sites.get(address)
             if site is None:
                 return
-            if site.breakpoint and not self._resuming_at(address):
+            if site.breakpoint and not (self._skip_break == address and self.core.counter == 1):
                 self._break = ("breakpoint", address)
                 self.core.stop_now()
                 return
@@ -829,7 +830,7 @@ class Machine:
 
         def hit(_uch, access: int, addr: int, size: int, value: int, _user) -> None:
             try:
-                if self._resuming_at(self._pc()):
+                if self._skip_watch is not None and self.core.counter == 1 and self._skip_watch == self._pc():
                     return                 # re-executing the access we stopped at
                 if self._break is None:
                     self._break = ("watchpoint", address, kind)

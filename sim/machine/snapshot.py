@@ -130,4 +130,5 @@ def restore_snapshot(m: "Machine", snap: "Snapshot") -> None:
     if sc["image"] is not m.image:
         m.image, m.symbols = sc["image"], sc["symbols"]
     m._stopped_at = None
+    m._skip_break = m._skip_watch = None
     m._stuck_regs = None

@@ -184,3 +184,23 @@ def test_how_runs_are_sliced_does_not_change_what_the_firmware_does(core_machine
         assert result.passed
         outcomes.append((m.uart("usart1").transcript, m.stats["instructions"], m.cycles))
     assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_step_ignores_a_breakpoint_where_it_starts_but_not_a_watched_access(core_machine):
+    m = core_machine("core_debug")
+    bump = m.symbol_address("bump")
+    m.run(1_000_000, until="bump")
+    m.add_breakpoint(bump)                             # inserted at the current PC, as GDB does
+    r = m.step()
+    assert r.reason is StopReason.STEP and m.read_register("pc") != bump
+    m.remove_breakpoint(bump)
+    m.run(1_000_000, until="write_watched")
+    m.add_watchpoint(m.symbol_address("watched"), 4, "write")
+    for _ in range(10):                                # step up to the store: it reports the hit
+        r = m.step()
+        if r.reason is not StopReason.STEP:
+            break
+    assert r.reason is StopReason.WATCHPOINT
+    pc = m.read_register("pc")
+    r = m.step()                                       # stepping from the hit executes the store
+    assert r.reason is StopReason.STEP and m.read_register("pc") != pc
