@@ -312,6 +312,8 @@ def boot(firmware: str | Path, *, repl: Path = DEFAULT_REPL, seed: int = 1, back
         result = machine.run(min(limit - machine.cycles, ns_to_cycles(100 * NS_PER_MS, machine.frequency)))
         if result.reason is StopReason.FAULT:
             raise ScenarioError(f"the firmware faulted during boot:\n{result.fault}\n{_tail(text)}")
+        if result.reason in (StopReason.BREAKPOINT, StopReason.WATCHPOINT):
+            raise ScenarioError(f"during boot: {_halt_message(machine, result)}\n{_tail(text)}")
     router.on_uart = None
     booted = BootedMachine(machine, machine.snapshot(), router, bytes(uart.transcript), machine.cycles,
                            time.monotonic() - started)
@@ -322,6 +324,16 @@ def boot(firmware: str | Path, *, repl: Path = DEFAULT_REPL, seed: int = 1, back
 
 def clear_boot_cache() -> None:
     _BOOT_CACHE.clear()
+
+
+def _halt_message(machine: Backend, result: RunResult) -> str:
+    """A stop only a debugger expects (BKPT instruction, breakpoint, watchpoint) with none attached."""
+    pc = machine.read_register("pc")
+    where = machine.symbolize(pc)
+    what = "a watchpoint" if result.reason is StopReason.WATCHPOINT else "a BKPT instruction or breakpoint"
+    return (f"the firmware stopped at {what} at pc 0x{pc:08x}" + (f" ({where})" if where else "")
+            + " with no debugger attached (on hardware a BKPT without a debugger escalates to HardFault); "
+            "attach GDB with --gdb PORT to inspect it")
 
 
 def _tail(text: str, n: int = UART_TAIL) -> str:
@@ -471,8 +483,7 @@ class ScenarioRunner:
             return self.debugger.run(self.machine, budget)
         result = self.machine.run(budget)
         if result.reason in (StopReason.BREAKPOINT, StopReason.WATCHPOINT):
-            # breakpoints without a debugger attached (e.g. left by a keyword): step over and go on
-            result = RunResult(StopReason.REQUESTED, result.cycles)
+            raise ScenarioError(_halt_message(self.machine, result) + "\n" + self._uart_tail())
         return result
 
     def _move_frames(self) -> None:
@@ -563,7 +574,8 @@ class ScenarioRunner:
     def _diagnose(self, result: StepResult):
         from sim.tls.diagnosis import diagnose
 
-        failing = [s for s in result.sessions if s.journal.first_failure() is not None or s.journal.alerts()]
+        failing = [s for s in result.sessions if s.journal.first_failure() is not None
+                   or any(str(a.get("level")) == "fatal" for a in s.journal.alerts())]
         if not failing and result.ok:
             return None
         session = failing[0] if failing else (result.sessions[0] if result.sessions else None)

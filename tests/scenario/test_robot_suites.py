@@ -1,0 +1,57 @@
+"""The Robot suites are the main job: run them exactly as a user does and check every test passed,
+so CI covers them (the README's test command is plain `pytest`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from robot.api import ExecutionResult
+
+ROOT = Path(__file__).resolve().parents[2]
+ROBOT_OUT = ROOT / "build" / "robot"
+
+
+def _run_suite(name: str) -> tuple[subprocess.CompletedProcess, object]:
+    out = ROBOT_OUT / name
+    proc = subprocess.run([sys.executable, "-m", "robot", "--outputdir", str(out), "--console", "dotted",
+                           str(ROOT / "robot" / f"{name}.robot")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    return proc, ExecutionResult(str(out / "output.xml"))
+
+
+def _failures(result) -> list[str]:
+    failed = []
+
+    def visit(suite):
+        for test in suite.tests:
+            if test.status != "PASS":
+                failed.append(f"{test.name}: {test.message[:400]}")
+        for child in suite.suites:
+            visit(child)
+
+    visit(result.suite)
+    return failed
+
+
+@pytest.mark.slow
+def test_get_suite_passes_on_both_images():
+    proc, result = _run_suite("get")
+    stats = result.statistics.total
+    assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
+    assert stats.passed == 12 and stats.failed == 0       # 6 version/suite pairs x 2 images
+
+
+@pytest.mark.slow
+def test_post_large_suite_reproduces_the_report():
+    proc, result = _run_suite("post_large")
+    stats = result.statistics.total
+    assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
+    assert stats.passed == 84 and stats.failed == 0       # 6 pairs x 7 sizes x 2 images
+    # every seedbug failure left its artifacts behind, linked from the log
+    artifacts = ROBOT_OUT / "post_large" / "artifacts"
+    diagnoses = list(artifacts.glob("*/seedbug_TLS_1.2_RSA-GCM_POST_903/diagnosis.txt"))
+    assert diagnoses and "eth_tx_buffers" in diagnoses[0].read_text()
+    assert (ROBOT_OUT / "post_large" / "log.html").read_text().count("capture.pcapng") >= 84
