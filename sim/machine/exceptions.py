@@ -30,6 +30,7 @@ XPSR_T = 1 << 24
 XPSR_ALIGN = 1 << 9
 XPSR_KEEP_ON_ENTRY = 0xF80F_0000           # N Z C V Q and GE survive; IT/ICI are cleared
 VALID_EXC_RETURN = {0xFFFF_FFF1, 0xFFFF_FFE1, 0xFFFF_FFF9, 0xFFFF_FFE9, 0xFFFF_FFFD, 0xFFFF_FFED}
+CPACR_FULL = 0xF << 20                     # CP10 and CP11: full access
 BASIC_FRAME = 0x20
 EXTENDED_FRAME = 0x68
 _FRAME8 = struct.Struct("<8I")
@@ -111,6 +112,12 @@ class ExceptionEngine:
             # (privileged) first, then read the banked stack pointers
             self._xpsr_only.write(((xpsr & XPSR_KEEP_ON_ENTRY) | XPSR_T | exc, xpsr & 0xF000_0000))
             msp, psp = self._sps.read()
+        if control & CONTROL_FPCA and scs.cpacr & CPACR_FULL != CPACR_FULL:
+            # unicorn's FPU is always on; on silicon the first FP instruction would have faulted
+            raise ExceptionError("nocp", "the firmware executed floating-point instructions while "
+                                 f"CPACR=0x{scs.cpacr:08x} leaves the FPU disabled (NOCP UsageFault "
+                                 "on silicon): set CPACR bits 20-23 (CP10/CP11 full access) first",
+                                 return_pc, None, CFSR["NOCP"])
         use_psp = thread and bool(control & SPSEL)
         sp = psp if use_psp else msp
         extended = bool(control & CONTROL_FPCA) and bool(scs.fpccr & FPCCR_ASPEN) and self.extended_frames

@@ -139,3 +139,10 @@ def test_read_past_the_end_of_a_register_window(core_machine):
     assert f.address == 0x40011104
     assert "read of 4 bytes at 0x40011104: no register there: past the end of usart1 (0x40011000-0x400110ff)" in f.message
     assert f.symbol.startswith("main+")
+
+
+def test_floating_point_with_the_fpu_disabled_is_reported(core_machine):
+    m = core_machine("core_nocp")
+    f = fault_of(m)
+    assert f.kind == "nocp"
+    assert "CPACR=0x00000000" in f.message and "CP10/CP11" in f.message
