@@ -204,3 +204,21 @@ def test_step_ignores_a_breakpoint_where_it_starts_but_not_a_watched_access(core
     pc = m.read_register("pc")
     r = m.step()                                       # stepping from the hit executes the store
     assert r.reason is StopReason.STEP and m.read_register("pc") != pc
+
+
+def _boot_reference(elf, seed):
+    from sim.machine import Machine
+    from sim.machine.uart_stream import UartStream
+    m = Machine(REAL_PLATFORM, seed=seed)
+    m.load_elf(elf)
+    stream = UartStream(m, m.uart("usart1"))
+    ready = stream.expect("ready")
+    while not ready.found:
+        assert m.run(max_virtual=0.5).reason in (StopReason.REQUESTED, StopReason.LIMIT)
+        assert m.cycles < 5 * m.frequency
+    memory = m.read_memory(0x20000000, 0x20000) + m.read_memory(0x10000000, 0x10000)
+    return bytes(stream.data), m.stats["instructions"], ready.cycles, hashlib.sha256(memory).hexdigest()
+
+
+def test_reference_firmware_boot_is_deterministic(reference_elf):
+    assert _boot_reference(reference_elf, seed=11) == _boot_reference(reference_elf, seed=11)
