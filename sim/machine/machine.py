@@ -26,7 +26,7 @@ from sim.seed import SeededRandom
 
 from .bus import Bus, BusFault
 from .clock import Clock, Event
-from .cpu import RegBatch, UnicornCore
+from .cpu import CoreError, RegBatch, UnicornCore
 from .elf import ElfImage, SymbolTable, read_elf
 from .exceptions import ExceptionEngine, ExceptionError
 from .faults import CFSR, firmware_fault_report, format_registers
@@ -448,15 +448,26 @@ class Machine:
         elif (self._slice_break or self._break or self._cpu_fault or self._fault
               or self._callback_error):
             executed = counter - 1               # emu_stop before the current instruction
-        else:
-            executed = counter                        # WFI ends the run early, having retired
+        elif self._after_wfi(self._pc()):
+            executed = counter                   # WFI ends the run early, having retired
             wfi = True
+        else:
+            raise CoreError(f"unicorn stopped after {counter} of {limit} instructions at "
+                            f"pc=0x{self._pc():08x} for no reason the machine knows (not WFI); "
+                            f"this unicorn build ({unicorn.__version__}) behaves unlike 2.1.4")
         executed = max(0, min(executed, budget))
         self.clock.now += executed
         self.instructions += executed
         if executed:
             self._skip_break = self._skip_watch = None
         return wfi
+
+    def _after_wfi(self, pc: int) -> bool:
+        raw = self.bus.read_ram(pc - 4, 4)
+        if raw is None:
+            return False
+        return (raw[2] | raw[3] << 8) == _WFI_16 or \
+            ((raw[0] | raw[1] << 8) << 16 | raw[2] | raw[3] << 8) == _WFI_32
 
     def _after_slice(self, start: int, wfi: bool, in_fault_handler: bool, end: int,
                      stepping: bool = False) -> RunResult | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from fwresult import read_test_result, run_to_finish
+from fwresult import run_to_finish
 
 from machine_paths import REAL_PLATFORM
 from sim.backend import BackendError, StopReason
