@@ -368,6 +368,8 @@ class ScenarioRunner:
         self.machine = self.booted.backend
         self.machine.restore(self.booted.snapshot)
         self.debugger = debugger
+        if debugger is not None:
+            debugger.bind(self)         # GDB's monitor commands reach the peer journal and the boot snapshot
         self.frequency = self.machine.frequency
         rng = SeededRandom(scenario.seed, "scenario")
 
@@ -455,6 +457,10 @@ class ScenarioRunner:
     def now_ns(self) -> int:
         return cycles_to_ns(self.machine.cycles, self.frequency)
 
+    def _wall_elapsed(self) -> float:
+        """Wall time of this run, less the time a GDB client held the firmware halted (the user's)."""
+        return time.monotonic() - self.started_wall - getattr(self.debugger, "halted_wall_s", 0.0)
+
     def _advance(self, until: Callable[[], bool], awaited: str, deadline_cycles: int) -> None:
         """Run machine and host side together until `until()` holds or a limit is hit."""
         deadline_cycles = min(deadline_cycles, self.limit_cycles)
@@ -463,7 +469,7 @@ class ScenarioRunner:
                 which = "scenario" if deadline_cycles == self.limit_cycles else "step"
                 raise ScenarioError(f"virtual-time limit ({which}) reached at {self.now_ns / NS_PER_MS:.1f} ms while "
                                     f"waiting for {awaited}.\n{self._uart_tail()}")
-            if time.monotonic() - self.started_wall > self.scenario.max_wall_s:
+            if self._wall_elapsed() > self.scenario.max_wall_s:
                 raise ScenarioError(f"wall-time limit of {self.scenario.max_wall_s} s reached (virtual "
                                     f"{self.now_ns / NS_PER_MS:.1f} ms) while waiting for {awaited}.\n{self._uart_tail()}")
             target_ns = self.now_ns + QUANTUM_NS
@@ -767,6 +773,9 @@ def run_command(args) -> int:
         except ValueError as exc:
             console.print(f"[red]error:[/] --post needs PATH SIZE with an integer SIZE ({exc})")
             return 2
+    if args.wait and args.gdb is None:
+        console.print("[red]error:[/] --wait halts the firmware for GDB: give --gdb PORT too")
+        return 2
     expect = {"ok": "ok", "bad_record_mac": "bad_record_mac", "any": "any"}[args.expect]
     step = dataclasses.replace(step, expect=expect)
     scenario = Scenario(firmware=args.firmware, steps=(step,), tls_version=args.tls, suite=args.suite,
@@ -779,9 +788,16 @@ def run_command(args) -> int:
         debugger = None
         if args.gdb is not None:
             from sim.gdb import attach_debugger
-            debugger = attach_debugger(booted.backend, args.gdb, wait=args.wait, log=console.print)
+            debugger = attach_debugger(booted.backend, args.gdb, wait=args.wait,
+                                       log=lambda text: console.print(text, soft_wrap=True, markup=False,
+                                                                      highlight=False),
+                                       connect_timeout_s=args.max_wall)
         with console.status(f"{step.describe()} over TLS {args.tls} ({args.suite})..."):
-            result = run_scenario(scenario, args.out, booted=booted, debugger=debugger)
+            try:
+                result = run_scenario(scenario, args.out, booted=booted, debugger=debugger)
+            finally:
+                if debugger is not None:
+                    debugger.close("the scenario is over")
     except (ScenarioError, BackendError) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
