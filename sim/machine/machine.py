@@ -439,12 +439,15 @@ class Machine:
         counter = self.core.counter
         limit = self.core._count.value           # the budget, or less if the slice was shortened
         wfi = False
+        # counter = instructions begun + 1 at a stop. unicorn defers a count stop that falls
+        # inside an IT block to the block's end and does not count IT instructions whose
+        # condition failed, so a slice can run a few instructions past its count
         if error is not None:
             executed = counter - 1
             if self._cpu_fault is None:
                 self._cpu_fault = self._classify_uc_error(error)
-        elif counter == limit + 1:
-            executed = limit                     # ran to the (possibly lowered) instruction count
+        elif counter > limit:
+            executed = counter - 1               # ran to the (possibly lowered) instruction count
         elif (self._slice_break or self._break or self._cpu_fault or self._fault
               or self._callback_error):
             executed = counter - 1               # emu_stop before the current instruction
@@ -455,7 +458,7 @@ class Machine:
             raise CoreError(f"unicorn stopped after {counter} of {limit} instructions at "
                             f"pc=0x{self._pc():08x} for no reason the machine knows (not WFI); "
                             f"this unicorn build ({unicorn.__version__}) behaves unlike 2.1.4")
-        executed = max(0, min(executed, budget))
+        executed = max(0, executed)
         self.clock.now += executed
         self.instructions += executed
         if executed:

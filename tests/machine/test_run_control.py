@@ -222,3 +222,14 @@ def _boot_reference(elf, seed):
 
 def test_reference_firmware_boot_is_deterministic(reference_elf):
     assert _boot_reference(reference_elf, seed=11) == _boot_reference(reference_elf, seed=11)
+
+
+def test_it_blocks_under_interrupts_and_any_slicing(core_machine):
+    outcomes = []
+    for slice_cycles in (None, 997, 101):
+        m = core_machine("core_itblocks")
+        run, result = run_to_finish(m, 50_000_000, slice_cycles=slice_cycles)
+        assert result.passed, result.describe()
+        outcomes.append((result.values[0], result.values[1], m.stats["instructions"], m.cycles))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[0][1] > 100                        # plenty of interrupts landed in the loop
