@@ -135,8 +135,12 @@ class UnicornCore:
         self._count.value = self._counter.value
 
     def stop_now(self) -> None:
-        """From a code hook: end the slice before the hooked instruction executes."""
+        """From a code hook: end the slice before the hooked instruction executes.
+
+        Inside an IT block unicorn drops this request; the count trick set alongside then ends
+        the slice after the block instead (so a stop is never lost, only late)."""
         uclib.uc_emu_stop(self.uc._uch)
+        self._count.value = self._counter.value
 
     def start(self, pc: int, count: int) -> None:
         """Run at most `count` instructions from `pc` (Thumb). Raises UcError on a fault."""
