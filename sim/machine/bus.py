@@ -64,9 +64,8 @@ class MemoryRegion:
     dma: bool
     alias_of: int                      # base of the primary registration (same buffer)
 
-    @property
-    def end(self) -> int:
-        return self.base + self.size
+    def __post_init__(self) -> None:
+        self.end = self.base + self.size
 
     def describe(self) -> str:
         alias = "" if self.alias_of == self.base else f", alias of 0x{self.alias_of:08x}"
@@ -130,6 +129,11 @@ class Bus:
             raise PlatformError(f"{self.spec.path}: no Memory.MappedMemory entries: the machine "
                                 f"needs at least flash and RAM")
         self.memories.sort(key=lambda r: r.base)
+        # O(1) lookup for the CPU-side helpers: regions by the top byte of their addresses
+        self._by_top: dict[int, list[MemoryRegion]] = {}
+        for r in self.memories:
+            for top in range(r.base >> 24, ((r.end - 1) >> 24) + 1):
+                self._by_top.setdefault(top, []).append(r)
 
     def _check_overlap(self, start: int, end: int, name: str, loc) -> None:
         for r in self.memories:
@@ -323,7 +327,7 @@ class Bus:
         return None
 
     def memory_at(self, address: int, size: int = 1) -> MemoryRegion | None:
-        for r in self.memories:
+        for r in self._by_top.get(address >> 24, ()):
             if r.base <= address and address + size <= r.end:
                 return r
         return None

@@ -102,10 +102,13 @@ class ExceptionEngine:
         return self.scs.best_pending(self.execution_priority())
 
     # --- entry ------------------------------------------------------------------------------------------
-    def enter(self, exc: int, return_pc: int) -> None:
-        """Take exception `exc`, stacking a frame that returns to `return_pc`."""
+    def enter(self, exc: int, return_pc: int | None = None) -> None:
+        """Take exception `exc`, stacking a frame that returns to `return_pc` (default: the
+        current PC, for an asynchronous exception)."""
         scs, m = self.scs, self.m
-        control, xpsr, msp, psp, r0, r1, r2, r3, r12, lr, _ = self.ctx.read()
+        control, xpsr, msp, psp, r0, r1, r2, r3, r12, lr, pc = self.ctx.read()
+        if return_pc is None:
+            return_pc = pc
         thread = (xpsr & 0x1FF) == 0
         if thread and control & NPRIV:
             # unicorn reads MSP/PSP as 0 from unprivileged Thread mode: enter Handler mode
@@ -167,10 +170,13 @@ class ExceptionEngine:
         m.exception_entered(exc)
 
     # --- return -----------------------------------------------------------------------------------------
-    def exception_return(self, exc_return: int) -> None:
-        """Called when the CPU branched to an EXC_RETURN value in Handler mode."""
+    def exception_return(self, exc_return: int | None = None) -> None:
+        """Called when the CPU branched to an EXC_RETURN value in Handler mode (by default the
+        value is taken from the PC, where unicorn leaves it)."""
         scs, m = self.scs, self.m
-        control, xpsr, msp, psp, *_ = self.ctx.read()
+        control, xpsr, msp, psp, *_rest, pc_now = self.ctx.read()
+        if exc_return is None:
+            exc_return = pc_now | 1
         returning = xpsr & 0x1FF
         if exc_return not in VALID_EXC_RETURN:
             raise ExceptionError("invalid-exc-return", f"invalid EXC_RETURN 0x{exc_return:08x} in "

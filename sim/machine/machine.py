@@ -511,7 +511,7 @@ class Machine:
         if nxt is None:
             return None
         try:
-            self.exceptions.enter(nxt, self._pc())
+            self.exceptions.enter(nxt)
         except ExceptionError as exc:
             return self._report(exc.kind, exc.pc, str(exc), exc.address)
         return None
@@ -615,10 +615,13 @@ class Machine:
 
     def _on_interrupt(self, _uch, intno: int, _user) -> None:
         try:
+            if intno == 8:                                        # branch to EXC_RETURN
+                self.exceptions.exception_return()
+                return
             pc = self._pc()
             if intno == 2:                                        # SVC: PC is past the svc
                 self.exceptions.supervisor_call(pc)
-            elif intno == 8 or (intno == 3 and pc >= 0xFFFF_FF00):  # branch to EXC_RETURN
+            elif intno == 3 and pc >= 0xFFFF_FF00:                # the same, with stale hflags
                 self.exceptions.exception_return(pc | 1)
             elif intno == 7:                                      # BKPT: a debug halt
                 self._break = ("breakpoint", pc)

@@ -2,6 +2,8 @@
  *   1 compute: an integer loop with no memory-mapped I/O and no interrupts
  *   2 exceptions: SVC in a loop, the handler returns at once (entry + return per iteration)
  *   3 mmio: loads from a System Control Space register in a loop
+ *   4 interrupts: workload 1 with a SysTick interrupt every 500 cycles (asynchronous
+ *     exceptions: the slice ends at the tick, entry, return)
  * Each runs ITERATIONS times, then finishes; values[0] = a checksum of the work. */
 #include "test.h"
 #include "cm4.h"
@@ -13,7 +15,9 @@
 #define ITERATIONS 1000000u
 #endif
 
-static volatile uint32_t svc_count;
+static volatile uint32_t ticks;
+
+void SysTick_Handler(void) { ticks++; }
 
 __attribute__((naked)) void SVC_Handler(void)
 {
@@ -23,7 +27,12 @@ __attribute__((naked)) void SVC_Handler(void)
 int main(void)
 {
     uint32_t acc = 0x12345678u;
-#if WORKLOAD == 1
+#if WORKLOAD == 4
+    SYST_RVR = 500 - 1;
+    SYST_CVR = 0;
+    SYST_CSR = 7;
+#endif
+#if WORKLOAD == 1 || WORKLOAD == 4
     for (uint32_t i = 0; i < ITERATIONS; i++) {
         acc ^= acc << 13;
         acc ^= acc >> 17;
@@ -37,6 +46,8 @@ int main(void)
     for (uint32_t i = 0; i < ITERATIONS; i++)
         acc += SCB_CPUID;
 #endif
+    SYST_CSR = 0;
     RECORD(0, acc);
+    RECORD(1, ticks);
     return 0;
 }
