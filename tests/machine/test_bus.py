@@ -42,3 +42,10 @@ def test_peripherals_get_their_irq_lines_and_the_phy_is_on_the_mac():
     assert m.ethernet is m.peripherals["ethernet"]
     assert m.uart("usart2") is m.uart("usart2")
     assert m.frequency == 168_000_000
+
+
+def test_test_firmware_startup_copies_data_and_zeroes_bss_and_ccm(core_machine):
+    m = core_machine("smoke")
+    run, r = run_to_finish(m, 1_000_000)
+    assert r.passed, r.describe()
+    assert (r.values[0], r.values[1]) == (42, 0x10000000)
