@@ -161,6 +161,8 @@ class MiniClient:
     mss: int = 1460
     window: int = 16384
     on_data: Callable[[bytes], None] | None = None
+    on_established: Callable[[], None] | None = None
+    close_on_eof: bool = True
     server_mac: bytes | None = None
     state: str = "CLOSED"
     received: bytearray = field(default_factory=bytearray)
@@ -238,6 +240,8 @@ class MiniClient:
             self.rcv_nxt = (t.seq + 1) & 0xFFFFFFFF
             self.snd_una, self.peer_window, self.state = t.ack, t.window, "ESTABLISHED"
             self._segment(F.ACK)
+            if self.on_established:
+                self.on_established()
             self._pump()
             return True
         if t.has(F.ACK):
@@ -245,14 +249,15 @@ class MiniClient:
                 self.snd_una = t.ack
             self.peer_window = t.window
         if t.payload or t.has(F.FIN):
-            if t.seq == self.rcv_nxt:
+            in_order = t.seq == self.rcv_nxt and not self.eof
+            if in_order:
                 self.received += t.payload
-                self.rcv_nxt = (self.rcv_nxt + len(t.payload)) & 0xFFFFFFFF
-                if t.has(F.FIN):
-                    self.rcv_nxt = (self.rcv_nxt + 1) & 0xFFFFFFFF
-                    self.eof = True
-                if self.on_data and t.payload:
-                    self.on_data(bytes(t.payload))
+                self.rcv_nxt = (self.rcv_nxt + len(t.payload) + t.has(F.FIN)) & 0xFFFFFFFF
+                self.eof = t.has(F.FIN)
             self._segment(F.ACK)           # in order: ACK; otherwise a duplicate ACK
+            if in_order and self.on_data and t.payload:
+                self.on_data(bytes(t.payload))
+            if in_order and self.eof and self.close_on_eof:
+                self.close()
         self._pump()
         return True
