@@ -18,7 +18,7 @@ from pathlib import Path
 
 from robot.api import logger
 from robot.api.deco import keyword, library
-from robot.libraries.BuiltIn import BuiltIn
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from sim.scenario import (DEFAULT_REPL, PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step,
                           StepResult, boot)
@@ -58,6 +58,7 @@ class SimKeywords:
         scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
                             policy=ServerPolicy(**self.policy_args), faults=tuple(self.faults))
         booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
+        self._serve_gdb_if_asked(booted)
         self.runner = ScenarioRunner(scenario, None, booted=booted, debugger=self.debugger)
         self.steps = []
         logger.info(f"started {Path(str(scenario.firmware_path())).name} on {self.backend} from the boot snapshot "
@@ -91,15 +92,36 @@ class SimKeywords:
         self._runner().write_line(content)
 
     @keyword("Wait For Gdb Connection")
-    def wait_for_gdb_connection(self, port: int | str | None = None) -> None:
-        """Serve GDB on `port` (or ${GDB_PORT}) and halt until a debugger attaches and continues."""
+    def wait_for_gdb_connection(self, port: int | str | None = None, timeout: float | str = 300) -> None:
+        """Serve GDB on `port` (or ${GDB_PORT}, else 3333) and halt the firmware until a debugger
+        attaches and continues. `timeout`: wall seconds to wait for the connection; the time GDB
+        then holds the firmware halted counts against no limit (virtual time stands still)."""
+        booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
+        self._attach_gdb(booted, int(port or self._gdb_port_variable() or 3333), wait=True, timeout=float(timeout))
+
+    def _gdb_port_variable(self) -> int | None:
+        try:
+            value = BuiltIn().get_variable_value("${GDB_PORT}", None)
+        except RobotNotRunningError:
+            return None
+        return int(value) if value not in (None, "") else None
+
+    def _serve_gdb_if_asked(self, booted) -> None:
+        """With `--variable GDB_PORT:N` every test runs under a GDB server on N: attach any time."""
+        port = self._gdb_port_variable()
+        if port is not None and (self.debugger is None or self.debugger.machine is not booted.backend):
+            self._attach_gdb(booted, port, wait=False)
+
+    def _attach_gdb(self, booted, port: int, *, wait: bool, timeout: float | None = None) -> None:
         from sim.gdb import attach_debugger
 
-        port = int(port or BuiltIn().get_variable_value("${GDB_PORT}", 3333))
-        booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
-        self.debugger = attach_debugger(booted.backend, port, wait=True, log=logger.console)
-        if self.runner is not None:
+        if self.debugger is not None:
+            self.debugger.close("the Robot suite moved on to another GDB server")
+        self.debugger = attach_debugger(booted.backend, port, wait=wait, log=logger.console,
+                                        connect_timeout_s=timeout)
+        if self.runner is not None and self.runner.machine is booted.backend:
             self.runner.debugger = self.debugger
+            self.debugger.bind(self.runner)
 
     # --- setting up a scenario --------------------------------------------------------------------
     @keyword("Use Firmware")
