@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from sim.net.frames import SYN, decode_tcp_frame
+from sim.net.frames import SYN, decode_tcp_frame, describe_frame
 from sim.seed import SeededRandom
 
 DROP, CORRUPT, DUPLICATE, REORDER, TRUNCATE = "drop", "corrupt", "duplicate", "reorder", "truncate"
@@ -150,12 +150,13 @@ class FaultRecord:
     details: str                    # e.g. "flipped bits 0x04 at offset 1021"
     time_ns: int
     rule: int                       # index of the rule in that direction's list
+    frame: str = ""                             # one-line description of the frame as sent
     packet_before: int | None = None            # capture number of the frame as sent
     packets_after: list[int] = field(default_factory=list)   # capture numbers of what arrived
 
     def to_dict(self) -> dict:
         return {"direction": self.direction, "frame_index": self.frame_index, "kind": self.kind,
-                "details": self.details, "time_ns": self.time_ns, "rule": self.rule,
+                "details": self.details, "time_ns": self.time_ns, "rule": self.rule, "frame": self.frame,
                 "packet_before": self.packet_before, "packets_after": list(self.packets_after)}
 
 
@@ -217,7 +218,8 @@ class FaultInjector:
                 self.skipped += 1
                 continue
             rule.fired += 1
-            outcome.records.append(FaultRecord(self.direction, index, rule.kind, details, now_ns, number))
+            outcome.records.append(FaultRecord(self.direction, index, rule.kind, details, now_ns, number,
+                                               describe_frame(original)))
         return outcome
 
     def _apply_one(self, rule: FaultRule, outcome: FaultOutcome, original: bytes) -> str | None:

@@ -104,6 +104,10 @@ class HostStack:
             raise ValueError(f"port {port} already has a listener")
         self._listeners[port] = factory
 
+    def add_neighbor(self, ip: str | bytes, mac: str | bytes) -> None:
+        """A static ARP entry (frames queued for `ip` leave at once)."""
+        self._learn(ip_bytes(ip), mac_bytes(mac))
+
     def neighbor_mac(self, ip: str | bytes) -> bytes | None:
         """The MAC learned for `ip` (via ARP), or None while unresolved."""
         return self._neighbors.get(ip_bytes(ip))

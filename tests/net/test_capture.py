@@ -133,3 +133,20 @@ def test_same_seed_gives_a_byte_identical_capture():
     assert conn.counters["retransmitted_segments"] > 0
     other, _ = plaintext_exchange(12)
     assert other != first
+
+
+def test_logs_map_stream_bytes_to_the_captured_frames_that_carried_them():
+    _, wire = plaintext_exchange(11)
+    conn = wire.stack.connections[0]
+    down = bytes(range(256)) * 234 + b"end"
+    for log, stream, direction in ((conn.rx_log, b"u" * 20_000, "device->host"),
+                                   (conn.tx_log, down, "host->device")):
+        assert log
+        for seg in log:
+            info = wire.link.frame_info(seg.frame_id)
+            assert info.direction == direction
+            carried = info.data[seg.payload_offset:seg.payload_offset + seg.length]
+            assert carried == stream[seg.stream_offset:seg.stream_offset + seg.length]
+    covered = sorted((s.stream_offset, s.stream_offset + s.length) for s in conn.rx_log)
+    assert covered[0][0] == 0 and all(a[1] == b[0] for a, b in zip(covered, covered[1:]))
+    assert len({s.stream_offset for s in conn.tx_log}) < len(conn.tx_log)   # retransmissions are logged too

@@ -82,6 +82,7 @@ def test_drop_by_index():
     (rec,) = b.link.fault_log
     assert (rec.direction, rec.frame_index, rec.kind) == (DEVICE_TO_HOST, 1, "drop")
     assert rec.packet_before == 2 and rec.packets_after == []
+    assert rec.frame.startswith(f"TCP {DEV_IP}:40000 > {HOST_IP}:443 [PA]") and rec.frame.endswith("len=50")
     pkts = b.packets()
     assert len(pkts) == 3
     assert pkts[1].comment.decode().startswith("as sent by the device, before fault injection (dropped")
