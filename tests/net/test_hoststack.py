@@ -191,6 +191,30 @@ def test_lost_segment_is_retransmitted_on_rto_with_backoff():
     assert conn.counters["rto_timeouts"] >= 4 and conn.state == "ESTABLISHED"
 
 
+def test_rto_follows_rfc6298_from_the_measured_rtt():
+    dev = ScapyDevice()
+    dev.send("S", options=[("MSS", 1460)])
+    dev.rcv = dev.take()[0][TCP].seq + 1
+    dev.run_ms(100)                                     # RTT of the SYN-ACK: 100 ms
+    dev.ack()
+    conn = dev.stack.connections[0]
+    assert (conn.srtt, conn.rttvar, conn.rto) == (100 * NS_PER_MS, 50 * NS_PER_MS, 300 * NS_PER_MS)
+    conn.send(b"data")
+    sent = dev.take_timed()
+    dev.run_ms(1000)
+    again = dev.take_timed()
+    assert again[0][0] - sent[0][0] == 300 * NS_PER_MS    # SRTT + 4 * RTTVAR
+
+
+def test_rto_is_three_seconds_after_a_retransmitted_syn_ack():
+    dev = ScapyDevice()
+    dev.send("S", options=[("MSS", 1460)])
+    dev.rcv = dev.take()[0][TCP].seq + 1
+    dev.run_ms(1500)                                    # the SYN-ACK was retransmitted at 1 s
+    dev.ack()
+    assert dev.stack.connections[0].rto == 3000 * NS_PER_MS   # RFC 6298 5.7, no sample (Karn)
+
+
 def test_retransmission_gives_up_and_resets():
     dev = ScapyDevice(max_retransmissions=3, rto_max_ns=2000 * NS_PER_MS)
     dev.handshake()

@@ -127,7 +127,11 @@ def test_reorder_lets_the_next_frame_overtake():
         b.link.from_device(f)
     b.run()
     assert [x for _, x, _ in b.at_host] == [c, a, d]
-    assert b.link.fault_log[0].kind == "reorder"
+    (rec,) = b.link.fault_log
+    assert rec.kind == "reorder" and rec.packet_before == 1 and rec.packets_after == [4]
+    comments = [p.comment for p in b.packets()]
+    assert comments[0].startswith(b"as sent by the device, before fault injection (reordered")
+    assert comments[3].startswith(b"reordered: held back until 1 later frame passed")
 
 
 def test_reorder_releases_a_lonely_frame_after_max_hold():
