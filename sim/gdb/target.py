@@ -6,6 +6,9 @@ r0-r15 are 0-15, `regnum="25"` puts xpsr at 25 as GDB's ARM code expects, so d0-
 fpscr 42 and msp, psp, primask, basepri, faultmask, control 43-48. A `g` block is every register
 in that order with no gaps: 224 bytes. The s registers are GDB pseudo-registers over d0-d15, so
 `p $s0` reads d0 on the wire.
+
+`<osabi>none</osabi>` switches Debian's gdb-multiarch from its default GNU/Linux OS ABI (Linux
+breakpoint instructions, kind-3 breakpoints) to bare metal once it has read the description.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ PC, SP, XPSR = BY_NUMBER[15], BY_NUMBER[13], BY_NUMBER[25]
 def target_xml() -> str:
     """One self-contained document (no xi:include, so GDB needs a single qXfer read)."""
     parts = ['<?xml version="1.0"?>', '<!DOCTYPE target SYSTEM "gdb-target.dtd">',
-             '<target version="1.0">', "<architecture>arm</architecture>"]
+             '<target version="1.0">', "<architecture>arm</architecture>", "<osabi>none</osabi>"]
     feature = None
     for reg in REGISTERS:
         if reg.feature != feature:

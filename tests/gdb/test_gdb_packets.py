@@ -43,6 +43,7 @@ def test_connect_sequence_of_gdb_13(served):
     assert c.request("Hg0") == b"OK"
     xml = read_xml(c)
     root = ET.fromstring(xml)
+    assert root.findtext("architecture") == "arm" and root.findtext("osabi") == "none"
     names = {f.get("name"): [r.get("name") for r in f.findall("reg")] for f in root.findall("feature")}
     assert names["org.gnu.gdb.arm.m-profile"][-4:] == ["sp", "lr", "pc", "xpsr"]
     assert names["org.gnu.gdb.arm.vfp"] == [f"d{i}" for i in range(16)] + ["fpscr"]
