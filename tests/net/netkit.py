@@ -9,8 +9,8 @@ from typing import Callable
 
 logging.getLogger("scapy").setLevel(logging.ERROR)
 
-from scapy.layers.inet import ICMP, IP, TCP  # noqa: E402
-from scapy.layers.l2 import ARP, Ether  # noqa: E402
+from scapy.layers.inet import IP, TCP  # noqa: E402
+from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
 from sim.net import frames as F  # noqa: E402

@@ -465,17 +465,21 @@ def test_random_corruption_never_raises():
 
     dev = ScapyDevice()
     dev.handshake()
-    base = bytes(dev.tcp("PA", b"payload bytes here"))
+    bases = [bytes(dev.tcp("PA", b"payload bytes here", options=[("MSS", 1460), ("SAckOK", b""),
+                                                                 ("Timestamp", (5, 6)), ("WScale", 2)])),
+             bytes(Ether(src=DEV_MAC, dst=HOST_MAC) / ARP(op=1, hwsrc=DEV_MAC, psrc=DEV_IP, pdst=HOST_IP)),
+             bytes(Ether(src=DEV_MAC, dst=HOST_MAC) / IP(src=DEV_IP, dst=HOST_IP) / ICMP(type=8) / Raw(b"ping"))]
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
-    @given(st.integers(0, len(base)), st.integers(0, len(base) - 1), st.integers(1, 255))
-    def check(cut, pos, mask):
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(st.sampled_from(bases), st.data())
+    def check(base, data):
         frame = bytearray(base)
-        frame[pos] ^= mask
-        dev.stack.handle_frame(bytes(frame[:cut]))
+        for _ in range(data.draw(st.integers(1, 3))):
+            frame[data.draw(st.integers(0, len(base) - 1))] ^= data.draw(st.integers(1, 255))
+        dev.stack.handle_frame(bytes(frame[:data.draw(st.integers(0, len(base)))]))
 
     check()
-    assert dev.stack.stats["frames_in"] >= 300
+    assert dev.stack.stats["frames_in"] >= 400
 
 
 def test_unknown_tcp_option_names_the_fields():
