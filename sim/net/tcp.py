@@ -264,6 +264,15 @@ class TcpConnection:
             self._ack_now = True
             self._schedule_flush()
 
+    def to_dict(self) -> dict:
+        """A JSON-ready summary for reports."""
+        return {"local": "%s:%d" % self.local_address, "remote": "%s:%d" % self.remote_address,
+                "state": self.state, "close_reason": self.close_reason, "send_mss": self.send_mss,
+                "srtt_ns": self.srtt, "rto_ns": self.rto, "counters": dict(self.counters),
+                "peer_options": {"mss": self.peer_options.mss, "window_scale": self.peer_options.window_scale,
+                                 "sack_permitted": self.peer_options.sack_permitted,
+                                 "timestamps": self.peer_options.timestamp is not None}}
+
     def __repr__(self) -> str:
         (lip, lport), (rip, rport) = self.local_address, self.remote_address
         return f"<TcpConnection {lip}:{lport} <- {rip}:{rport} {self.state}>"

@@ -91,6 +91,9 @@ def test_handshake_offers_mss_and_declines_window_scale_sack_timestamps():
     assert conn.peer_options.window_scale == 7 and conn.peer_options.sack_permitted
     assert conn.peer_options.timestamp == (1, 0)
     assert conn.remote_address == (DEV_IP, dev.sport) and conn.local_address == (HOST_IP, PORT)
+    summary = conn.to_dict()
+    assert summary["remote"] == f"{DEV_IP}:{dev.sport}" and summary["state"] == "ESTABLISHED"
+    assert summary["peer_options"] == {"mss": 1200, "window_scale": 7, "sack_permitted": True, "timestamps": True}
 
 
 def test_initial_sequence_numbers_come_from_the_seed():
