@@ -41,6 +41,7 @@ class FaultRule:
     fired: int = 0
 
     def __post_init__(self) -> None:
+        self.at = _indices(self.at)           # accept one index or any iterable of them
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; use one of {', '.join(KINDS)}")
         if self.at is None and self.when is None and self.probability is None:
@@ -59,9 +60,14 @@ class FaultRule:
 
 
 def _indices(at: int | Iterable[int] | None) -> frozenset[int] | None:
-    if at is None:
-        return None
-    return frozenset((at,)) if isinstance(at, int) else frozenset(at)
+    if at is None or isinstance(at, frozenset):
+        return at
+    if isinstance(at, int):
+        return frozenset((at,))
+    try:
+        return frozenset(int(i) for i in at)
+    except (TypeError, ValueError):
+        raise ValueError(f"at= takes a frame index or a list of them, got {at!r}") from None
 
 
 def drop(*, at=None, when=None, probability=None, limit=None) -> FaultRule:

@@ -212,6 +212,9 @@ def test_bad_rules_and_directions_are_explained():
         faults.drop()
     with pytest.raises(ValueError, match="unknown fault kind"):
         faults.FaultRule("melt", at=frozenset({1}))
+    assert faults.FaultRule("drop", at=3).at == frozenset({3})          # as the scenario spec passes it
+    with pytest.raises(ValueError, match="frame index or a list"):
+        faults.FaultRule("drop", at="x")
     with pytest.raises(ValueError, match="non-zero byte"):
         faults.corrupt(offset=3, mask=0x100, at=0)
 
