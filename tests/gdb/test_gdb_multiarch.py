@@ -60,6 +60,23 @@ detach
 """
 
 
+def _start_run(tmp_path) -> tuple[subprocess.Popen, int]:
+    """`python -m sim run ... --gdb 0 --wait` in the background; its GDB port."""
+    if not FIXED_ELF.exists():
+        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
+    err_path = tmp_path / "run.err"
+    with open(err_path, "w") as err, open(tmp_path / "run.out", "w") as stdout:
+        run = subprocess.Popen([sys.executable, "-m", "sim", "run", "--firmware", "fixed", "--tls", "1.2",
+                                "--suite", SUITE, "--post", "/upload", "4096", "--gdb", "0", "--wait",
+                                "--max-wall", "120", "--out", str(tmp_path / "out")],
+                               cwd=ROOT, stdout=stdout, stderr=err)
+    try:
+        return run, _port_from(err_path, run, time.monotonic() + 120)
+    except BaseException:
+        run.kill()
+        raise
+
+
 def _port_from(path, proc, deadline: float) -> int:
     while time.monotonic() < deadline:
         m = re.search(r"listening on 127\.0\.0\.1:(\d+)", path.read_text())
@@ -85,16 +102,9 @@ def _where(text: str) -> tuple[str, int]:
 
 
 def test_gdb_session_on_the_large_post_then_the_scenario_completes(tmp_path):
-    if not FIXED_ELF.exists():
-        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
     out, err_path = tmp_path / "out", tmp_path / "run.err"
-    with open(err_path, "w") as err, open(tmp_path / "run.out", "w") as stdout:
-        run = subprocess.Popen([sys.executable, "-m", "sim", "run", "--firmware", "fixed", "--tls", "1.2",
-                                "--suite", SUITE, "--post", "/upload", "4096", "--gdb", "0", "--wait",
-                                "--max-wall", "120", "--out", str(out)],
-                               cwd=ROOT, stdout=stdout, stderr=err)
+    run, port = _start_run(tmp_path)
     try:
-        port = _port_from(err_path, run, time.monotonic() + 120)
         commands = tmp_path / "session.gdb"
         commands.write_text(SESSION.format(port=port))
         gdb = subprocess.Popen([GDB, "-q", "-batch", "-nx", "-iex", "set osabi none", str(FIXED_ELF),
@@ -145,3 +155,19 @@ def test_gdb_session_on_the_large_post_then_the_scenario_completes(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["verdict"] == "pass" and result["steps"][0]["status"] == 200, context
     assert result["steps"][0]["digest_match"] is True
+
+
+def test_gdb_kill_ends_the_scenario_with_an_error_not_the_process(tmp_path):
+    run, port = _start_run(tmp_path)
+    try:
+        gdb = subprocess.run([GDB, "-q", "-batch", "-nx", str(FIXED_ELF), "-ex", f"target remote :{port}",
+                              "-ex", "kill"], capture_output=True, text=True, timeout=60)
+        status = run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    summary = (tmp_path / "run.out").read_text()
+    assert "[Inferior 1 (Remote target) killed]" in gdb.stdout, gdb.stdout + gdb.stderr
+    assert status == 1 and "error: GDB killed the target" in summary, summary
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["verdict"] == "error" and "GDB killed the target" in result["error"]
