@@ -7,6 +7,7 @@ the path. Results are read with `fwresult.run_to_finish(backend)`; see tests/fir
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "firmware_src"))
 
 import fwbuild  # noqa: E402  (path set just above)
+
+from hypothesis import settings  # noqa: E402
+
+# CI must be repeatable: property tests draw the same examples every run (and never fail on a slow,
+# shared machine's timing). HYPOTHESIS_PROFILE=explore draws fresh, more numerous examples locally.
+settings.register_profile("repeatable", derandomize=True, deadline=None)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
