@@ -23,6 +23,13 @@ _WATCH_KINDS = {2: "write", 3: "read", 4: "access"}
 _WATCH_FIELDS = {"write": "watch", "read": "rwatch", "access": "awatch"}
 
 
+def _address(text: bytes) -> int:
+    value = parse_hex(text, "address")
+    if value >= 1 << 32:
+        raise ProtocolError(f"address 0x{value:x} is beyond 32 bits")
+    return value
+
+
 @dataclass(frozen=True)
 class Resume:
     step: bool                          # False: continue
@@ -62,6 +69,9 @@ class Session:
             return [ERROR_GENERIC]
         except BackendError as exc:
             self.log(f"gdb: {payload[:60]!r}: {exc}")
+            return [ERROR_GENERIC]
+        except Exception as exc:         # noqa: BLE001 - a packet must never end the scenario
+            self.log(f"gdb: {payload[:60]!r} failed: {type(exc).__name__}: {exc}")
             return [ERROR_GENERIC]
 
     def _dispatch(self, payload: bytes) -> Action:
@@ -203,7 +213,7 @@ class Session:
 
     def _set_pc_from(self, addr: bytes) -> None:
         if addr:
-            self.machine.write_register("pc", parse_hex(addr, "resume address"))
+            self.machine.write_register("pc", _address(addr))
 
     # --- memory -------------------------------------------------------------------------------------
     @staticmethod
@@ -211,7 +221,7 @@ class Session:
         addr, sep, length = text.partition(b",")
         if not sep:
             raise ProtocolError("expected ADDR,LENGTH")
-        return parse_hex(addr, "address"), parse_hex(length, "length")
+        return _address(addr), parse_hex(length, "length")
 
     def _read_memory(self, rest: bytes) -> str:
         address, length = self._address_length(rest)
@@ -266,7 +276,7 @@ class Session:
         if len(fields) != 3:
             raise ProtocolError("expected TYPE,ADDR,KIND")
         kind = parse_hex(fields[0], "breakpoint type")
-        return kind, parse_hex(fields[1], "address"), parse_hex(fields[2], "kind/length")
+        return kind, _address(fields[1]), parse_hex(fields[2], "kind/length")
 
     def _insert(self, rest: bytes) -> list[str]:
         kind, address, size = self._z_args(rest)

@@ -12,6 +12,9 @@ from collections import deque
 from .rsp import Ack, BadPacket, Interrupt, Packet, PacketReader, frame
 
 
+_SEND_STALL_S = 30                    # a client that reads nothing this long is given up
+
+
 class ConnectionClosed(Exception):
     """The client went away (EOF or a socket error)."""
 
@@ -39,11 +42,16 @@ class Connection:
         if self.closed:
             raise ConnectionClosed("the GDB connection is closed")
         view = memoryview(data)
+        stalled = 0
         while view:
             try:
                 n = self.sock.send(view)
             except BlockingIOError:
-                select.select([], [self.sock], [], 1.0)
+                _, writable, _ = select.select([], [self.sock], [], 1.0)
+                stalled = 0 if writable else stalled + 1
+                if stalled >= _SEND_STALL_S:
+                    self.close()
+                    raise ConnectionClosed(f"the client read nothing for {_SEND_STALL_S} s") from None
                 continue
             except OSError as exc:
                 self.close()

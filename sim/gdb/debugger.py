@@ -76,6 +76,8 @@ class Debugger:
         if machine is not self.machine:
             raise BackendError("this debugger serves another machine: attach it to the backend the "
                                "scenario runs on (the booted machine)")
+        if self._closed:
+            return self._unattended(machine.run(budget))
         self._poll()
         if self.halted:
             self._serve()
@@ -83,6 +85,8 @@ class Debugger:
         if resume is not None and resume.step:
             result = machine.step()
             self._stopped(result)
+            if result.reason is StopReason.FAULT:
+                self._serve()                 # GDB looks at the faulting state before the runner ends
             return self._for_runner(result)
         result = machine.run(budget)
         if result.reason in (StopReason.BREAKPOINT, StopReason.WATCHPOINT):
@@ -92,6 +96,16 @@ class Debugger:
             self._stopped(result)             # let GDB look at the faulting state first
             self._serve()
         return self._for_runner(result)
+
+    def _unattended(self, result: RunResult) -> RunResult:
+        """After close(): a debug stop has nobody to report to."""
+        if result.reason in (StopReason.BREAKPOINT, StopReason.WATCHPOINT):
+            pc = self.machine.read_register("pc")
+            where = self.machine.symbolize(pc)
+            raise ScenarioError(f"the firmware stopped ({result.reason.value}) at pc 0x{pc:08x}"
+                                f"{f' ({where})' if where else ''} after the GDB server on port "
+                                f"{self.port} was closed")
+        return result
 
     @staticmethod
     def _for_runner(result: RunResult) -> RunResult:

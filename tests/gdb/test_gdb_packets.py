@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 
 import capstone
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gdbkit import le32, stop_fields
 from sim.gdb import TargetKilled
@@ -257,3 +259,36 @@ def test_kill_ends_the_run_with_a_clear_error(served):
     served.thread.join(timeout=10)
     assert len(served.errors) == 1 and isinstance(served.errors[0], TargetKilled)
     assert "GDB killed the target" in str(served.errors[0])
+
+
+_COMMANDS = [b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z0,", b"z0,", b"Z1,", b"Z2,", b"z3,", b"Z4,", b"Z7,",
+             b"qXfer:features:read:", b"qXfer:", b"qRcmd,", b"qSupported:", b"vCont;", b"vCont?", b"vKill;",
+             b"H", b"T", b"?", b"c", b"s", b"C", b"S", b"D", b"k", b"Q", b"q", b"v", b"!", b"\x00"]
+
+
+@pytest.fixture(scope="module")
+def bare_session():
+    from gdbkit import FIXED_ELF
+    if not FIXED_ELF.exists():
+        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
+    from sim.gdb.commands import Session
+    from sim.gdb.monitor import Monitor
+    from sim.machine import Machine
+
+    machine = Machine()
+    machine.load_elf(FIXED_ELF)
+    machine.run(max_cycles=1_000_000)
+    return Session(machine, Monitor(machine), log=lambda text: None), machine
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(_COMMANDS), st.binary(max_size=24) | st.text("0123456789abcdefxyz,:;=-", max_size=24).map(str.encode))
+def test_random_packets_get_a_reply_and_never_break_the_machine(bare_session, command, args):
+    session, machine = bare_session
+    snapshot = machine.snapshot()
+    action = session.handle(command + args)
+    if isinstance(action, list):
+        assert all(isinstance(reply, str) for reply in action)
+    session.clear()
+    machine.restore(snapshot)
+    assert machine.run(max_cycles=10_000).reason.value in ("limit", "requested")
