@@ -110,7 +110,7 @@ class SimKeywords:
         """With `--variable GDB_PORT:N` every test runs under a GDB server on N: attach any time."""
         port = self._gdb_port_variable()
         if port is not None and (self.debugger is None or self.debugger.machine is not booted.backend):
-            self._attach_gdb(booted, port, wait=False)
+            self._attach_gdb(booted, port, wait=False, timeout=300.0)
 
     def _attach_gdb(self, booted, port: int, *, wait: bool, timeout: float | None = None) -> None:
         from sim.gdb import attach_debugger
