@@ -292,3 +292,19 @@ def test_random_packets_get_a_reply_and_never_break_the_machine(bare_session, co
     session.clear()
     machine.restore(snapshot)
     assert machine.run(max_cycles=10_000).reason.value in ("limit", "requested")
+
+
+@pytest.mark.xfail(strict=True, reason="sim.machine: a read watchpoint misses loads in code unicorn translated "
+                   "before it was added (Machine.add_watchpoint must flush translated blocks: uc.ctl_flush_tb())")
+def test_read_watchpoint_set_mid_run_sees_code_that_already_ran(served):
+    c = served.connect()
+    c.send("vCont;c")
+    assert served.running_cycles()                   # SysTick's tick code is translated by now
+    c.send_raw(b"\x03")
+    assert stop_fields(c.read_packet())["signal"] == "02"
+    tick = symbol(served, "tick_count")
+    assert c.request(f"Z3,{tick:x},4") == b"OK"
+    c.send("vCont;c")
+    stop = stop_fields(c.read_packet())
+    pc = le32(stop["0f"])
+    assert served.machine.symbolize(pc).startswith("xTaskIncrementTick")   # the reader every 1 ms
