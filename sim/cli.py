@@ -44,7 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, metavar="DIR", help="artifact directory")
     run.add_argument("--max-virtual", type=float, default=60.0, metavar="SECONDS")
     run.add_argument("--max-wall", type=float, default=300.0, metavar="SECONDS")
-    run.add_argument("--gdb", type=int, metavar="PORT", help="serve the GDB remote protocol on PORT")
+    run.add_argument("--gdb", type=int, metavar="PORT", help="serve the GDB remote protocol on 127.0.0.1:PORT (0: a free port, printed)")
     run.add_argument("--wait", action="store_true", help="with --gdb: start halted until GDB continues")
     run.add_argument("--expect", choices=("ok", "bad_record_mac", "any"), default="ok",
                      help="what counts as success for the exit status (default: %(default)s)")
