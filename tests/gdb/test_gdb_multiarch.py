@@ -54,6 +54,11 @@ delete
 watch eth_stats.tx_frames
 continue
 delete
+echo @@exception\\n
+break SysTick_Handler
+continue
+bt 3
+delete
 echo @@journal\\n
 monitor journal
 detach
@@ -148,6 +153,10 @@ def test_gdb_session_on_the_large_post_then_the_scenario_completes(tmp_path):
     new = re.search(r"New value = (\d+)", s["watch"])
     assert old and new and int(new.group(1)) == int(old.group(1)) + 1, context
     assert re.search(r"\) at \S*eth_mac\.c:\d+", s["watch"]), context    # the driver's TX path
+    # unwinding from the handler (MSP) into the interrupted task (PSP) needs msp/psp from m-system
+    handler = re.findall(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(<signal handler called>|\w+)", s["exception"], flags=re.M)
+    assert [n for _, n in handler][:2] == ["SysTick_Handler", "<signal handler called>"], context
+    assert len(handler) == 3 and handler[2][1] != "SysTick_Handler", context
     assert "TLS record journal" in s["journal"] and "ClientHello" in s["journal"], context
     assert "[Inferior 1 (Remote target) detached]" in s["journal"], context
 
