@@ -63,7 +63,6 @@ class Debugger:
         self.connections = 0                  # clients served so far
         self.halted_wall_s = 0.0              # wall time spent halted under a connected client
         self._resume: Resume | None = None    # GDB's resume request, carried out by the next run()
-        self._stop_reply: str | None = None   # the last stop, for `?`
         self._closed = False
 
     # --- the runner's side ----------------------------------------------------------------------
@@ -122,9 +121,9 @@ class Debugger:
         self._closed = True
         if self.conn is not None:
             try:
-                if message:
-                    self.conn.send("O" + (message.rstrip("\n") + "\n").encode().hex())
-                if not self.halted:
+                if not self.halted:               # GDB waits for a stop reply: it can take these
+                    if message:
+                        self.conn.send("O" + (message.rstrip("\n") + "\n").encode().hex())
                     self.conn.send("W00")
             except ConnectionClosed:
                 pass
@@ -160,7 +159,6 @@ class Debugger:
             self._send_stop(self.session.stop_reply(SIGINT))
 
     def _send_stop(self, reply: str) -> None:
-        self._stop_reply = reply
         if self.session is not None:
             self.session.last_stop = reply
         try:

@@ -253,6 +253,16 @@ def test_monitor_commands(served):
     assert f"pc 0x{served.machine.read_register('pc'):08x}" in text
 
 
+def test_the_end_of_the_scenario_reaches_a_gdb_waiting_in_continue(served):
+    c = served.connect()
+    c.send("vCont;c")
+    assert served.running_cycles()
+    served.stop()                                               # the runner is done: close()
+    assert c.read_packet() == b"W00"                            # "exited normally"
+    with pytest.raises((ConnectionError, OSError)):
+        c.read_packet()
+
+
 def test_kill_ends_the_run_with_a_clear_error(served):
     c = served.connect()
     assert c.request("vKill;1") == b"OK"
