@@ -163,7 +163,13 @@ class UnicornCore:
         return self._add(U.UC_HOOK_INTR, HOOK_INTR_CFUNC, fn)
 
     def hook_code(self, fn: Callable[[int, int, int], None], begin: int, end: int) -> int:
+        """Before every instruction in [begin, end]. Costly: see blocks.py."""
         return self._add(U.UC_HOOK_CODE, HOOK_CODE_CFUNC, fn, begin, end)
+
+    def hook_block(self, fn: Callable[[int, int, int], None], begin: int, end: int) -> int:
+        """Before every translation block that starts in [begin, end] (before its first
+        instruction is counted: inside, `counter` is the instructions begun before the block)."""
+        return self._add(U.UC_HOOK_BLOCK, HOOK_CODE_CFUNC, fn, begin, end)
 
     def hook_invalid_instruction(self, fn: Callable[[int], bool]) -> int:
         return self._add(U.UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC, fn)

@@ -102,6 +102,9 @@ class ElfImage:
     segments: list[Segment]
     symbols: SymbolTable
     code_ranges: list[tuple[int, int]] = field(default_factory=list)   # executable sections
+    # ARM ELF mapping symbols ($t Thumb code, $d data, $a ARM code) as (address, "t"|"d"|"a"),
+    # sorted: where code and data (literal pools, jump tables) begin inside the sections
+    mapping: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _section_in(section, segment) -> bool:
@@ -149,10 +152,15 @@ def read_elf(path: str | Path) -> ElfImage:
     code_ranges = [(s["sh_addr"], s["sh_addr"] + s["sh_size"]) for s in sections
                    if s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR and s["sh_size"]]
     symbols: list[Symbol] = []
+    mapping: set[tuple[int, str]] = set()
     symtab = elf.get_section_by_name(".symtab")
     if symtab is not None:
         for sym in symtab.iter_symbols():
             kind = sym["st_info"]["type"]
+            if sym.name[:2] in ("$t", "$d", "$a") and sym.name[2:3] in ("", ".") \
+                    and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS"):
+                mapping.add((sym["st_value"], sym.name[1]))
+                continue
             if not sym.name or sym.name.startswith("$") or kind in ("STT_SECTION", "STT_FILE"):
                 continue
             if sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS") and kind != "STT_OBJECT":
@@ -160,4 +168,5 @@ def read_elf(path: str | Path) -> ElfImage:
             is_func = kind == "STT_FUNC"
             addr = sym["st_value"] & ~1 if is_func else sym["st_value"]
             symbols.append(Symbol(sym.name, addr, sym["st_size"], is_func))
-    return ElfImage(str(path), elf["e_entry"], segments, SymbolTable(symbols), code_ranges)
+    return ElfImage(str(path), elf["e_entry"], segments, SymbolTable(symbols), code_ranges,
+                    sorted(mapping))

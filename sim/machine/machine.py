@@ -7,6 +7,10 @@ end exactly at the next scheduled event, so SysTick and peripheral timers fire a
 counts; WFI skips to the next event. Exceptions are taken at instruction boundaries: at slice
 boundaries, inside the SVC/exception-return hooks (tail-chaining), and right after the firmware
 lowers an interrupt mask (see masks.py). No wall clock is read anywhere.
+
+Hooked addresses (mask sites, `hook()`) use a block hook where every execution of the address
+begins a translation block (blocks.py), else an exact code hook - as breakpoints always do. Code
+hooks halve the speed of the whole CPU, block hooks cost nothing where they are not.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sim.backend import (BackendError, FaultReport, HookContext, RunResult, Stop
 from sim.platform import PlatformError, load_platform
 from sim.seed import SeededRandom
 
+from .blocks import BlockStarts
 from .bus import Bus, BusFault
 from .clock import Clock, Event
 from .cpu import CoreError, RegBatch, UnicornCore
@@ -65,10 +70,13 @@ class MachineOptions:
     extended_frames: False never stacks FP state on exception entry (a negative control for
                      tests of FP context switching; real silicon always does).
     probe_cycles:    slice length while a fault handler runs, to notice it looping.
+    block_hooks:     False serves every hooked address with an exact code hook, as before
+                     blocks.py (the same results, at half the speed or less: for comparisons).
     """
     fault_mode: str = "report"
     extended_frames: bool = True
     probe_cycles: int = 20_000
+    block_hooks: bool = True
 
     def __post_init__(self) -> None:
         if self.fault_mode not in ("report", "firmware"):
@@ -77,13 +85,16 @@ class MachineOptions:
 
 @dataclass
 class _CodeSite:
-    """Everything hooked at one instruction address."""
+    """Everything hooked at one instruction address, served by one unicorn hook: a block hook
+    where the address begins every block that executes it, else (and for breakpoints) a code hook."""
     address: int
     symbol: str | None
     breakpoint: bool = False
     mask: bool = False
     hooks: dict[int, Callable[[HookContext], None]] = field(default_factory=dict)
-    uc_hook: int | None = None
+    uc_hook: int | None = None                # UC_HOOK_CODE
+    block_hook: int | None = None             # UC_HOOK_BLOCK
+    guard_hook: int | None = None             # UC_HOOK_BLOCK on the padding before it (blocks.py)
 
 
 @dataclass
@@ -149,6 +160,10 @@ class Machine:
         self._last_hint: tuple[int, int] | None = None
         self._stuck_regs: tuple | None = None
         self._sites: dict[int, _CodeSite] = {}
+        self._blocks: BlockStarts | None = None
+        self._block_safe: dict[int, tuple] = {}       # address -> BlockStarts.classify()
+        self._padding_before: dict[int, int] = {}     # padding address -> hooked address after it
+        self._in_block = False                        # inside a block hook: its first insn is not counted yet
         self._hook_ids: dict[int, int] = {}           # user hook handle -> site address
         self._next_hook_id = 1
         self._watchpoints: list[_Watchpoint] = []
@@ -189,8 +204,25 @@ class Machine:
     def now(self) -> int:
         """Exact virtual time in cycles, also in the middle of a slice (inside an MMIO access)."""
         if self._in_slice:
-            return self._slice_start + self.core.counter - 1
+            return self._slice_start + self._begun() - 1
         return self.clock.now
+
+    def _begun(self) -> int:
+        """Instructions begun in this slice, the current one included (a code or MMIO hook runs
+        after the counter counted its instruction, a block hook before)."""
+        return self.core.counter + self._in_block
+
+    def _stop_after_current(self) -> None:
+        """End the running slice cleanly after the current instruction (the count trick)."""
+        count = self.core._count
+        count.value = min(count.value, self._begun())
+
+    def _stop_before_current(self) -> None:
+        if self._in_block:
+            count = self.core._count            # the count hook stops before the block's first insn
+            count.value = min(count.value, self.core.counter)
+        else:
+            self.core.stop_now()
 
     @property
     def cycles(self) -> int:
@@ -200,7 +232,7 @@ class Machine:
     def instructions_retired(self) -> int:
         """Instructions retired so far, exact also inside hooks and MMIO callbacks."""
         if self._in_slice:
-            return self.instructions + self.core.counter - 1
+            return self.instructions + self._begun() - 1
         return self.instructions
 
     def schedule(self, delay_cycles: int, callback: Callable[[], None]) -> Event:
@@ -210,7 +242,7 @@ class Machine:
         event = self.clock.at(time, callback)
         if self._in_slice:
             # end the running slice at the event's time, so it fires exactly on time
-            target = max(time - self._slice_start, self.core.counter)
+            target = max(time - self._slice_start, self._begun())
             if target < self.core._count.value:
                 self.core._count.value = target
         return event
@@ -231,7 +263,7 @@ class Machine:
     def request_stop(self) -> None:
         self._stop_requested = True
         if self._in_slice:
-            self.core.stop_after_current()
+            self._stop_after_current()
 
     def random(self, label: str) -> SeededRandom:
         return self._random_root.child(label)
@@ -243,12 +275,12 @@ class Machine:
         self._reset_requested = True
         if self._in_slice:
             self._slice_break = True
-            self.core.stop_after_current()
+            self._stop_after_current()
 
     def exception_state_changed(self) -> None:
         if self._in_slice and self.scs.candidates() and self.exceptions.takeable() is not None:
             self._slice_break = True
-            self.core.stop_after_current()
+            self._stop_after_current()
 
     def exception_entered(self, exc: int) -> None:
         self._stuck_regs = None
@@ -271,7 +303,7 @@ class Machine:
                                    f"{self._describe_bus_fault(exc.address, exc.reason)}")
         elif self._callback_error is None:
             self._callback_error = exc
-        self.core.stop_now()
+        self._stop_before_current()
         return 0
 
     # =====================================================================================
@@ -284,11 +316,18 @@ class Machine:
         self.symbols = image.symbols
         for region in self.bus.memories:
             self.core.uc.ctl_remove_cache(region.base, region.end)
-        for site in [s for s in self._sites.values() if s.mask]:
+        self._blocks = BlockStarts(image, self.bus.read_ram)
+        self._block_safe.clear()
+        self._padding_before.clear()
+        for site in self._sites.values():
             site.mask = False
-            self._maybe_drop_site(site)
+            if site.guard_hook is not None:          # the padding before it may have moved
+                self.core.unhook(site.guard_hook)
+                site.guard_hook = None
         for address in mask_lowering_sites(image, self.bus.read_ram):
             self._site(address).mask = True
+        for site in list(self._sites.values()):
+            self._sync_site(site)
         self.reset()
 
     def reset(self) -> None:
@@ -751,26 +790,109 @@ class Machine:
 
     # --- code sites: breakpoints, user hooks, mask-lowering checks ---------------------------------------------
     def _site(self, address: int) -> _CodeSite:
+        """The site at `address` (created empty; call _sync_site after changing it)."""
         site = self._sites.get(address)
         if site is None:
-            site = _CodeSite(address, self.symbols.symbolize(address))
-            site.uc_hook = self.core.hook_code(self._on_code, address, address)
-            self._sites[address] = site
-            self._invalidate_code(address)
+            site = self._sites[address] = _CodeSite(address, self.symbols.symbolize(address))
         return site
 
-    def _maybe_drop_site(self, site: _CodeSite) -> None:
-        if not (site.breakpoint or site.mask or site.hooks):
-            self.core.unhook(site.uc_hook)
-            del self._sites[site.address]
+    def _block_class(self, address: int) -> tuple[bool, tuple[int, int] | None]:
+        found = self._block_safe.get(address)
+        if found is None:
+            found = self._blocks.classify(address) if self._blocks is not None else (False, None)
+            self._block_safe[address] = found
+        return found
+
+    def _sync_site(self, site: _CodeSite) -> None:
+        """Give the site the unicorn hook its uses need (none, block or code) and drop it when
+        unused. Breakpoints stay exact at any address; mask sites follow an MSR/CPS, which
+        always ends a block."""
+        if not self.options.block_hooks:
+            safe, padding = False, None
+        elif site.mask:
+            safe, padding = True, None
+        else:
+            safe, padding = self._block_class(site.address)
+        want_code = site.breakpoint or (bool(site.hooks) or site.mask) and not safe
+        want_block = not want_code and (site.mask or bool(site.hooks))
+        want_guard = want_block and padding is not None
+        changed = False
+        if want_guard != (site.guard_hook is not None):
+            if want_guard:
+                site.guard_hook = self.core.hook_block(self._on_padding, padding[0], padding[1] - 1)
+                self._padding_before.update((a, site.address) for a in range(*padding, 2))
+                self._invalidate_code(padding[0], padding[1])
+            else:
+                self.core.unhook(site.guard_hook)
+                site.guard_hook = None
+                for a in [a for a, x in self._padding_before.items() if x == site.address]:
+                    del self._padding_before[a]
+        if want_code != (site.uc_hook is not None):
+            if want_code:
+                site.uc_hook = self.core.hook_code(self._on_code, site.address, site.address)
+            else:
+                self.core.unhook(site.uc_hook)
+                site.uc_hook = None
+            changed = True
+        if want_block != (site.block_hook is not None):
+            if want_block:
+                site.block_hook = self.core.hook_block(self._on_block, site.address, site.address)
+            else:
+                self.core.unhook(site.block_hook)
+                site.block_hook = None
+            changed = True
+        if not (want_code or want_block):
+            self._sites.pop(site.address, None)
+        if changed:
             self._invalidate_code(site.address)
 
-    def _invalidate_code(self, address: int) -> None:
-        if self._in_slice:
-            self._invalidate.append((address, address + 4))   # applied at the slice boundary
-        else:
-            self.core.uc.ctl_remove_cache(address, address + 4)
+    def hook_kind(self, address: int) -> str | None:
+        """How the site at `address` is hooked: "block", "code" or None (for tests and bench)."""
+        site = self._sites.get(address & ~1)
+        if site is None:
+            return None
+        return "code" if site.uc_hook is not None else "block" if site.block_hook is not None else None
 
+    def _invalidate_code(self, address: int, end: int | None = None) -> None:
+        """Retranslate the code at `address`: unicorn checks hooks only when it translates."""
+        end = address + 4 if end is None else end
+        if self._in_slice:
+            # not from inside a callback: at the slice boundary, which we make the next instruction
+            self._invalidate.append((address, end))
+            self._stop_after_current()
+        else:
+            self.core.uc.ctl_remove_cache(address, end)
+
+
+    def _on_block(self, _uch, address: int, _size: int, _user) -> None:
+        core = self.core
+        if core.counter >= core._count.value:
+            return       # the slice ends before this block's first instruction; the next begins here
+        self._in_block = True
+        try:
+            site = self._sites.get(address)
+            if site is None or site.block_hook is None:
+                return
+            if site.mask and self.scs.candidates() and self.exceptions.takeable() is not None:
+                self._slice_break = True                 # taken before this instruction runs
+                self._stop_before_current()
+                return
+            if site.hooks:
+                ctx = HookContext(self, address, site.symbol)
+                for callback in list(site.hooks.values()):
+                    callback(ctx)
+        except BaseException as exc:
+            self.callback_failed(exc)
+        finally:
+            self._in_block = False
+
+    def _on_padding(self, _uch, address: int, _size: int, _user) -> None:
+        """A jump into the alignment padding before a hooked address: end the slice right after
+        the padding (16-bit instructions), so the hooked address begins the next block."""
+        hooked = self._padding_before.get(address)
+        if hooked is not None:
+            count = self.core._count
+            count.value = min(count.value, self.core.counter + (hooked - address) // 2)
 
     def _on_code(self, _uch, address: int, _size: int, _user) -> None:
         try:
@@ -816,8 +938,10 @@ class Machine:
         address = self._resolve(target)
         handle = self._next_hook_id
         self._next_hook_id += 1
-        self._site(address).hooks[handle] = callback
+        site = self._site(address)
+        site.hooks[handle] = callback
         self._hook_ids[handle] = address
+        self._sync_site(site)
         return handle
 
     def unhook(self, handle: int) -> None:
@@ -826,16 +950,18 @@ class Machine:
             raise BackendError(f"no hook with handle {handle}")
         site = self._sites[address]
         del site.hooks[handle]
-        self._maybe_drop_site(site)
+        self._sync_site(site)
 
     def add_breakpoint(self, address: int) -> None:
-        self._site(address & ~1).breakpoint = True
+        site = self._site(address & ~1)
+        site.breakpoint = True
+        self._sync_site(site)
 
     def remove_breakpoint(self, address: int) -> None:
         site = self._sites.get(address & ~1)
         if site is not None and site.breakpoint:
             site.breakpoint = False
-            self._maybe_drop_site(site)
+            self._sync_site(site)
 
     def add_watchpoint(self, address: int, length: int, kind: str) -> None:
         types = {"write": U.UC_HOOK_MEM_WRITE, "read": U.UC_HOOK_MEM_READ,
