@@ -123,6 +123,8 @@ class Bus:
                                         f"aligned to 0x{PAGE:x}")
                 self._check_overlap(r.address, r.address + size, e.name, r.location)
                 self.m.core.map_buffer(r.address, buf, perms)
+                if not is_flash:
+                    self.m.core.add_data_ram(r.address, r.address + size)
                 self.memories.append(MemoryRegion(e.name, r.address, size, buf, view, not is_flash,
                                                   dma, primary))
         if not self.memories:

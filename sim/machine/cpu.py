@@ -10,6 +10,12 @@ Facts behind every choice here: /work/shared/facts/unicorn-cortex-m.md.
   after the current instruction (the "count trick", section 1).
 - The binding's `reg_read`/`reg_write` cost ~1.2 us each; batched ctypes calls are ~10x cheaper
   (section 2, "Fast register access").
+- Stores to executable pages take unicorn's slow path on every access (SMC checks in
+  notdirty_write, ~25 ns each), and QEMU's M-profile default memory map makes SRAM executable,
+  so firmware ran at ~100 MIPS. With `UC_TLB_VIRTUAL` our TLB-fill hook decides: RAM pages no
+  code was ever fetched from are read/write only and stores take the fast path (~3.5x on
+  store-heavy code); a fetch marks its page executable for good, so code in RAM still runs and
+  writes to it still invalidate its translations. Unicorn's own region permissions still apply.
 """
 
 from __future__ import annotations
@@ -25,14 +31,17 @@ from unicorn import unicorn_const as U
 try:  # the binding's native callback signatures (unicorn 2.1.x layout)
     from unicorn.unicorn_py3.unicorn import (HOOK_CODE_CFUNC, HOOK_INSN_INVALID_CFUNC,
                                              HOOK_INTR_CFUNC, HOOK_MEM_ACCESS_CFUNC,
-                                             HOOK_MEM_INVALID_CFUNC, MMIO_READ_CFUNC,
-                                             MMIO_WRITE_CFUNC, uc_hook_h, uclib)
+                                             HOOK_MEM_INVALID_CFUNC, HOOK_TLB_FILL_CFUNC,
+                                             MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uc_hook_h, uclib)
 except ImportError as exc:  # pragma: no cover - depends on the installed wheel
     raise ImportError(f"sim.machine needs unicorn 2.1.x (pinned 2.1.4 in pyproject.toml); "
                       f"found {unicorn.__version__}: {exc}") from exc
 
 UNTIL_NEVER = 0xFFFF_FFFF        # odd, so a Thumb PC never equals it: runs end only by count/stop
 _CALIBRATION_BASE = 0x6000_0000  # scratch page used once per core, then unmapped
+_TLB_PAGE_BITS = 10              # unicorn's ARM target page: 1 KiB
+_RW = U.UC_PROT_READ | U.UC_PROT_WRITE
+_XPSR_IT = 0x0600_FC00           # IT[1:0] (bits 26:25) and IT[7:2] (bits 15:10)
 _SCAN_BYTES = 16384
 
 _counter_offset: int | None = None
@@ -123,6 +132,44 @@ class UnicornCore:
         uc.ctl_remove_cache(_CALIBRATION_BASE, _CALIBRATION_BASE + 0x400)
         self._keep: list[object] = []        # ctypes callbacks must outlive their registration
         self._hooks: dict[int, object] = {}
+        self._data_ram: list[tuple[int, int]] = []   # RAM whose pages start read/write only
+        self._code_pages: set[int] = set()           # pages code was fetched from
+        self._xpsr_id = ctypes.c_int(A.UC_ARM_REG_XPSR)
+        self._xpsr = ctypes.c_uint32()
+        uc.ctl_set_tlb_mode(U.UC_TLB_VIRTUAL)
+        self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
+
+    # --- memory permissions seen by the TLB (see the module docstring) ---------------------------
+    def add_data_ram(self, start: int, end: int) -> None:
+        """[start, end) is RAM: its pages are read/write only until code is fetched from them."""
+        self._data_ram.append((start, end))
+
+    def _fill_tlb(self, uch, vaddr: int, access: int, entry, _user) -> bool:
+        e = entry.contents
+        e.paddr = vaddr                              # identity: unicorn's own map decides the rest
+        page = vaddr >> _TLB_PAGE_BITS
+        if access == U.UC_MEM_FETCH:                 # (at translation time, between blocks)
+            self._code_pages.add(page)
+            e.perms = U.UC_PROT_ALL
+            return True
+        self._clear_stale_it_state(uch)
+        if page not in self._code_pages and any(lo <= vaddr < hi for lo, hi in self._data_ram):
+            e.perms = _RW
+        else:
+            e.perms = U.UC_PROT_ALL
+        return True
+
+    def _clear_stale_it_state(self, uch) -> None:
+        """unicorn_fill_tlb() ran cpu_restore_state(), which leaves the IT state of the current
+        instruction in env->condexec_bits. A running block keeps that field 0 (translate.c,
+        arm_tr_tb_start) and stores it only when it exits inside an IT block, so after a miss in
+        an IT block the next block would be translated as if still inside one - instructions
+        skipped and uncounted (seen on the reference firmware). Restore the invariant; the flags
+        and IPSR are written back unchanged (TCG synced them before the memory access)."""
+        uclib.uc_reg_read(uch, self._xpsr_id, ctypes.byref(self._xpsr))
+        if self._xpsr.value & _XPSR_IT:
+            self._xpsr.value &= ~_XPSR_IT
+            uclib.uc_reg_write(uch, self._xpsr_id, ctypes.byref(self._xpsr))
 
     # --- instruction accounting ------------------------------------------------------------------
     @property
@@ -174,8 +221,16 @@ class UnicornCore:
     def hook_invalid_instruction(self, fn: Callable[[int], bool]) -> int:
         return self._add(U.UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC, fn)
 
-    def hook_bad_access(self, fn: Callable[[int, int, int, int, int], bool]) -> int:
-        return self._add(U.UC_HOOK_MEM_UNMAPPED | U.UC_HOOK_MEM_PROT, HOOK_MEM_INVALID_CFUNC, fn)
+    def hook_bad_access(self, fn: Callable[[int, int, int, int, int], bool]) -> list[int]:
+        """Unmapped and protection faults, everywhere but in data RAM (where none can happen):
+        unicorn never lets a page under any memory hook take the fast store path."""
+        handles, start = [], 0
+        for lo, hi in sorted(self._data_ram) + [(1 << 32, 1 << 32)]:
+            if lo > start:
+                handles.append(self._add(U.UC_HOOK_MEM_UNMAPPED | U.UC_HOOK_MEM_PROT,
+                                         HOOK_MEM_INVALID_CFUNC, fn, start, lo - 1))
+            start = max(start, hi)
+        return handles
 
     def hook_memory(self, htype: int, fn: Callable, begin: int, end: int) -> int:
         return self._add(htype, HOOK_MEM_ACCESS_CFUNC, fn, begin, end)

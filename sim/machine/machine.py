@@ -460,7 +460,10 @@ class Machine:
     def _slice(self, budget: int) -> bool:
         """Run the CPU for at most `budget` instructions; True if it stopped in WFI."""
         for lo, hi in self._invalidate:
-            self.core.uc.ctl_remove_cache(lo, hi)
+            if hi - lo >= 1 << 32:
+                self.core.uc.ctl_flush_tb()
+            else:
+                self.core.uc.ctl_remove_cache(lo, hi)
         self._invalidate.clear()
         pc = self._pc()
         self._slice_start = self.clock.now
@@ -983,13 +986,25 @@ class Machine:
 
         handle = self.core.hook_memory(types[kind], hit, address, address + length - 1)
         self._watchpoints.append(_Watchpoint(address, length, kind, handle))
+        self._retranslate_all()
 
     def remove_watchpoint(self, address: int, length: int, kind: str) -> None:
         for wp in self._watchpoints:
             if (wp.address, wp.length, wp.kind) == (address, length, kind):
                 self.core.unhook(wp.uc_hook)
                 self._watchpoints.remove(wp)
+                self._retranslate_all()          # back to the fast memory path
                 return
+
+    def _retranslate_all(self) -> None:
+        """unicorn decides per block, when it translates it, whether loads and stores call the
+        memory hooks (tcg_uc_has_hookmem): code translated before a watchpoint existed would
+        never see it."""
+        if self._in_slice:
+            self._invalidate.append((0, 1 << 32))        # at the slice boundary, made the next insn
+            self._stop_after_current()
+        else:
+            self.core.uc.ctl_flush_tb()
 
     def read_memory(self, address: int, size: int) -> bytes:
         raw = self.bus.read_ram(address, size)
