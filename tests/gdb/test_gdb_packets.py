@@ -304,8 +304,6 @@ def test_random_packets_get_a_reply_and_never_break_the_machine(bare_session, co
     assert machine.run(max_cycles=10_000).reason.value in ("limit", "requested")
 
 
-@pytest.mark.xfail(strict=True, reason="sim.machine: a read watchpoint misses loads in code unicorn translated "
-                   "before it was added (Machine.add_watchpoint must flush translated blocks: uc.ctl_flush_tb())")
 def test_read_watchpoint_set_mid_run_sees_code_that_already_ran(served):
     c = served.connect()
     c.send("vCont;c")
