@@ -442,7 +442,8 @@ class Bus:
                 continue
             done.add(key)
             data = saved[key]
-            if r.writable or r.view != data:
+            # bytes() first: comparing the ctypes memoryview itself goes item by item (15x slower)
+            if r.writable or bytes(r.view) != data:
                 if not r.writable:
                     changed.append(r)
                 r.view[:] = data

@@ -112,6 +112,9 @@ class Snapshot:
     memories: dict[int, bytes]
     objects: dict[str, Any]
     scalars: dict[str, Any]
+    # what restore() shares rather than copies; the saved objects never change, so it is
+    # computed on the first restore and reused (snapshot.py)
+    shared: dict[int, Any] | None = field(default=None, repr=False, compare=False)
 
 
 class Machine:
@@ -549,11 +552,12 @@ class Machine:
         return None
 
     def _take_pending(self) -> FaultReport | None:
-        nxt = self.exceptions.takeable()
+        ctx = self.exceptions.ctx.read()
+        nxt = self.exceptions.takeable(ctx)
         if nxt is None:
             return None
         try:
-            self.exceptions.enter(nxt)
+            self.exceptions.enter(nxt, ctx=ctx)
         except ExceptionError as exc:
             return self._report(exc.kind, exc.pc, str(exc), exc.address)
         return None
@@ -660,10 +664,11 @@ class Machine:
             if intno == 8:                                        # branch to EXC_RETURN
                 self.exceptions.exception_return()
                 return
-            pc = self._pc()
             if intno == 2:                                        # SVC: PC is past the svc
-                self.exceptions.supervisor_call(pc)
-            elif intno == 3 and pc >= 0xFFFF_FF00:                # the same, with stale hflags
+                self.exceptions.supervisor_call()
+                return
+            pc = self._pc()
+            if intno == 3 and pc >= 0xFFFF_FF00:                  # the same, with stale hflags
                 self.exceptions.exception_return(pc | 1)
             elif intno == 7:                                      # BKPT: a debug halt
                 self._break = ("breakpoint", pc)

@@ -103,7 +103,9 @@ def restore_snapshot(m: "Machine", snap: "Snapshot") -> None:
     live = _owned_objects(m)
     if set(live) != set(snap.objects):
         raise BackendError("this snapshot was taken on a machine with different peripherals")
-    memo = _machine_memo(m, list(snap.objects.values()))
+    if snap.shared is None:
+        snap.shared = _machine_memo(m, list(snap.objects.values()))
+    memo = dict(snap.shared)                   # deepcopy adds to it: a fresh one per restore
     for key, saved in snap.objects.items():
         memo[id(saved)] = live[key]            # references between saved objects -> live objects
     for key, saved in snap.objects.items():
