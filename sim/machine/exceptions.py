@@ -36,10 +36,11 @@ EXTENDED_FRAME = 0x68
 _FRAME8 = struct.Struct("<8I")
 _FRAME26 = struct.Struct("<26I")
 
+_MASK_REGS = (A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_FAULTMASK)
+# one batch read serves an exception: the registers it stacks and the masks that decide it
 _CTX_REGS = (A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_XPSR, A.UC_ARM_REG_MSP, A.UC_ARM_REG_PSP,
              A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3,
-             A.UC_ARM_REG_R12, A.UC_ARM_REG_LR, A.UC_ARM_REG_PC)
-_MASK_REGS = (A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_FAULTMASK)
+             A.UC_ARM_REG_R12, A.UC_ARM_REG_LR, A.UC_ARM_REG_PC) + _MASK_REGS
 _FP_REGS = tuple(A.UC_ARM_REG_S0 + i for i in range(16)) + (A.UC_ARM_REG_FPSCR,)
 
 
@@ -95,18 +96,20 @@ class ExceptionEngine:
         primask, basepri, faultmask = self.masks.read()
         return self.scs.execution_priority(0 if ignore_primask else primask, basepri, faultmask)
 
-    def takeable(self) -> int | None:
-        """The exception that would be taken now, if any."""
+    def takeable(self, ctx: list[int] | None = None) -> int | None:
+        """The exception that would be taken now, if any (`ctx`: a fresh self.ctx.read())."""
         if not self.scs.candidates():
             return None
-        return self.scs.best_pending(self.execution_priority())
+        if ctx is None:
+            return self.scs.best_pending(self.execution_priority())
+        return self.scs.best_pending(self.scs.execution_priority(ctx[11], ctx[12], ctx[13]))
 
     # --- entry ------------------------------------------------------------------------------------------
-    def enter(self, exc: int, return_pc: int | None = None) -> None:
+    def enter(self, exc: int, return_pc: int | None = None, ctx: list[int] | None = None) -> None:
         """Take exception `exc`, stacking a frame that returns to `return_pc` (default: the
-        current PC, for an asynchronous exception)."""
+        current PC, for an asynchronous exception). `ctx`: a self.ctx.read() of this moment."""
         scs, m = self.scs, self.m
-        control, xpsr, msp, psp, r0, r1, r2, r3, r12, lr, pc = self.ctx.read()
+        control, xpsr, msp, psp, r0, r1, r2, r3, r12, lr, pc, *_masks = ctx or self.ctx.read()
         if return_pc is None:
             return_pc = pc
         thread = (xpsr & 0x1FF) == 0
@@ -174,7 +177,7 @@ class ExceptionEngine:
         """Called when the CPU branched to an EXC_RETURN value in Handler mode (by default the
         value is taken from the PC, where unicorn leaves it)."""
         scs, m = self.scs, self.m
-        control, xpsr, msp, psp, *_rest, pc_now = self.ctx.read()
+        control, xpsr, msp, psp, *_regs, pc_now, primask, basepri, old_faultmask = self.ctx.read()
         if exc_return is None:
             exc_return = pc_now | 1
         returning = xpsr & 0x1FF
@@ -222,7 +225,7 @@ class ExceptionEngine:
         in_handler_control = (control & ~(NPRIV | CONTROL_FPCA)) | fpca
         final_control = (control & ~(NPRIV | CONTROL_FPCA | SPSEL)) | fpca | (SPSEL if use_psp else 0)
         last_control = final_control | (control & NPRIV if to_thread else 0)
-        faultmask = 0 if returning != NMI else self.masks.read()[2]
+        faultmask = 0 if returning != NMI else old_faultmask
         scs.exception_returned(returning)
         head = (in_handler_control, faultmask, new_xpsr, final_control, new_msp, new_psp,
                 new_xpsr & 0xF000_0000, r0, r1, r2, r3, r12, lr)
@@ -233,16 +236,22 @@ class ExceptionEngine:
         self.returns += 1
         m.exception_returned(returning)
         # tail-chaining: a pending exception that can now run is entered straight away
-        nxt = self.takeable()
+        nxt = None
+        if scs.candidates():
+            nxt = scs.best_pending(scs.execution_priority(primask, basepri, faultmask))
         if nxt is not None:
             self.tail_chains += 1
             self.enter(nxt, pc)
 
     # --- SVCall -------------------------------------------------------------------------------------------
-    def supervisor_call(self, return_pc: int) -> None:
-        prio = self.execution_priority()
+    def supervisor_call(self, return_pc: int | None = None) -> None:
+        """SVC executed; unicorn leaves PC past it, the default return address."""
+        ctx = self.ctx.read()
+        if return_pc is None:
+            return_pc = ctx[10]
+        prio = self.scs.execution_priority(ctx[11], ctx[12], ctx[13])
         if self.scs.group_priority(SVCALL) < prio:
-            self.enter(SVCALL, return_pc)
+            self.enter(SVCALL, return_pc, ctx)
             return
         # an SVC that cannot be taken now escalates to HardFault (ARMv7-M B1.5.4)
         self.raise_fault(USAGEFAULT, 0, return_pc - 2, reason="SVC executed while SVCall could not "
@@ -291,6 +300,6 @@ class ExceptionEngine:
         return msp, psp
 
     def _frame_address_after_entry(self) -> int:
-        control, xpsr, msp, psp, *_rest, lr, _pc = self.ctx.read()
+        control, xpsr, msp, psp, *_rest, lr, _pc, _pm, _bp, _fm = self.ctx.read()
         return psp if (lr & 0x4) else msp
 
