@@ -143,8 +143,7 @@ class UnicornCore:
         self._hooks: dict[int, object] = {}
         self._data_ram: list[tuple[int, int]] = []   # RAM whose pages start read/write only
         self._code_pages: set[int] = set()           # pages code was fetched from
-        self._xpsr_id = ctypes.c_int(A.UC_ARM_REG_XPSR)
-        self._xpsr = ctypes.c_uint32()
+        self._xpsr_reg = RegBatch(uc, (A.UC_ARM_REG_XPSR,))
         uc.ctl_set_tlb_mode(U.UC_TLB_VIRTUAL)
         self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
 
@@ -175,10 +174,10 @@ class UnicornCore:
         an IT block the next block would be translated as if still inside one - instructions
         skipped and uncounted (seen on the reference firmware). Restore the invariant; the flags
         and IPSR are written back unchanged (TCG synced them before the memory access)."""
-        uclib.uc_reg_read(uch, self._xpsr_id, ctypes.byref(self._xpsr))
-        if self._xpsr.value & _XPSR_IT:
-            self._xpsr.value &= ~_XPSR_IT
-            uclib.uc_reg_write(uch, self._xpsr_id, ctypes.byref(self._xpsr))
+        xpsr = self._xpsr_reg
+        value = xpsr.read()[0]
+        if value & _XPSR_IT:
+            xpsr.write((value & ~_XPSR_IT,))
 
     # --- instruction accounting ------------------------------------------------------------------
     @property

@@ -94,6 +94,7 @@ class _CodeSite:
     hooks: dict[int, Callable[[HookContext], None]] = field(default_factory=dict)
     uc_hook: int | None = None                # UC_HOOK_CODE
     block_hook: int | None = None             # UC_HOOK_BLOCK
+    block_handler: Any = None                 # the machine method it calls
     guard_hook: int | None = None             # UC_HOOK_BLOCK on the padding before it (blocks.py)
 
 
@@ -176,6 +177,7 @@ class Machine:
         self.image: ElfImage | None = None
         self.symbols = SymbolTable([])
         self._pc_reg = RegBatch(self.core.uc, (A.UC_ARM_REG_PC,))
+        self._ipsr_reg = RegBatch(self.core.uc, (A.UC_ARM_REG_IPSR,))   # ICSR reads (FreeRTOS asserts)
         self._report_regs = RegBatch(self.core.uc, [_REGISTER_IDS[n] for n in _REPORT_REGS])
         from . import peripherals  # noqa: F401  (importing the package registers every model)
         from .peripherals.base import MODEL_TYPES
@@ -272,7 +274,7 @@ class Machine:
         return self._random_root.child(label)
 
     def read_ipsr(self) -> int:
-        return self.core.uc.reg_read(A.UC_ARM_REG_IPSR)
+        return self._ipsr_reg.read()[0]
 
     def request_system_reset(self) -> None:
         self._reset_requested = True
@@ -842,12 +844,14 @@ class Machine:
                 self.core.unhook(site.uc_hook)
                 site.uc_hook = None
             changed = True
-        if want_block != (site.block_hook is not None):
-            if want_block:
-                site.block_hook = self.core.hook_block(self._on_block, site.address, site.address)
-            else:
-                self.core.unhook(site.block_hook)
-                site.block_hook = None
+        handler = self._on_block if site.hooks else self._on_mask_block
+        if site.block_hook is not None and (not want_block or site.block_handler != handler):
+            self.core.unhook(site.block_hook)
+            site.block_hook = None
+            changed = True
+        if want_block and site.block_hook is None:
+            site.block_hook = self.core.hook_block(handler, site.address, site.address)
+            site.block_handler = handler
             changed = True
         if not (want_code or want_block):
             self._sites.pop(site.address, None)
@@ -871,6 +875,12 @@ class Machine:
         else:
             self.core.uc.ctl_remove_cache(address, end)
 
+
+    def _on_mask_block(self, _uch, address: int, _size: int, _user) -> None:
+        """Block hook of a site that is only a mask site (most of them): nothing to do unless
+        an exception is pending."""
+        if self.scs.pending:
+            self._on_block(_uch, address, _size, _user)
 
     def _on_block(self, _uch, address: int, _size: int, _user) -> None:
         core = self.core
