@@ -90,8 +90,10 @@ class BlockStarts:
         does provided a guard ends any block that begins in the padding [lo, hi) right before
         `address` (hi == address). (False, None): neither is certain."""
         address &= ~1
+        if not self._in_code(address):
+            return False, None                     # code the ELF does not describe (e.g. in RAM)
         if not self._in_code(address - 1):
-            return True, None                      # nothing executable ends at X
+            return True, None                      # X starts the image's code: nothing ends at X
         if not self._marks:
             raw = self._read(address - 4, 4)
             bl = raw is not None and _is_bl(raw[0] | raw[1] << 8, raw[2] | raw[3] << 8)

@@ -78,3 +78,11 @@ def test_without_mapping_symbols_only_return_addresses_after_bl_qualify(core_mac
     assert stripped.classify(m.symbol_address("bh_ret_bl")) == (True, None)
     assert stripped.classify(m.symbol_address("bh_ret_blx"))[0] is False
     assert stripped.classify(m.symbol_address("bh_callee") + 2)[0] is False
+
+
+def test_addresses_outside_the_images_code_get_the_exact_code_hook(core_machine):
+    m = core_machine("core_blockhooks")
+    ram = 0x2000_1000                                  # code copied to RAM is not described by the ELF
+    assert m._blocks.classify(ram) == (False, None)
+    m.hook(ram, lambda ctx: None)
+    assert m.hook_kind(ram) == "code"
