@@ -60,8 +60,11 @@ int main(void)
     enable_irq();
 
     USART1_CR1 |= CR1_TXEIE;
-    while (message[tx_pos] || !(USART1_SR & SR_TC))
-        wfi();                                   /* idle until the line has sent everything */
+    while (message[tx_pos])
+        wfi();                                   /* TXE interrupts wake us for each byte */
+    while (!(USART1_SR & SR_TC))
+        ;                                        /* TC has no interrupt enabled: poll, a WFI here
+                                                    would sleep forever (as on silicon) */
     RECORD(0, tx_pos);
     RECORD(1, tx_irqs);
 
