@@ -105,9 +105,10 @@ class ExceptionEngine:
         return self.scs.best_pending(self.scs.execution_priority(ctx[11], ctx[12], ctx[13]))
 
     # --- entry ------------------------------------------------------------------------------------------
-    def enter(self, exc: int, return_pc: int | None = None, ctx: list[int] | None = None) -> None:
+    def enter(self, exc: int, return_pc: int | None = None, ctx: list[int] | None = None) -> int:
         """Take exception `exc`, stacking a frame that returns to `return_pc` (default: the
-        current PC, for an asynchronous exception). `ctx`: a self.ctx.read() of this moment."""
+        current PC, for an asynchronous exception). `ctx`: a self.ctx.read() of this moment.
+        Returns the handler's address (the new PC)."""
         scs, m = self.scs, self.m
         control, xpsr, msp, psp, r0, r1, r2, r3, r12, lr, pc, *_masks = ctx or self.ctx.read()
         if return_pc is None:
@@ -171,6 +172,7 @@ class ExceptionEngine:
         scs.active |= 1 << exc
         self.entries += 1
         m.exception_entered(exc)
+        return handler & ~1
 
     # --- return -----------------------------------------------------------------------------------------
     def exception_return(self, exc_return: int | None = None) -> None:

@@ -168,6 +168,7 @@ class Machine:
         self._block_safe: dict[int, tuple] = {}       # address -> BlockStarts.classify()
         self._padding_before: dict[int, int] = {}     # padding address -> hooked address after it
         self._in_block = False                        # inside a block hook: its first insn is not counted yet
+        self._entered_at: int | None = None           # handler address of the last _take_pending
         self._hook_ids: dict[int, int] = {}           # user hook handle -> site address
         self._next_hook_id = 1
         self._watchpoints: list[_Watchpoint] = []
@@ -411,10 +412,12 @@ class Machine:
                 if self.clock.now >= end:
                     return RunResult(StopReason.LIMIT, self.clock.now - start)
                 continue
+            handler = None                       # the PC an exception entry just set
             if self.scs.candidates():
                 fault = self._take_pending()
                 if fault is not None:
                     return RunResult(StopReason.FAULT, self.clock.now - start, fault=fault)
+                handler = self._entered_at
             now = self.clock.now
             if now >= end:
                 return RunResult(StopReason.LIMIT, now - start)
@@ -424,7 +427,7 @@ class Machine:
                 continue
             in_fault_handler = bool(self.scs.active & FAULT_HANDLERS)
             budget = min(budget, self.options.probe_cycles if in_fault_handler else SLICE_CAP)
-            wfi = self._slice(budget)
+            wfi = self._slice(budget, handler)
             result = self._after_slice(start, wfi, in_fault_handler, end)
             if result is not None:
                 return result
@@ -462,15 +465,18 @@ class Machine:
         self._skip_watch = pc if kind == "watchpoint" and at == pc else None
         self._stopped_at = None
 
-    def _slice(self, budget: int) -> bool:
-        """Run the CPU for at most `budget` instructions; True if it stopped in WFI."""
-        for lo, hi in self._invalidate:
-            if hi - lo >= 1 << 32:
-                self.core.uc.ctl_flush_tb()
-            else:
-                self.core.uc.ctl_remove_cache(lo, hi)
-        self._invalidate.clear()
-        pc = self._pc()
+    def _slice(self, budget: int, pc: int | None = None) -> bool:
+        """Run the CPU for at most `budget` instructions from `pc` (default: the PC register);
+        True if it stopped in WFI."""
+        if self._invalidate:
+            for lo, hi in self._invalidate:
+                if hi - lo >= 1 << 32:
+                    self.core.uc.ctl_flush_tb()
+                else:
+                    self.core.uc.ctl_remove_cache(lo, hi)
+            self._invalidate.clear()
+        if pc is None:
+            pc = self._pc()
         self._slice_start = self.clock.now
         self._slice_break = False
         self._break = None
@@ -554,12 +560,15 @@ class Machine:
         return None
 
     def _take_pending(self) -> FaultReport | None:
+        """Enter the exception that is takeable now, if any (its handler's address, or None,
+        is left in _entered_at)."""
+        self._entered_at = None
         ctx = self.exceptions.ctx.read()
         nxt = self.exceptions.takeable(ctx)
         if nxt is None:
             return None
         try:
-            self.exceptions.enter(nxt, ctx=ctx)
+            self._entered_at = self.exceptions.enter(nxt, ctx=ctx)
         except ExceptionError as exc:
             return self._report(exc.kind, exc.pc, str(exc), exc.address)
         return None
