@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import hashlib
 import math
+import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +170,64 @@ def _c_header(ca_pem: bytes) -> bytes:
 
 @functools.lru_cache(maxsize=4)
 def generate_test_pki(seed: str = DEFAULT_PKI_SEED) -> TestPki:
+    """The PKI for `seed`. Generating the RSA primes costs about a second of pure-Python
+    arithmetic, so the result is kept in a disk cache keyed by the seed and this generator's
+    source; a cached PKI is byte-identical to a fresh one (tested)."""
+    path = _cache_path(seed)
+    cached = _load_cached(path)
+    if cached is not None:
+        return cached
+    pki = _generate(seed)
+    _store_cached(path, pki)
+    return pki
+
+
+def _cache_path(seed: str) -> Path:
+    if os.environ.get("TLS_FW_SIM_CACHE"):
+        base = Path(os.environ["TLS_FW_SIM_CACHE"])
+    else:
+        in_tree = Path(__file__).resolve().parents[2] / ".cache"      # a source checkout
+        base = in_tree if in_tree.is_dir() else Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tls-fw-sim"
+    digest = hashlib.sha256(seed.encode() + b"\0")
+    for module in (__file__, sys.modules[SeededRandom.__module__].__file__):
+        digest.update(Path(module).read_bytes())
+    return base / "pki" / f"{digest.hexdigest()[:32]}.pem"
+
+
+_CACHE_ORDER = ("ca_key", "ca_cert", "rsa_key", "rsa_cert", "ecdsa_key", "ecdsa_cert")
+
+
+def _load_cached(path: Path) -> TestPki | None:
+    try:
+        blocks = re.findall(rb"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----\n", path.read_bytes(), re.S)
+        if len(blocks) != len(_CACHE_ORDER):
+            return None
+        values = {}
+        for name, block in zip(_CACHE_ORDER, blocks):
+            values[name] = (x509.load_pem_x509_certificate(block) if name.endswith("cert")
+                            else serialization.load_pem_private_key(block, password=None))
+        return TestPki(**values)
+    except (OSError, ValueError, TypeError):
+        return None                    # missing or damaged: generate again
+
+
+def _store_cached(path: Path, pki: TestPki) -> None:
+    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    data = b"".join(
+        getattr(pki, name).public_bytes(pem) if name.endswith("cert")
+        else getattr(pki, name).private_bytes(pem, pkcs8, serialization.NoEncryption())
+        for name in _CACHE_ORDER)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)          # atomic: a concurrent reader sees the old or the new file
+    except OSError:
+        pass                           # the cache is an optimisation only
+
+
+def _generate(seed: str) -> TestPki:
     root = SeededRandom(seed, "pki")
     ca_key = deterministic_rsa_key(root.child("ca-rsa"))
     rsa_key = deterministic_rsa_key(root.child("server-rsa"))
