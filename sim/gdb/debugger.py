@@ -82,7 +82,9 @@ class Debugger:
             self._serve()
         resume, self._resume = self._resume, None
         if resume is not None and resume.step:
-            result = machine.step()
+            # interrupts stay pending while GDB steps (C_MASKINTS, like OpenOCD's maskisr auto),
+            # so `next`/`step` never land in a handler; they are taken when GDB continues
+            result = machine.step(mask_interrupts=True)
             self._stopped(result)
             if result.reason is StopReason.FAULT:
                 self._serve()                 # GDB looks at the faulting state before the runner ends

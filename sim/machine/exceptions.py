@@ -19,7 +19,7 @@ from unicorn import arm_const as A
 
 from .cpu import RegBatch
 from .faults import CFSR, HFSR, FaultContext
-from .scs import (CONTROL_FPCA, FPCCR_ASPEN, HARDFAULT, NMI, SHCSR_ENABLE, SVCALL, USAGEFAULT,
+from .scs import (CONTROL_FPCA, FPCCR_ASPEN, HARDFAULT, NMI, PENDSV, SHCSR_ENABLE, SVCALL, USAGEFAULT,
                   exception_name)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,6 +62,7 @@ class ExceptionEngine:
         self.scs = machine.scs
         uc = machine.core.uc
         self.extended_frames = True            # negative-control switch (MachineOptions)
+        self.mask_interrupts = False           # DHCSR.C_MASKINTS: set by Machine.step(mask_interrupts=True)
         self.ctx = RegBatch(uc, _CTX_REGS)
         self.masks = RegBatch(uc, _MASK_REGS)
         self.fp = RegBatch(uc, _FP_REGS)
@@ -101,8 +102,12 @@ class ExceptionEngine:
         if not self.scs.candidates():
             return None
         if ctx is None:
-            return self.scs.best_pending(self.execution_priority())
-        return self.scs.best_pending(self.scs.execution_priority(ctx[11], ctx[12], ctx[13]))
+            best = self.scs.best_pending(self.execution_priority())
+        else:
+            best = self.scs.best_pending(self.scs.execution_priority(ctx[11], ctx[12], ctx[13]))
+        if best is not None and best >= PENDSV and self.mask_interrupts:
+            return None        # a debugger steps with PendSV, SysTick and IRQs held (DHCSR.C_MASKINTS)
+        return best
 
     # --- entry ------------------------------------------------------------------------------------------
     def enter(self, exc: int, return_pc: int | None = None, ctx: list[int] | None = None) -> int:

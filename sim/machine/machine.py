@@ -432,11 +432,20 @@ class Machine:
             if result is not None:
                 return result
 
-    def step(self) -> RunResult:
+    def step(self, *, mask_interrupts: bool = False) -> RunResult:
         """Retire exactly one instruction, or take a pending exception and stop at the first
-        instruction of its handler."""
+        instruction of its handler. With `mask_interrupts` (what a debugger sets through
+        DHCSR.C_MASKINTS, as OpenOCD's `maskisr auto` does) PendSV, SysTick and IRQs stay pending
+        during the step, so stepping through code never lands in an interrupt handler."""
         if self.image is None:
             raise BackendError("no firmware loaded: call load_elf(path) before step()")
+        self.exceptions.mask_interrupts = mask_interrupts
+        try:
+            return self._step()
+        finally:
+            self.exceptions.mask_interrupts = False
+
+    def _step(self) -> RunResult:
         start = self.clock.now
         self._begin(stepping=True)
         self._sleeping = False                   # a debug step wakes the core from WFI

@@ -208,7 +208,7 @@ class RenodeMachine:
     def request_stop(self) -> None:
         self._stop = True
 
-    def step(self) -> RunResult:
+    def step(self, *, mask_interrupts: bool = False) -> RunResult:
         raise BackendError(f"step() is not available: {_DEBUG_HINT}")
 
     # --- callbacks from Renode's CPU thread --------------------------------------------------------------

@@ -233,3 +233,20 @@ def test_it_blocks_under_interrupts_and_any_slicing(core_machine):
         outcomes.append((result.values[0], result.values[1], m.stats["instructions"], m.cycles))
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert outcomes[0][1] > 100                        # plenty of interrupts landed in the loop
+
+
+def test_step_with_interrupts_masked_never_enters_a_handler(core_machine):
+    """What a debugger's single step does (DHCSR.C_MASKINTS): a pending SysTick stays pending
+    while stepping, and is taken on the next plain step or run."""
+    m = core_machine("core_debug")
+    r = m.run(1_000_000, until="bump")
+    assert r.reason is StopReason.BREAKPOINT
+    m.write_memory(0xE000ED04, (1 << 26).to_bytes(4, "little"))       # ICSR.PENDSTSET
+    for _ in range(6):
+        before = m.instructions_retired
+        r = m.step(mask_interrupts=True)
+        assert r.reason is StopReason.STEP and m.instructions_retired == before + 1
+        assert m.read_register("xpsr") & 0x1FF == 0                      # still in Thread mode
+    assert u32(m, 0xE000ED04) & (1 << 26)                                # SysTick still pending
+    m.step()
+    assert m.read_register("xpsr") & 0x1FF == 15                         # now taken
