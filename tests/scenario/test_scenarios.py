@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -177,3 +178,18 @@ def test_cli_run_exit_status_follows_the_expectation(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "verdict: fail" in bad.stdout
+
+
+def test_separate_processes_give_byte_identical_artifacts(tmp_path):
+    """No hash-seed, address or wall-clock dependence leaks into what a run produces."""
+    outs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"p{hash_seed}"
+        proc = subprocess.run([sys.executable, "-m", "sim", "run", "--firmware", "seedbug", "--tls", "1.1",
+                               "--suite", RSA_CBC, "--post", "/upload", "4096", "--expect", "bad_record_mac",
+                               "--out", str(out)], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outs.append(out)
+    for name in ("uart.log", "capture.pcapng", "journal.json", "diagnosis.txt"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
