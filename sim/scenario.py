@@ -41,6 +41,7 @@ TLS_SEND_SYMBOL = "fw_tls_send"
 QUANTUM_NS = 5 * NS_PER_MS          # longest machine slice without a host event in between
 SETTLE_NS = 300 * NS_PER_MS         # after a step: let FIN/ACKs and the last alerts cross the link
 UART_TAIL = 20                      # UART lines shown in error messages
+PROGRESS_EVERY_S = 0.25             # wall seconds between progress reports of a long run
 
 _RESULT_LINE = re.compile(r"^(get|post): (ok|error)\b(.*)$")
 _FATAL_ALERT = re.compile(r"is a fatal alert message \(msg (\d+)\)")
@@ -352,7 +353,7 @@ class ScenarioRunner:
     """One run of a scenario from the boot snapshot. Use `run()`; artifacts go to `out_dir`."""
 
     def __init__(self, scenario: Scenario, out_dir: Path | None = None, *, booted: BootedMachine | None = None,
-                 debugger=None) -> None:
+                 debugger=None, progress: Callable[[str], None] | None = None) -> None:
         from sim.net.hoststack import HostStack
         from sim.net.link import Link
         from sim.net.pcapng import PcapngWriter
@@ -368,6 +369,8 @@ class ScenarioRunner:
         self.machine = self.booted.backend
         self.machine.restore(self.booted.snapshot)
         self.debugger = debugger
+        self.progress = progress
+        self._progress_at = 0.0
         if debugger is not None:
             debugger.bind(self)         # GDB's monitor commands reach the peer journal and the boot snapshot
         self.frequency = self.machine.frequency
@@ -472,6 +475,10 @@ class ScenarioRunner:
             if self._wall_elapsed() > self.scenario.max_wall_s:
                 raise ScenarioError(f"wall-time limit of {self.scenario.max_wall_s} s reached (virtual "
                                     f"{self.now_ns / NS_PER_MS:.1f} ms) while waiting for {awaited}.\n{self._uart_tail()}")
+            if self.progress is not None and time.monotonic() >= self._progress_at:
+                self._progress_at = time.monotonic() + PROGRESS_EVERY_S
+                self.progress(f"waiting for {awaited}: virtual {self.now_ns / NS_PER_MS:.1f} ms, "
+                              f"{self._wall_elapsed():.1f} s wall")
             target_ns = self.now_ns + QUANTUM_NS
             nxt = self.queue.next_time_ns()
             if nxt is not None:
@@ -792,9 +799,11 @@ def run_command(args) -> int:
                                        log=lambda text: console.print(text, soft_wrap=True, markup=False,
                                                                       highlight=False),
                                        connect_timeout_s=args.max_wall)
-        with console.status(f"{step.describe()} over TLS {args.tls} ({args.suite})..."):
+        title = f"{step.describe()} over TLS {args.tls} ({args.suite})"
+        with console.status(title + "...") as status:
             try:
-                result = run_scenario(scenario, args.out, booted=booted, debugger=debugger)
+                result = run_scenario(scenario, args.out, booted=booted, debugger=debugger,
+                                      progress=lambda text: status.update(f"{title}: {text}"))
             finally:
                 if debugger is not None:
                     debugger.close("the scenario is over")

@@ -193,3 +193,14 @@ def test_separate_processes_give_byte_identical_artifacts(tmp_path):
         outs.append(out)
     for name in ("uart.log", "capture.pcapng", "journal.json", "diagnosis.txt"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_long_runs_report_progress_in_virtual_time():
+    from sim.scenario import ScenarioRunner
+
+    seen = []
+    runner = ScenarioRunner(Scenario(firmware="fixed", tls_version="1.2", suite=GCM,
+                                     steps=(Step("post", "/upload", 16384),)), progress=seen.append)
+    assert runner.run().passed
+    assert seen and all("virtual" in text and " ms" in text for text in seen)
+    assert any("the reply to 'post /upload 16384'" in text for text in seen)
