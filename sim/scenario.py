@@ -271,8 +271,17 @@ class BootedMachine:
 _BOOT_CACHE: dict[tuple, BootedMachine] = {}
 
 
+_DIGESTS: dict[tuple, str] = {}
+
+
 def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file, remembered while its size and mtime stay the same (ELFs with debug info
+    are megabytes, and every scenario asks for its boot)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _DIGESTS[key]
 
 
 def boot(firmware: str | Path, *, repl: Path = DEFAULT_REPL, seed: int = 1, backend: str = "builtin",
