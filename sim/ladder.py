@@ -73,7 +73,7 @@ def ladder_svg(sessions: list[tuple[str, object]], title: str = "") -> str:
         '<style>.session{font-weight:bold;font-size:13px}.small{font-size:10px}.title{font-size:15px;font-weight:bold}</style>\n'
         '<defs>'
         + "".join(
-            f'<marker id="{name}" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
+            f'<marker id="{name}" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto" markerUnits="userSpaceOnUse">'
             f'<path d="M0,0 L10,4 L0,8 z" fill="{colour}"/></marker>'
             for name, colour in (("arrow", OK_COLOUR), ("arrow-alert", ALERT_COLOUR), ("arrow-fail", FAIL_COLOUR)))
         + '</defs>\n'
