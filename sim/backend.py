@@ -174,12 +174,16 @@ class BackendInfo:
 BACKENDS = ("builtin", "renode")
 
 
-def create_backend(name: str, repl_path, *, seed: int = 1) -> Backend:
-    """Open the named backend on a platform file (imported lazily: Renode is optional)."""
+def create_backend(name: str, repl_path, *, seed: int = 1, fault_mode: str = "report") -> Backend:
+    """Open the named backend on a platform file (imported lazily: Renode is optional).
+
+    `fault_mode` (built-in machine): "report" ends a run at an unmapped access or undefined
+    instruction with the machine's report; "firmware" lets the firmware's own fault handlers run,
+    as on silicon, and reports when they park the CPU (Renode always behaves that way)."""
     if name == "builtin":
         from sim.machine import Machine
 
-        return Machine(repl_path, seed=seed)
+        return Machine(repl_path, seed=seed, fault_mode=fault_mode)
     if name == "renode":
         from sim.renode import RenodeMachine
 

@@ -285,13 +285,18 @@ def _file_digest(path: Path) -> str:
 
 
 def boot(firmware: str | Path, *, repl: Path = DEFAULT_REPL, seed: int = 1, backend: str = "builtin",
-         timeout_s: float = 10.0, max_wall_s: float = 120.0, cache: bool = True) -> BootedMachine:
-    """Boot to `ready` (or reuse the cached boot of the same image, platform, seed and backend)."""
+         timeout_s: float = 10.0, max_wall_s: float = 120.0, cache: bool = True,
+         fault_mode: str = "firmware") -> BootedMachine:
+    """Boot to `ready` (or reuse the cached boot of the same image, platform, seed and backend).
+
+    Scenarios run with `fault_mode="firmware"`: a fault enters the firmware's own handler, as on
+    the board (the reference image prints its crash dump), and the run ends with the machine's
+    report - stacked frame, decoded CFSR/HFSR, faulting symbol - once the handler parks the CPU."""
     elf = resolve_firmware(firmware)
-    key = (backend, _file_digest(elf), _file_digest(Path(repl)), seed)
+    key = (backend, _file_digest(elf), _file_digest(Path(repl)), seed, fault_mode)
     if cache and key in _BOOT_CACHE:
         return _BOOT_CACHE[key]
-    machine = create_backend(backend, Path(repl), seed=seed)
+    machine = create_backend(backend, Path(repl), seed=seed, fault_mode=fault_mode)
     machine.load_elf(str(elf))
     machine.reset()
     router = _Router()

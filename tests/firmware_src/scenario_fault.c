@@ -20,6 +20,13 @@ static void put(const char *s)
 
 volatile uint32_t fault_sink;
 
+/* Like a real image: the fault handler parks the CPU (the machine notices and reports). */
+void HardFault_Handler(void)
+{
+    for (;;) {
+    }
+}
+
 __attribute__((noinline)) void handle_command(void)
 {
     fault_sink = REG(0x60000000u);               /* FSMC bank 1: not mapped on this board */

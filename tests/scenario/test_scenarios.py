@@ -156,8 +156,11 @@ def test_firmware_fault_during_a_step_ends_the_run_with_the_fault_report(build_t
     elf = build_test_firmware("scenario_fault")
     result = run_scenario(Scenario(firmware=str(elf), steps=(Step("get", "/hello"),), max_wall_s=60))
     assert not result.passed and result.error is not None
-    assert "0x60000000" in result.error                   # the address
-    assert "handle_command" in result.error               # the faulting function
+    # the firmware's own HardFault handler ran (as on the board) and parked the CPU: the report
+    # shows the stacked frame and the decoded fault status, and names the faulting function
+    assert "HardFault" in result.error and "stacked frame" in result.error
+    assert "PRECISERR" in result.error and "BFAR=0x60000000" in result.error
+    assert "handle_command" in result.error
     assert "last UART lines" in result.error and "ready" in result.error
 
 
