@@ -826,4 +826,6 @@ def run_command(args) -> int:
         return 2
     print(result.summary())
     print(f"artifacts: {args.out}/ (uart.log capture.pcapng journal.json journal.txt diagnosis.txt ladder.svg result.json)")
+    if result.error is not None:
+        return 2                      # the scenario could not run to its end
     return 0 if result.passed else 1

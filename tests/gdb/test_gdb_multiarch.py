@@ -177,6 +177,6 @@ def test_gdb_kill_ends_the_scenario_with_an_error_not_the_process(tmp_path):
             run.kill()
     summary = (tmp_path / "run.out").read_text()
     assert "[Inferior 1 (Remote target) killed]" in gdb.stdout, gdb.stdout + gdb.stderr
-    assert status == 1 and "error: GDB killed the target" in summary, summary
+    assert status == 2 and "error: GDB killed the target" in summary, summary
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["verdict"] == "error" and "GDB killed the target" in result["error"]

@@ -208,3 +208,12 @@ def test_long_runs_report_progress_in_virtual_time():
     # the first report comes at once (later ones every PROGRESS_EVERY_S of wall time)
     assert seen and seen[0].startswith("waiting for the reply to 'tls version 1.2'")
     assert all("virtual" in text and " ms, " in text and "s wall" in text for text in seen)
+
+
+def test_cli_run_exits_2_with_the_cause_when_the_scenario_cannot_finish(tmp_path, build_test_firmware):
+    elf = build_test_firmware("scenario_fault")
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", "--firmware", str(elf), "--get", "/hello",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "HardFault" in proc.stdout and "handle_command" in proc.stdout
+    assert (tmp_path / "result.json").exists() and (tmp_path / "uart.log").exists()
