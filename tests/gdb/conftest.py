@@ -17,7 +17,7 @@ from gdbkit import FIXED_ELF, RspClient, ServedMachine  # noqa: E402
 def served():
     """The fixed firmware from reset, halted until a client connects and continues."""
     if not FIXED_ELF.exists():
-        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
+        pytest.fail(f"{FIXED_ELF} is not built: run scripts/setup")
     from sim.machine import Machine
 
     machine = Machine()

@@ -20,8 +20,13 @@ from gdbkit import FIXED_ELF, ROOT
 GDB = shutil.which("gdb-multiarch")
 SUITE = "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed: run scripts/setup")]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _gdb_installed():
+    if GDB is None:
+        pytest.fail("gdb-multiarch is not installed: run scripts/setup")
 
 SESSION = """\
 set pagination off
@@ -68,7 +73,7 @@ detach
 def _start_run(tmp_path) -> tuple[subprocess.Popen, int]:
     """`python -m sim run ... --gdb 0 --wait` in the background; its GDB port."""
     if not FIXED_ELF.exists():
-        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
+        pytest.fail(f"{FIXED_ELF} is not built: run scripts/setup")
     err_path = tmp_path / "run.err"
     with open(err_path, "w") as err, open(tmp_path / "run.out", "w") as stdout:
         run = subprocess.Popen([sys.executable, "-m", "sim", "run", "--firmware", "fixed", "--tls", "1.2",

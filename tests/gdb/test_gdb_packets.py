@@ -280,7 +280,7 @@ _COMMANDS = [b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z0,", b"z0,", b"Z1,", b
 def bare_session():
     from gdbkit import FIXED_ELF
     if not FIXED_ELF.exists():
-        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
+        pytest.fail(f"{FIXED_ELF} is not built: run scripts/setup")
     from sim.gdb.commands import Session
     from sim.gdb.monitor import Monitor
     from sim.machine import Machine

@@ -44,7 +44,7 @@ def _connect(port: int, proc, deadline: float) -> RspClient:
 @pytest.mark.slow
 def test_wait_for_gdb_connection_in_a_robot_suite(tmp_path):
     if not FIXED_ELF.exists():
-        pytest.skip(f"{FIXED_ELF} is not built: run scripts/setup")
+        pytest.fail(f"{FIXED_ELF} is not built: run scripts/setup")
     suite = tmp_path / "gdb.robot"
     suite.write_text(SUITE)
     port = _free_port()

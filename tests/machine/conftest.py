@@ -31,5 +31,5 @@ def core_machine(build_test_firmware):
 @pytest.fixture(scope="session")
 def reference_elf() -> Path:
     if not REFERENCE_ELF.exists():
-        pytest.skip(f"{REFERENCE_ELF} is not built: run scripts/setup (it builds the firmware)")
+        pytest.fail(f"{REFERENCE_ELF} is not built: run scripts/setup (it builds the firmware)")
     return REFERENCE_ELF

@@ -18,8 +18,13 @@ from sim.net.pcapng import PcapngWriter
 from sim.seed import SeededRandom
 from sim.vtime import NS_PER_MS, NS_PER_S, EventQueue
 
-needs_tshark = pytest.mark.skipif(not shutil.which("tshark") or not shutil.which("capinfos"),
-                                  reason="tshark/capinfos missing: install the Debian package tshark (scripts/setup does)")
+@pytest.fixture
+def _tshark():
+    if not shutil.which("tshark") or not shutil.which("capinfos"):
+        pytest.fail("tshark/capinfos missing: install the Debian package tshark (scripts/setup does)")
+
+
+needs_tshark = pytest.mark.usefixtures("_tshark")
 
 
 class Wire:

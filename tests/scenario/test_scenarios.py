@@ -76,8 +76,8 @@ def test_fixed_post_is_received_intact(tmp_path):
     assert step.diagnosis is None
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is installed by scripts/setup")
 def test_capture_decrypts_in_wireshark_with_its_embedded_secrets(tmp_path):
+    assert shutil.which("tshark"), "tshark is missing: run scripts/setup (it installs the Debian package)"
     run_scenario(Scenario(firmware="fixed", tls_version="1.2", suite=GCM, steps=(Step("post", "/upload", 903),)),
                  tmp_path)
     out = subprocess.run(["tshark", "-r", str(tmp_path / "capture.pcapng"), "-Y", "http", "-T", "fields",
