@@ -85,8 +85,8 @@ class Session:
             "p": lambda: [self._read_register(rest)],
             "P": lambda: self._write_register(rest),
             "m": lambda: [self._read_memory(rest)],
-            "M": lambda: self._write_memory_hex(rest),
-            "X": lambda: self._write_memory_binary(rest),
+            "M": lambda: self._write_memory("M", rest, hex_bytes),
+            "X": lambda: self._write_memory("X", rest, unescape),
             "Z": lambda: self._insert(rest),
             "z": lambda: self._remove(rest),
             "H": lambda: ["OK"],
@@ -250,24 +250,15 @@ class Session:
             return [ERROR_MEMORY]
         return ["OK"]
 
-    def _write_memory_hex(self, rest: bytes) -> list[str]:
+    def _write_memory(self, packet: str, rest: bytes, decode) -> list[str]:
+        """`M addr,len:hex` and `X addr,len:binary` differ only in how the data is encoded."""
         spec, sep, data = rest.partition(b":")
         if not sep:
-            raise ProtocolError("M needs ADDR,LENGTH:DATA")
+            raise ProtocolError(f"{packet} needs ADDR,LENGTH:DATA")
         address, length = self._address_length(spec)
-        raw = hex_bytes(data)
+        raw = decode(data)
         if len(raw) != length:
-            raise ProtocolError(f"M announces {length} bytes and carries {len(raw)}")
-        return self._write(address, raw)
-
-    def _write_memory_binary(self, rest: bytes) -> list[str]:
-        spec, sep, data = rest.partition(b":")
-        if not sep:
-            raise ProtocolError("X needs ADDR,LENGTH:DATA")
-        address, length = self._address_length(spec)
-        raw = unescape(data)
-        if len(raw) != length:
-            raise ProtocolError(f"X announces {length} bytes and carries {len(raw)}")
+            raise ProtocolError(f"{packet} announces {length} bytes and carries {len(raw)}")
         return self._write(address, raw)
 
     # --- breakpoints and watchpoints ------------------------------------------------------------------
