@@ -909,14 +909,7 @@ class Machine:
             site = self._sites.get(address)
             if site is None or site.block_hook is None:
                 return
-            if site.mask and self.scs.candidates() and self.exceptions.takeable() is not None:
-                self._slice_break = True                 # taken before this instruction runs
-                self._stop_before_current()
-                return
-            if site.hooks:
-                ctx = HookContext(self, address, site.symbol)
-                for callback in list(site.hooks.values()):
-                    callback(ctx)
+            self._visit_site(site, address, self._stop_before_current)
         except BaseException as exc:
             self.callback_failed(exc)
         finally:
@@ -939,16 +932,22 @@ class Machine:
                 self._break = ("breakpoint", address)
                 self.core.stop_now()
                 return
-            if site.mask and self.scs.candidates() and self.exceptions.takeable() is not None:
-                self._slice_break = True                 # taken before this instruction runs
-                self.core.stop_now()
-                return
-            if site.hooks:
-                ctx = HookContext(self, address, site.symbol)
-                for callback in list(site.hooks.values()):
-                    callback(ctx)
+            self._visit_site(site, address, self.core.stop_now)
         except BaseException as exc:
             self.callback_failed(exc)
+
+    def _visit_site(self, site: _CodeSite, address: int, stop_before: Callable[[], None]) -> None:
+        """What a hooked address does before its instruction runs, whichever hook kind got there:
+        at a mask site with an exception now takeable, end the slice so it is taken first;
+        otherwise run the user hooks."""
+        if site.mask and self.scs.candidates() and self.exceptions.takeable() is not None:
+            self._slice_break = True                     # taken before this instruction runs
+            stop_before()
+            return
+        if site.hooks:
+            ctx = HookContext(self, address, site.symbol)
+            for callback in list(site.hooks.values()):
+                callback(ctx)
 
     def handler_name(self, exc: int) -> str:
         """`IRQ6 (EXTI0_IRQHandler)`: the exception and the symbol of its vector."""
