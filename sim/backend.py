@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
+from sim.frame_types import TxFrame
+
 
 class StopReason(enum.Enum):
     LIMIT = "limit"            # max_cycles of virtual time elapsed
@@ -45,26 +47,6 @@ class RunResult:
     address: int | None = None             # breakpoint address or watchpoint data address
     watch_kind: str | None = None          # "write" | "read" | "access"
     fault: FaultReport | None = None
-
-
-@dataclass(frozen=True)
-class DmaSegment:
-    """One piece of a transmitted frame as the Ethernet DMA gathered it from memory."""
-
-    descriptor: int        # address of the TX descriptor
-    buffer: int            # address of the data buffer read
-    frame_offset: int      # where these bytes start in the frame
-    length: int
-
-
-@dataclass(frozen=True)
-class TxFrame:
-    """A frame the firmware transmitted, as it goes on the wire (without FCS)."""
-
-    data: bytes
-    cycles: int                                   # virtual time when the MAC sent it
-    segments: tuple[DmaSegment, ...] = ()         # DMA gather list (empty if unknown)
-    checksum_insertion: int = 0                   # TDES0.CIC of the first descriptor
 
 
 @dataclass
@@ -159,33 +141,3 @@ class Backend(Protocol):
 CORE_REGISTERS = tuple(f"r{i}" for i in range(13)) + ("sp", "lr", "pc", "xpsr")
 SYSTEM_REGISTERS = ("msp", "psp", "primask", "basepri", "faultmask", "control")
 FP_REGISTERS = tuple(f"s{i}" for i in range(32)) + tuple(f"d{i}" for i in range(16)) + ("fpscr",)
-
-
-class BackendError(RuntimeError):
-    """A backend could not do what was asked; the message says what to fix."""
-
-
-@dataclass
-class BackendInfo:
-    name: str
-    details: dict[str, str] = field(default_factory=dict)
-
-
-BACKENDS = ("builtin", "renode")
-
-
-def create_backend(name: str, repl_path, *, seed: int = 1, fault_mode: str = "report") -> Backend:
-    """Open the named backend on a platform file (imported lazily: Renode is optional).
-
-    `fault_mode` (built-in machine): "report" ends a run at an unmapped access or undefined
-    instruction with the machine's report; "firmware" lets the firmware's own fault handlers run,
-    as on silicon, and reports when they park the CPU (Renode always behaves that way)."""
-    if name == "builtin":
-        from sim.machine import Machine
-
-        return Machine(repl_path, seed=seed, fault_mode=fault_mode)
-    if name == "renode":
-        from sim.renode import RenodeMachine
-
-        return RenodeMachine(repl_path, seed=seed)
-    raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

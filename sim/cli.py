@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_REPL = Path(__file__).resolve().parent.parent / "platforms" / "stm32f407.repl"
+from sim.platform import DEFAULT_REPL
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from sim.backend import Backend, BackendError, RunResult, StopReason, TxFrame, create_backend
+from sim.backend import Backend, RunResult, StopReason
+from sim.backends import create_backend
+from sim.errors import BackendError, ScenarioError
+from sim.frame_types import TxFrame
+from sim.platform import DEFAULT_REPL
 from sim.vtime import NS_PER_MS, NS_PER_S, EventQueue, cycles_to_ns, ns_to_cycles
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REPL = PROJECT_ROOT / "platforms" / "stm32f407.repl"
 FIRMWARE_DIR = PROJECT_ROOT / "build" / "firmware"
 VARIANTS = ("fixed", "seedbug")
 
@@ -46,10 +49,6 @@ PROGRESS_EVERY_S = 0.25             # wall seconds between progress reports of a
 _RESULT_LINE = re.compile(r"^(get|post): (ok|error)\b(.*)$")
 _FATAL_ALERT = re.compile(r"is a fatal alert message \(msg (\d+)\)")
 _RETURNED = re.compile(r"(\w+)\(\) returned (-?\d+) \((-0x[0-9a-fA-F]+)\)")
-
-
-class ScenarioError(RuntimeError):
-    """The scenario could not run to its end; the message names the cause and shows the UART."""
 
 
 # --- what to run -----------------------------------------------------------------------------------

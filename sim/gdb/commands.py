@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from sim.backend import Backend, BackendError
+from sim.backend import Backend
+from sim.errors import BackendError
 
 from . import target
 from .rsp import MAX_PACKET, ProtocolError, escape, hex_bytes, le_hex, parse_hex, unescape

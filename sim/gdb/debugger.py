@@ -22,8 +22,8 @@ import sys
 import time
 from typing import Callable
 
-from sim.backend import Backend, BackendError, RunResult, StopReason
-from sim.scenario import ScenarioError
+from sim.backend import Backend, RunResult, StopReason
+from sim.errors import BackendError, ScenarioError
 
 from .commands import SIGINT, SIGSEGV, SIGTRAP, Detach, Kill, Resume, Session
 from .connection import Connection, ConnectionClosed

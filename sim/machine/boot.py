@@ -16,7 +16,8 @@ import sys
 import time
 from typing import TextIO
 
-from sim.backend import BackendError, StopReason
+from sim.backend import StopReason
+from sim.errors import BackendError
 from sim.platform import PlatformError
 
 from .machine import Machine

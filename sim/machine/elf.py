@@ -13,7 +13,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 
 
 class ElfError(BackendError):

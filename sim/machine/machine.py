@@ -24,8 +24,9 @@ import unicorn
 from unicorn import arm_const as A
 from unicorn import unicorn_const as U
 
-from sim.backend import (BackendError, FaultReport, HookContext, RunResult, StopReason)
-from sim.platform import PlatformError, load_platform
+from sim.backend import FaultReport, HookContext, RunResult, StopReason
+from sim.errors import BackendError
+from sim.platform import DEFAULT_REPL, PlatformError, load_platform
 from sim.seed import SeededRandom
 
 from .blocks import BlockStarts
@@ -36,10 +37,8 @@ from .elf import ElfImage, SymbolTable, read_elf
 from .exceptions import ExceptionEngine, ExceptionError
 from .faults import CFSR, firmware_fault_report, format_registers
 from .masks import mask_lowering_sites
-from .scs import (BUSFAULT, HARDFAULT, MEMMANAGE, NMI, USAGEFAULT, SystemControlSpace,
-                  exception_name)
+from .scs import BUSFAULT, HARDFAULT, MEMMANAGE, NMI, USAGEFAULT, SystemControlSpace, exception_name
 
-DEFAULT_REPL = Path(__file__).resolve().parents[2] / "platforms" / "stm32f407.repl"
 FAULT_HANDLERS = (1 << NMI) | (1 << HARDFAULT) | (1 << MEMMANAGE) | (1 << BUSFAULT) | (1 << USAGEFAULT)
 _HINTS_16 = {0xBF10, 0xBF20, 0xBF40}                # yield, wfe, sev (unicorn: "invalid")
 _HINTS_32 = {0xF3AF8001, 0xF3AF8002, 0xF3AF8004}

@@ -17,7 +17,7 @@ import copy
 import types
 from typing import TYPE_CHECKING, Any
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine, Snapshot

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sim.backend import TxFrame
+from sim.frame_types import TxFrame
 from sim.net.faults import FaultInjector, FaultOutcome, FaultRecord, FaultRule
 from sim.net.frames import ETH_MIN_FRAME_LEN
 from sim.net.pcapng import Direction, PcapngWriter

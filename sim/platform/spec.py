@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.errors import SimError
 
-class PlatformError(ValueError):
+
+class PlatformError(SimError, ValueError):
     """A platform file is malformed or names something we cannot build; the message starts with
     file:line:column and says what was expected."""
 

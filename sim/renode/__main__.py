@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_REPL = Path(__file__).resolve().parent.parent.parent / "platforms" / "stm32f407.repl"
+from sim.platform import DEFAULT_REPL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     resc.add_argument("--gdb", type=int, metavar="PORT")
     args = parser.parse_args(argv)
 
-    from sim.backend import BackendError
+    from sim.errors import BackendError
 
     if args.command == "status":
         from sim.renode.locate import renode_status

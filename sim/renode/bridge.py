@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 from sim.renode.locate import INSTALL_HINT
 
 
@@ -31,12 +31,12 @@ class RenodeBridge:
     def __init__(self) -> None:
         try:
             import pyrenode3  # noqa: F401  (loads Renode, §5)
-            from pyrenode3.wrappers import Emulation, Monitor
-            from System import Action, Array, Byte, UInt64
             from Antmicro.Renode.Core import EmulationManager
             from Antmicro.Renode.Network import EthernetFrame
             from Antmicro.Renode.Peripherals.CPU import ICpuSupportingGdb
             from Antmicro.Renode.Time import TimeInterval, TimeStamp
+            from pyrenode3.wrappers import Emulation, Monitor
+            from System import Action, Array, Byte, UInt64
         except Exception as exc:  # ImportError, or whatever Renode's loader raised
             raise BackendError(f"pyrenode3 could not load Renode ({type(exc).__name__}: {exc}). "
                                f"{INSTALL_HINT}") from exc

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 from sim.seed import SeededRandom
 
 US_PER_S = 1_000_000

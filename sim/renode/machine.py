@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.backend import BackendError, HookContext, RunResult, StopReason, TxFrame
+from sim.backend import HookContext, RunResult, StopReason
+from sim.errors import BackendError
+from sim.frame_types import TxFrame
 from sim.renode import commands, registers
 from sim.renode.frames import split_fcs, with_fcs
 from sim.renode.locate import renode_status
@@ -87,7 +89,7 @@ class RenodeMachine:
         self.slice_us = slice_us
         self._mips = commands.performance_in_mips(self.frequency)
 
-        from sim.renode.bridge import RenodeBridge   # imports pyrenode3, which loads Renode
+        from sim.renode.bridge import RenodeBridge  # imports pyrenode3, which loads Renode
         self._bridge = RenodeBridge()
 
         self._image: FirmwareImage | None = None

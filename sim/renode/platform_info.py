@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 from sim.renode import catalogue
 from sim.renode.repl_scan import ReplFile, ReplSyntaxError, load
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from sim.backend import TxFrame
+from sim.frame_types import TxFrame
 
 if TYPE_CHECKING:
     from sim.renode.machine import RenodeMachine

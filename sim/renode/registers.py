@@ -8,7 +8,7 @@ FAULTMASK and the FPU registers have no index there: read them through Renode's 
 
 from __future__ import annotations
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 
 XPSR = 25
 CONTROL = 18

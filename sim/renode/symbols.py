@@ -13,7 +13,7 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 
 
 class FirmwareImage:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from fw_testlib import ROOT
 
 SLICE_CYCLES = 336_000                  # 2 ms of virtual time at 168 MHz
@@ -48,7 +47,7 @@ class Console:
 
 @pytest.fixture(scope="module")
 def console(firmware_elfs):
-    from sim.backend import create_backend
+    from sim.backends import create_backend
 
     machine = create_backend("builtin", ROOT / "platforms" / "stm32f407.repl", seed=1)
     machine.load_elf(str(firmware_elfs["fixed"]))

@@ -7,9 +7,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-
 from machine_paths import CORE_PLATFORM
-from sim.backend import BackendError
+
+from sim.errors import BackendError
 from sim.machine import Machine
 from sim.platform import PlatformError
 

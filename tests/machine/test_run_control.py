@@ -9,9 +9,10 @@ import hashlib
 
 import pytest
 from fwresult import run_to_finish
-
 from machine_paths import REAL_PLATFORM
-from sim.backend import BackendError, StopReason
+
+from sim.backend import StopReason
+from sim.errors import BackendError
 
 
 def u32(m, address):

@@ -11,7 +11,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import PcapNgReader
 
-from sim.backend import DmaSegment, TxFrame
+from sim.frame_types import DmaSegment, TxFrame
 from sim.net import faults
 from sim.net.link import DEVICE_TO_HOST, HOST_TO_DEVICE, Link
 from sim.net.pcapng import PcapngWriter

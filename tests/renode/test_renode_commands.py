@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from fake_pyrenode3 import DOCUMENTED_COMMANDS, documented
+from hypothesis import given
+from hypothesis import strategies as st
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 from sim.renode import commands
 from sim.renode.commands import BootPlan, parse_time_string, time_string
-
-from fake_pyrenode3 import DOCUMENTED_COMMANDS, documented
 
 REPL = Path(__file__).resolve().parent / "data" / "documented.repl"
 

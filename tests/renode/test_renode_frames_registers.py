@@ -5,9 +5,11 @@ from __future__ import annotations
 import zlib
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from sim.backend import BackendError, CORE_REGISTERS
+from sim.backend import CORE_REGISTERS
+from sim.errors import BackendError
 from sim.renode import registers
 from sim.renode.frames import fcs, split_fcs, with_fcs
 

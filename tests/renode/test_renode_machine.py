@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fake_pyrenode3 import documented
 
-from sim.backend import Backend, BackendError, StopReason, TxFrame
+from sim.backend import Backend, StopReason
+from sim.errors import BackendError
+from sim.frame_types import TxFrame
 from sim.renode import RenodeMachine
 from sim.renode.commands import BootPlan, commands_for_boot, time_string
 from sim.renode.frames import fcs, with_fcs
-
-from fake_pyrenode3 import documented
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "platforms" / "stm32f407.repl"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.backend import BackendError
+from sim.errors import BackendError
 from sim.renode import INSTALL_HINT, RenodeMachine, renode_status
 from sim.renode.locate import renode_problems
 
@@ -58,7 +58,7 @@ def test_importing_the_backend_and_its_tools_does_not_import_pyrenode3():
 def test_without_renode_the_constructor_fails_at_once_naming_what_to_install():
     result = _run(
         "from sim.renode import RenodeMachine\n"
-        "from sim.backend import BackendError\n"
+        "from sim.errors import BackendError\n"
         f"try:\n    RenodeMachine({str(REPL)!r}, seed=1)\n"
         "except BackendError as exc:\n    print('ERROR', exc)\n"
         "print('attempts', attempts)")
@@ -103,8 +103,8 @@ def test_status_is_available_when_pyrenode3_and_a_location_are_there(fake_renode
 
 
 def test_a_pyrenode3_that_cannot_load_renode_gives_the_install_hint(monkeypatch, renode_env):
-    import types
     import importlib.machinery
+    import types
     broken = types.ModuleType("pyrenode3")
     broken.__spec__ = importlib.machinery.ModuleSpec("pyrenode3", None)
     monkeypatch.setitem(sys.modules, "pyrenode3", broken)
@@ -129,7 +129,7 @@ def test_the_status_command_exits_non_zero_with_the_reason():
 
 def test_selecting_renode_by_name_takes_the_same_path(fake_renode, monkeypatch):
     # what `--backend renode` and `--variable BACKEND:renode` go through (sim.backend.create_backend)
-    from sim.backend import create_backend
+    from sim.backends import create_backend
     machine = create_backend("renode", ROOT / "platforms" / "stm32f407.repl", seed=9)
     assert isinstance(machine, RenodeMachine) and fake_renode.seed == 9
     monkeypatch.delenv("PYRENODE_BIN")

@@ -58,7 +58,7 @@ from __future__ import annotations
 import zlib
 from typing import Callable
 
-from sim.backend import DmaSegment, TxFrame
+from sim.frame_types import DmaSegment, TxFrame
 from sim.machine.peripherals.base import DmaError, Field, Peripheral, Register, model
 from sim.machine.peripherals.eth_checksum import check_rx_checksums, insert_tx_checksums
 from sim.machine.peripherals.timing import Deadlines
