@@ -1,6 +1,7 @@
 /*
  * Clock tree: HSE 8 MHz -> PLL (M=8, N=336, P=2, Q=7) -> SYSCLK 168 MHz, PLL48CLK 48 MHz for the
- * RNG; AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz). Bring-up order from the facts sheet (§3.3):
+ * RNG; AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz). Bring-up order (RM0090 sections 6.2 and 6.3,
+ * 3.5.1 for the wait states, 5.4.1 for VOS; the same order as ST's STM32CubeF4 SystemClock_Config):
  * HSE, PWR VOS scale 1, PLL config while off, PLL on, flash wait states + caches, bus dividers,
  * switch. Every wait is bounded: a board without a crystal keeps running on HSI and says so.
  */

@@ -1,8 +1,9 @@
 /*
  * STM32F407 register map: only the registers this firmware touches.
  *
- * Addresses and bit positions follow /work/shared/facts/stm32f407.md (checked against ST's
- * CMSIS header and SVD; where the SVD is wrong the header's value is used, e.g. PWR_CR.VOS).
+ * Addresses and bit positions follow RM0090 (section 2.3 for the memory map, the register
+ * sections of each peripheral) and ST's CMSIS device header stm32f407xx.h; where ST's SVD file
+ * disagrees, the header wins (e.g. PWR_CR.VOS, which the SVD lacks).
  * Plain macros rather than structs so that every access names its register.
  */
 #ifndef BOARD_STM32F407_H

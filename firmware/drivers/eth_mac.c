@@ -1,7 +1,7 @@
 /*
- * STM32F4 Ethernet MAC/DMA driver, following the facts sheet (§5, §9-§12): RMII selected while
- * the MAC is held in reset, DMABMR.SR polled with a timeout, the write-settle re-write after
- * MACCR/MACFFR/MACFCR/MACVLANTR/DMAOMR/DMABMR writes, MMC and PMT/TST interrupts masked,
+ * STM32F4 Ethernet MAC/DMA driver (RM0090 section 33): RMII selected while the MAC is held in
+ * reset, DMABMR.SR polled with a timeout, the write-settle re-write after MACCR/MACFFR/MACFCR/
+ * MACVLANTR/DMAOMR/DMABMR writes (errata ES0182), MMC and PMT/TST interrupts masked,
  * store-and-forward both ways (TX checksum insertion needs TSF), enhanced chained descriptors.
  * The ISR clears what it saw in DMASR (including NIS/AIS) and only signals semaphores.
  */
@@ -79,7 +79,8 @@ int eth_mac_init(void)
     nvic_disable_irq(IRQ_ETH);
     eth_pins_init();
 
-    /* RMII must be selected while the MAC is in reset, before its clocks run (facts §5) */
+    /* RMII must be selected while the MAC is in reset, before its clocks run
+     * (RM0090 9.2.2, SYSCFG_PMC) */
     RCC_APB2ENR |= RCC_APB2_SYSCFG;
     (void)RCC_APB2ENR;
     RCC_AHB1RSTR |= RCC_AHB1RSTR_ETHMAC;
@@ -148,7 +149,8 @@ int eth_mac_start(const uint8_t mac[6], int speed_100, int full_duplex)
     reg_write_settled(&ETH_MACFCR, ETH_MACFCR_ZQPD);
     reg_write_settled(&ETH_MACVLANTR, 0);
 
-    /* MMC counters would raise a never-ending interrupt at half range (facts §12.3 #1) */
+    /* MMC counters would raise a never-ending interrupt at half range (RM0090 33.8.2, MMCRIMR/MMCTIMR;
+     * FreeRTOS-Plus-TCP PR #775 fixed the same storm) */
     ETH_MMCRIMR = ETH_MMCRIMR_RGUFM | ETH_MMCRIMR_RFAEM | ETH_MMCRIMR_RFCEM;
     ETH_MMCTIMR = ETH_MMCTIMR_TGFM | ETH_MMCTIMR_TGFMSCM | ETH_MMCTIMR_TGFSCM;
     ETH_MACIMR = ETH_MACIMR_TSTIM | ETH_MACIMR_PMTIM;
@@ -171,7 +173,7 @@ int eth_mac_start(const uint8_t mac[6], int speed_100, int full_duplex)
     ETH_DMAIER = ETH_DMAIER_NISE | ETH_DMAIER_RIE | ETH_DMAIER_TIE | ETH_DMAIER_AISE |
                  ETH_DMAIER_RBUIE;
 
-    /* start order (facts §9.5): TE, RE, flush TX FIFO, DMA TX, DMA RX */
+    /* start order (HAL_ETH_Start in ST's stm32f4xx_hal_eth.c): TE, RE, flush TX FIFO, DMA TX, DMA RX */
     reg_write_settled(&ETH_MACCR, ETH_MACCR | ETH_MACCR_TE);
     reg_write_settled(&ETH_MACCR, ETH_MACCR | ETH_MACCR_RE);
     ETH_DMAOMR |= ETH_DMAOMR_FTF;

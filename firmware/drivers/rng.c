@@ -1,5 +1,5 @@
 /*
- * RNG use per RM0090 §24 (facts §8): check DRDY before every read, check SECS/CECS, on a seed
+ * RNG use per RM0090 section 24.3: check DRDY before every read, check SECS/CECS, on a seed
  * error clear SEIS and restart the generator by toggling RNGEN; FIPS 140-2 continuous test:
  * discard the first word after enabling and any word equal to its predecessor.
  */

@@ -104,7 +104,7 @@ void uart_write_polled(const char *data, size_t len)
 void USART1_IRQHandler(void)
 {
     BaseType_t woken = pdFALSE;
-    /* SR then DR: the DR read also clears ORE/FE/NF/PE (facts §7, micropython #4599) */
+    /* SR then DR: the DR read also clears ORE/FE/NF/PE (RM0090 30.6.1, USART_SR; micropython #4599) */
     uint32_t sr = USART_SR(USART1_BASE);
 
     if (sr & (USART_SR_RXNE | USART_SR_ORE | USART_SR_FE | USART_SR_NF | USART_SR_PE)) {

@@ -1,7 +1,8 @@
 """The built-in STM32F407 emulator (the default backend): `Machine(repl_path, seed=...)`.
 
     from sim.machine import Machine
-    m = Machine("platforms/stm32f407.repl", seed=1)
+    from sim.platform import DEFAULT_REPL
+    m = Machine(DEFAULT_REPL, seed=1)
     m.load_elf("build/firmware/fixed.elf")
     result = m.run(max_virtual=1.0)
 """

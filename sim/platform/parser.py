@@ -618,7 +618,7 @@ def load_platform(path: str | Path) -> PlatformSpec:
         text = path.read_text()
     except FileNotFoundError:
         raise PlatformError(f"platform file {path} does not exist (the default is "
-                            f"platforms/stm32f407.repl)") from None
+                            f"sim/platform/stm32f407.repl)") from None
     except UnicodeDecodeError as exc:
         raise PlatformError(f"{path}: not a text file ({exc})") from None
     return parse_platform(text, str(path))

@@ -1,6 +1,6 @@
 """The Renode 1.16.1 peripheral types our platform file may use, as documented in facts/renode.md.
 
-This is the reference `repl_check` validates `platforms/stm32f407.repl` against. Each entry cites
+This is the reference `repl_check` validates `sim/platform/stm32f407.repl` against. Each entry cites
 the facts section it comes from; nothing here is guessed. Renode itself is the final judge (it
 rejects a constructor attribute it does not know, §1.1), but Renode cannot run here, so whatever
 the facts do not document is reported instead of assumed.

@@ -60,7 +60,7 @@ class RenodeSnapshot:
 def _checked_platform(path: Path) -> RenodePlatform:
     """The platform file, refused before Renode is touched if Renode 1.16.1 cannot use it."""
     if not path.is_file():
-        raise BackendError(f"platform file {path} does not exist (the default is platforms/stm32f407.repl)")
+        raise BackendError(f"platform file {path} does not exist (the default is sim/platform/stm32f407.repl)")
     try:
         problems = errors(check_repl(path))
     except ReplSyntaxError as exc:

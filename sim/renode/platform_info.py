@@ -34,7 +34,7 @@ def _last_value(repl: ReplFile, name: str, attribute: str) -> str | None:
 def read_platform(path: str | Path) -> RenodePlatform:
     path = Path(path)
     if not path.is_file():
-        raise BackendError(f"platform file {path} does not exist (the default is platforms/stm32f407.repl)")
+        raise BackendError(f"platform file {path} does not exist (the default is sim/platform/stm32f407.repl)")
     try:
         repl = load(path)
     except ReplSyntaxError as exc:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sim.cachedir import user_cache_dir
 from sim.seed import SeededRandom
 
 DEFAULT_PKI_SEED = "tls-fw-sim test pki v1"
@@ -171,8 +172,8 @@ def _c_header(ca_pem: bytes) -> bytes:
 @functools.lru_cache(maxsize=4)
 def generate_test_pki(seed: str = DEFAULT_PKI_SEED) -> TestPki:
     """The PKI for `seed`. Generating the RSA primes costs about a second of pure-Python
-    arithmetic, so the result is kept in a disk cache keyed by the seed and this generator's
-    source; a cached PKI is byte-identical to a fresh one (tested)."""
+    arithmetic, so the result is kept in the user's cache directory (sim.cachedir), keyed by the
+    seed and this generator's source; a cached PKI is byte-identical to a fresh one (tested)."""
     path = _cache_path(seed)
     cached = _load_cached(path)
     if cached is not None:
@@ -183,16 +184,10 @@ def generate_test_pki(seed: str = DEFAULT_PKI_SEED) -> TestPki:
 
 
 def _cache_path(seed: str) -> Path:
-    if os.environ.get("TLS_FW_SIM_CACHE"):
-        base = Path(os.environ["TLS_FW_SIM_CACHE"])
-    else:
-        in_tree = Path(__file__).resolve().parents[2] / ".cache"      # a source checkout
-        base = in_tree if in_tree.is_dir() else Path(
-            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tls-fw-sim"
     digest = hashlib.sha256(seed.encode() + b"\0")
     for module in (__file__, sys.modules[SeededRandom.__module__].__file__):
         digest.update(Path(module).read_bytes())
-    return base / "pki" / f"{digest.hexdigest()[:32]}.pem"
+    return user_cache_dir() / "pki" / f"{digest.hexdigest()[:32]}.pem"
 
 
 _CACHE_ORDER = ("ca_key", "ca_cert", "rsa_key", "rsa_cert", "ecdsa_key", "ecdsa_cert")

@@ -1,5 +1,6 @@
-"""scripts/bench --quick --json: one JSON object with the keys the issue names, each a sane
-number (no timing thresholds here: speed is what the benchmark reports, not what tests assert)."""
+"""scripts/bench --quick --json: one JSON object with the keys README.md's Benchmarks section
+names, each a sane number (no timing thresholds here: speed is what the benchmark reports, not
+what tests assert)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("raw_mips", "machine_mips", "boot_cold_s", "boot_snapshot_s", "scenario_speedup_min",
         "post64k_kib_per_s", "suite_wall_s", "rss_mb", "link_frames_per_s")
+# README.md, Benchmarks: machine/bare >= 75%, handshakes >= 3x real time, cold boot < 0.3 s, boot
+# from the snapshot < 20 ms, the post_large suite < 3 min, peak RSS <= 300 MB
+README_TARGETS = {"machine_vs_raw": (0.75, "min"), "scenario_speedup_min": (3.0, "min"),
+                  "boot_cold_s": (0.3, "max"), "boot_snapshot_s": (0.020, "max"),
+                  "suite_wall_s": (180.0, "max"), "rss_mb": (300.0, "max")}
 
 
 def test_quick_json_has_every_key_as_a_sane_number():
@@ -26,14 +32,23 @@ def test_quick_json_has_every_key_as_a_sane_number():
     for key in set(KEYS) - {"suite_wall_s"}:
         value = result[key]
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
-    assert result["boot_snapshot_s"] < result["boot_cold_s"]
     assert 10 < result["rss_mb"] < 100_000
     rows = result["details"]["handshakes"]
     assert len(rows) == 6 and {r["tls"] for r in rows} == {"1.0", "1.1", "1.2"}
     for row in rows:
         assert row["instructions"] > 1_000_000 and row["exceptions"] > 0 and row["mmio_accesses"] > 0
         assert math.isclose(row["speedup"], row["virtual_ms"] / 1000 / row["wall_s"], rel_tol=0.05)
-    assert result["targets"]["boot_cold_s"]["met"] in (True, False)
+    assert result["scenario_speedup_min"] == min(row["speedup"] for row in rows)
+
+    # the targets are the ones README.md documents, and each verdict is the reported median held
+    # against its target in the documented direction (whatever the speed of this machine)
+    targets = result["targets"]
+    assert {key: (t["target"], t["kind"]) for key, t in targets.items()} == README_TARGETS
+    assert targets["suite_wall_s"]["met"] is None         # not measured with --quick
+    for key, t in targets.items():
+        if result[key] is not None:
+            expected = result[key] >= t["target"] if t["kind"] == "min" else result[key] <= t["target"]
+            assert t["met"] is expected, (key, result[key], t)
 
 
 def test_bad_arguments_are_refused_with_a_clear_message():

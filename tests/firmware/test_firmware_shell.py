@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from fw_testlib import ROOT
+
+from sim.platform import DEFAULT_REPL
 
 SLICE_CYCLES = 336_000                  # 2 ms of virtual time at 168 MHz
 
@@ -49,7 +50,7 @@ class Console:
 def console(firmware_elfs):
     from sim.backends import create_backend
 
-    machine = create_backend("builtin", ROOT / "platforms" / "stm32f407.repl", seed=1)
+    machine = create_backend("builtin", DEFAULT_REPL, seed=1)
     machine.load_elf(str(firmware_elfs["fixed"]))
     machine.reset()
     con = Console(machine)

@@ -1,4 +1,4 @@
-/* The bus built from platforms/stm32f407.repl: bit-band aliases of peripherals and SRAM, tagged
+/* The bus built from sim/platform/stm32f407.repl: bit-band aliases of peripherals and SRAM, tagged
  * blocks (reads give the tag value, writes are dropped), and - with -DPAST_END=1 - a read past
  * the end of USART1's register window, which must fault.
  * values[]: 0 = RCC_CR after setting HSEON through its alias, 1 = alias read back,

@@ -1,7 +1,7 @@
 """Run a purpose-built test firmware to its end and read its `test_result` struct.
 
 Works on any `sim.backend.Backend`: it only uses symbol_address, add_breakpoint, run and
-read_memory. The layout mirrors common/test.h (keep the two in step).
+read_memory. The layout mirrors sim/baremetal/common/test.h (keep the two in step).
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from ethkit import PEER, dpkt_checksums, tcp_frame, udp_frame
 from fwresult import run_to_finish
 
 from sim.machine import Machine
+from sim.platform import DEFAULT_REPL
 
 ROOT = Path(__file__).resolve().parents[2]
-REPL = ROOT / "platforms" / "stm32f407.repl"
+REPL = DEFAULT_REPL
 
 
 def boot(elf: Path, seed: int = 1, repl: Path = REPL) -> Machine:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from sim.platform import DEFAULT_REPL
 from sim.renode import renode_status
 
 ROOT = Path(__file__).resolve().parents[2]
-PLATFORM = ROOT / "platforms" / "stm32f407.repl"
+PLATFORM = DEFAULT_REPL
 FIXED_ELF = ROOT / "build" / "firmware" / "fixed.elf"
 MS = 168_000                      # cycles per virtual millisecond at 168 MHz
 BOOT_LIMIT_MS = 20_000            # virtual-time limit for reaching `ready`
@@ -56,7 +57,7 @@ def _boot_to_ready(machine) -> None:
 @pytest.fixture(scope="module")
 def booted():
     from sim.renode import RenodeMachine
-    machine = RenodeMachine(PLATFORM, seed=1)     # loads platforms/stm32f407.repl unchanged
+    machine = RenodeMachine(PLATFORM, seed=1)     # loads sim/platform/stm32f407.repl unchanged
     machine.load_elf(str(_firmware()))
     _boot_to_ready(machine)
     yield machine

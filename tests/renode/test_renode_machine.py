@@ -10,12 +10,13 @@ from fake_pyrenode3 import documented
 from sim.backend import Backend, StopReason
 from sim.errors import BackendError
 from sim.frame_types import TxFrame
+from sim.platform import DEFAULT_REPL
 from sim.renode import RenodeMachine
 from sim.renode.commands import BootPlan, commands_for_boot, time_string
 from sim.renode.frames import fcs, with_fcs
 
 ROOT = Path(__file__).resolve().parents[2]
-PLATFORM = ROOT / "platforms" / "stm32f407.repl"
+PLATFORM = DEFAULT_REPL
 MHZ = 168
 MS = 1000 * MHZ          # cycles in one virtual millisecond at 168 MHz
 DEVICE_MAC = bytes.fromhex("020000000f07")

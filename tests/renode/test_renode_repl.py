@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from sim.platform import DEFAULT_REPL
 from sim.renode import catalogue
 from sim.renode.platform_info import read_platform
 from sim.renode.repl_check import ERROR, UNDOCUMENTED, check_repl
 from sim.renode.repl_scan import ReplSyntaxError, scan
 
 ROOT = Path(__file__).resolve().parents[2]
-PLATFORM = ROOT / "platforms" / "stm32f407.repl"
+PLATFORM = DEFAULT_REPL
 DOCUMENTED = Path(__file__).resolve().parent / "data" / "documented.repl"
 
 
 def test_the_project_platform_uses_only_what_renode_1_16_1_documents():
-    assert PLATFORM.is_file(), "platforms/stm32f407.repl is missing"
+    assert PLATFORM.is_file(), "sim/platform/stm32f407.repl is missing"
     findings = check_repl(PLATFORM)
     assert findings == [], "\n".join(str(f) for f in findings)
 

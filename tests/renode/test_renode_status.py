@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import BackendError
+from sim.platform import DEFAULT_REPL
 from sim.renode import INSTALL_HINT, RenodeMachine, renode_status
 from sim.renode.locate import renode_problems
 
@@ -130,9 +131,9 @@ def test_the_status_command_exits_non_zero_with_the_reason():
 def test_selecting_renode_by_name_takes_the_same_path(fake_renode, monkeypatch):
     # what `--backend renode` and `--variable BACKEND:renode` go through (sim.backend.create_backend)
     from sim.backends import create_backend
-    machine = create_backend("renode", ROOT / "platforms" / "stm32f407.repl", seed=9)
+    machine = create_backend("renode", DEFAULT_REPL, seed=9)
     assert isinstance(machine, RenodeMachine) and fake_renode.seed == 9
     monkeypatch.delenv("PYRENODE_BIN")
     monkeypatch.setenv("PATH", "")
     with pytest.raises(BackendError, match="Renode is not available.*PYRENODE_RUNTIME=coreclr"):
-        create_backend("renode", ROOT / "platforms" / "stm32f407.repl", seed=9)
+        create_backend("renode", DEFAULT_REPL, seed=9)

@@ -1,4 +1,4 @@
-/* Result reporting for the purpose-built test firmwares (no UART needed).
+/* Result reporting for the small bare-metal images (no UART needed).
  *
  * The firmware fills the global `test_result` and ends by calling test_finish(); the Python side
  * runs the machine until PC reaches `test_finish` (a breakpoint on that symbol), then reads the

@@ -3,10 +3,13 @@ our own design (bare unicorn with instruction counting, in the same run) and rea
 168 MHz STM32F407), as ratios, since absolute times vary between machines.
 
 Each benchmark runs a few times after a warm-up; `run_benchmarks` returns the medians under the
-keys of the issue (raw_mips, machine_mips, boot_cold_s, boot_snapshot_s, scenario_speedup_min,
-post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s) plus the details (every sample, the
-per-suite handshake table, the same comparison on the reference firmware's own code). Wall time
-is read here only to measure; nothing it reads reaches a simulation.
+keys README.md's Benchmarks section lists (raw_mips, machine_mips, boot_cold_s, boot_snapshot_s,
+scenario_speedup_min, post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s) plus the details
+(every sample, the per-suite handshake table, the same comparison on the reference firmware's own
+code). Wall time is read here only to measure; nothing it reads reaches a simulation.
+
+The benchmarks measure a checkout (`project`): its robot/ suite and, under its build/, the
+reference firmware and the compute loop built from firmware/core_bench.c beside this module.
 """
 
 from __future__ import annotations
@@ -20,16 +23,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Callable
 
 from unicorn import arm_const as A
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_SRC = PROJECT_ROOT / "tests" / "firmware_src"
+from sim.baremetal import ImageBuildError, build_image
+from sim.errors import SimError
+
 MHZ = 168
 
-# the report's matrix: each TLS version with its two suites (robot/post_large.robot)
+# the matrix of the user's report: each TLS version with its two suites (robot/post_large.robot)
 MATRIX = (
     ("1.0", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"), ("1.0", "TLS-RSA-WITH-AES-128-CBC-SHA"),
     ("1.1", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"), ("1.1", "TLS-RSA-WITH-AES-128-CBC-SHA"),
@@ -39,7 +44,7 @@ COMPUTE_INSTRUCTIONS = 40_000_000      # of the core_bench compute loop, per run
 FIRMWARE_INSTRUCTIONS = 6_000_000      # of the reference firmware's ECDHE code, per run
 FIRMWARE_MARK = "mbedtls_ecdh_calc_secret"      # where that code starts (client side of ECDHE)
 
-# the issue's targets; direction "min": the value must be at least the target
+# the performance targets (README.md, Benchmarks); direction "min": the value must be at least the target
 TARGETS = {
     "machine_vs_raw": (0.75, "min", "machine MIPS / bare counted unicorn, compute loop"),
     "scenario_speedup_min": (3.0, "min", "every handshake faster than a 168 MHz STM32F407"),
@@ -50,7 +55,7 @@ TARGETS = {
 }
 
 
-class BenchError(RuntimeError):
+class BenchError(SimError, RuntimeError):
     """A benchmark could not run (missing toolchain or firmware); the message says what to do."""
 
 
@@ -80,18 +85,13 @@ def _measure(fn: Callable[[], float], runs: int, warmup: int = 1) -> Samples:
 
 
 # --- (1) and (2): the compute loop, bare and inside the machine -----------------------------------------------
-def _core_bench_elf() -> Path:
-    if str(FIRMWARE_SRC) not in sys.path:
-        sys.path.insert(0, str(FIRMWARE_SRC))
+def _core_bench_elf(project: Path) -> Path:
     try:
-        from fwbuild import FirmwareBuildError, build_firmware
-    except ImportError as exc:
-        raise BenchError(f"cannot import the test firmware builder from {FIRMWARE_SRC}: {exc}") from None
-    try:
-        return build_firmware("core_bench", defines={"WORKLOAD": 1, "ITERATIONS": 100_000_000},
-                              variant="compute")
-    except FirmwareBuildError as exc:
-        raise BenchError(f"cannot build the compute loop (tests/firmware_src/core_bench.c): {exc}") from None
+        with as_file(files(__package__) / "firmware") as source_dir:
+            return build_image("core_bench", source_dir, project / "build" / "bench-firmware",
+                               defines={"WORKLOAD": 1, "ITERATIONS": 100_000_000}, variant="compute")
+    except ImageBuildError as exc:
+        raise BenchError(f"cannot build the compute loop (sim/bench/firmware/core_bench.c): {exc}") from None
 
 
 def _bare_core(memories: list[tuple[int, bytes, bool]]):
@@ -266,13 +266,13 @@ def handshake_matrix(booted, runs: int) -> list[dict]:
 
 
 # --- (6) the Robot suite, (7) memory: separate processes ---------------------------------------------------------
-def suite_run() -> dict:
+def suite_run(project: Path) -> dict:
     """`robot robot/post_large.robot` in a fresh process; per-test speedups from its result.json."""
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as out:
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "robot", "--outputdir", out, "--loglevel", "WARN",
-                               "--console", "none", str(PROJECT_ROOT / "robot" / "post_large.robot")],
-                              cwd=PROJECT_ROOT, capture_output=True, text=True)
+                               "--console", "none", str(project / "robot" / "post_large.robot")],
+                              cwd=project, capture_output=True, text=True)
         wall = time.perf_counter() - start
         results = [json.loads(p.read_text()) for p in Path(out).glob("artifacts/*/*/result.json")]
     speedups = [r["speedup"] for r in results]
@@ -291,8 +291,8 @@ print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 """
 
 
-def _rss_mb() -> float:
-    proc = subprocess.run([sys.executable, "-c", _RSS_PROBE], cwd=PROJECT_ROOT, capture_output=True,
+def _rss_mb(project: Path) -> float:
+    proc = subprocess.run([sys.executable, "-c", _RSS_PROBE], cwd=project, capture_output=True,
                           text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1]) / 1024      # ru_maxrss is in KiB
 
@@ -305,9 +305,9 @@ def _link_frames_per_s() -> float:
 
 
 # --- all of them ------------------------------------------------------------------------------------------------------
-def run_benchmarks(quick: bool = False, runs: int | None = None,
+def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
                    progress: Callable[[str], None] = lambda text: None) -> dict:
-    """Every benchmark; `quick` skips the Robot suite and takes fewer samples."""
+    """Every benchmark of the checkout `project`; `quick` skips the Robot suite and takes fewer samples."""
     from sim.scenario import boot
     from sim.tls.certs import generate_test_pki
 
@@ -316,7 +316,7 @@ def run_benchmarks(quick: bool = False, runs: int | None = None,
     details: dict = {}
 
     progress("compute loop: bare counted unicorn and the machine")
-    elf = _core_bench_elf()
+    elf = _core_bench_elf(project)
     raw = _measure(lambda: _bare_compute_mips(elf, COMPUTE_INSTRUCTIONS), runs)
     machine = _measure(lambda: _machine_compute_mips(elf, COMPUTE_INSTRUCTIONS), runs)
     details["raw_mips"], details["machine_mips"] = raw.to_dict(), machine.to_dict()
@@ -351,13 +351,13 @@ def run_benchmarks(quick: bool = False, runs: int | None = None,
     details["link_frames_per_s"] = link.to_dict()
 
     progress("peak resident memory (a fresh process: boot + POST 64 KiB)")
-    rss = _measure(_rss_mb, 1 if quick else 3, warmup=0)
+    rss = _measure(lambda: _rss_mb(project), 1 if quick else 3, warmup=0)
     details["rss_mb"] = rss.to_dict()
 
     suite = None
     if not quick:
         progress("robot robot/post_large.robot (3 runs, each a fresh process)")
-        suite_runs = [suite_run() for _ in range(3)]
+        suite_runs = [suite_run(project) for _ in range(3)]
         suite = Samples([s["wall_s"] for s in suite_runs])
         details["suite"] = {"wall_s": suite.to_dict(), "tests": suite_runs[0]["tests"],
                             "failed_runs": sum(1 for s in suite_runs if s["failed"]),

@@ -1,5 +1,6 @@
-/* Minimal Cortex-M4 System Control Space definitions and intrinsics for the test firmwares.
- * Our own names (no CMSIS dependency); addresses from the ARMv7-M architecture. */
+/* Minimal Cortex-M4 System Control Space definitions and intrinsics for the small images.
+ * Our own names (no CMSIS dependency); addresses from the ARMv7-M ARM (B3.2 System Control Space,
+ * B3.3 SysTick, B3.4 NVIC). */
 #ifndef CM4_H
 #define CM4_H
 
