@@ -33,7 +33,8 @@ class Box:
 
 
 def _udp(dst=HOST_IP, dport=5000, payload=b"hello", eth_dst=HOST_MAC, src=DEV_IP, **udp_kw):
-    return Ether(src=DEV_MAC, dst=eth_dst) / IP(src=src, dst=dst) / UDP(sport=40000, dport=dport, **udp_kw) / Raw(payload)
+    return (Ether(src=DEV_MAC, dst=eth_dst) / IP(src=src, dst=dst) / UDP(sport=40000, dport=dport, **udp_kw) /
+            Raw(payload))
 
 
 def _checksum_ok(pkt) -> bool:
