@@ -154,6 +154,11 @@ class DhcpServer:
         return [self._leases[a] for a in sorted(self._leases)]
 
     @property
+    def known_clients(self) -> int:
+        """Clients the server remembers (at most one per pool address)."""
+        return len(self._by_client)
+
+    @property
     def declined(self) -> list[str]:
         return [str(ipaddress.IPv4Address(a)) for a in sorted(self._declined)]
 
@@ -333,14 +338,20 @@ class DhcpServer:
         address = self._by_client.get(key)
         lease = self._leases.get(address) if address is not None else None
         if lease is not None and lease.state == OFFERED and lease.client_key == key:
-            del self._leases[address]
+            self._drop(address)
+
+    def _drop(self, address: int) -> None:
+        """Forget an address's lease and its client, so the tables stay as small as the pool."""
+        lease = self._leases.pop(address)
+        if self._by_client.get(lease.client_key) == address:
+            del self._by_client[lease.client_key]
 
     def _expire(self, now_ns: int) -> None:
         for address, lease in list(self._leases.items()):
             if lease.expires_ns is None or lease.expires_ns > now_ns:
                 continue
             if lease.state == OFFERED:
-                del self._leases[address]
+                self._drop(address)
             elif lease.state == BOUND:
                 lease.state, lease.since_ns = EXPIRED, lease.expires_ns
                 lease.expires_ns = None

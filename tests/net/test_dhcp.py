@@ -237,6 +237,16 @@ def test_lease_expires_and_offers_are_held_for_a_while():
     assert len(lan.ask(discover("02:00:00:00:00:0c", xid=3))) == 1
 
 
+def test_a_stream_of_clients_leaves_tables_no_bigger_than_the_pool():
+    server = DhcpServer(DhcpConfig(pool=("192.0.2.10", "192.0.2.13"), offer_hold_s=1), rng=SeededRandom(1, "d"))
+    offers = 0
+    for n in range(200):
+        mac = f"02:00:00:00:{n >> 8:02x}:{n & 0xff:02x}"
+        offers += server.handle(bytes(discover(mac, xid=n)[UDP].payload), n * 10**9 // 2) is not None
+    assert server.known_clients <= 4 and len(server.leases) <= 4
+    assert offers > 4                                   # addresses came back as offers lapsed
+
+
 # --- robustness ---------------------------------------------------------------------------------------
 
 def _server() -> DhcpServer:
