@@ -22,7 +22,7 @@ from sim.net.dhcp import DhcpConfig, DhcpEvent, DhcpServer
 from sim.net.dhcp_message import SERVER_PORT
 from sim.net.dns import DNS_PORT, DnsAnswer, DnsConfig, DnsResolver, normalize_name
 from sim.net.errors import NetworkConfigError
-from sim.net.frames import IPV4_ANY, ip_str
+from sim.net.frames import IPV4_ANY, ip_str, mac_bytes
 from sim.net.hoststack import HostStack, UdpDatagram
 from sim.net.sink import TcpSink
 from sim.net.sntp import NTP_PORT, SntpServer, TimeAnswer
@@ -56,6 +56,14 @@ class InternetConfig:
 
     def __post_init__(self) -> None:
         network = self.dhcp_config().network          # validates router, subnet and pool
+        self.dns_config()                             # validates names and addresses
+        try:
+            mac = mac_bytes(self.router_mac)
+        except ValueError as exc:
+            raise NetworkConfigError(f"router MAC: {exc}") from None
+        if mac[0] & 1:
+            raise NetworkConfigError(f"router MAC {self.router_mac} is a multicast address; the lowest bit of "
+                                     f"the first octet must be 0 (e.g. 02:00:00:00:00:01)")
         for port in self.tls_ports:
             if not 0 < port < 65536:
                 raise NetworkConfigError(f"TLS port {port} is not 1..65535")

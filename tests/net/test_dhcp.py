@@ -317,6 +317,10 @@ def test_mutated_lwip_messages_never_raise(data):
     ({"router": "192.0.2.300"}, "not an IPv4 address"),
     ({"on_link": ("192.0.2.20",)}, "inside the DHCP pool"),
     ({"tls_ports": (0,)}, "TLS port"),
+    ({"router_mac": "01:00:5e:00:00:01"}, "multicast"),
+    ({"router_mac": "02:00:00"}, "not a MAC address"),
+    ({"names": {"a.example": ["300.1.1.1"]}}, "not an IPv4 or IPv6 address"),
+    ({"dns_server": "dns.example"}, "not an IPv4 address"),
 ])
 def test_bad_settings_are_typed_errors_that_name_the_setting(kwargs, words):
     with pytest.raises(NetworkConfigError) as err:
