@@ -195,23 +195,15 @@ class DhcpServer:
         if server_id is not None and server_id != self._server.packed and kind != REQUEST:
             self.stats["dropped_other_server"] += 1
             return None
-        if kind == DISCOVER:
-            return self._discover(msg, now_ns)
-        if kind == REQUEST:
-            return self._request(msg, now_ns, broadcast=dst == _BROADCAST_IP)
-        if kind == DECLINE:
-            self._decline(msg, now_ns)
-        elif kind == RELEASE:
-            self._release(msg, now_ns)
-        elif kind == INFORM:
-            return self._inform(msg, now_ns)
-        else:
+        handler = self._HANDLERS.get(kind)
+        if handler is None:                           # OFFER, ACK, NAK: another server's, not ours to take
             self.stats["dropped_message_type"] += 1
-        return None
+            return None
+        return handler(self, msg, now_ns, dst == _BROADCAST_IP)
 
     # --- RFC 2131 section 4.3 -------------------------------------------------------------------------
 
-    def _discover(self, msg: DhcpMessage, now_ns: int) -> DhcpReply | None:
+    def _discover(self, msg: DhcpMessage, now_ns: int, broadcast: bool) -> DhcpReply | None:
         address = self._choose(msg)
         if address is None:
             self.stats["pool_exhausted"] += 1
@@ -219,7 +211,7 @@ class DhcpServer:
         self._hold(address, msg, OFFERED, now_ns, self.config.offer_hold_s)
         return self._reply(msg, OFFER, now_ns, yiaddr=address)
 
-    def _request(self, msg: DhcpMessage, now_ns: int, *, broadcast: bool) -> DhcpReply | None:
+    def _request(self, msg: DhcpMessage, now_ns: int, broadcast: bool) -> DhcpReply | None:
         server_id = msg.options.get(SERVER_ID)
         requested = msg.options.get(REQUESTED_IP)
         key = msg.client_key
@@ -250,7 +242,7 @@ class DhcpServer:
         self._hold(address, msg, BOUND, now_ns, self.config.lease_time_s)
         return self._reply(msg, ACK, now_ns, yiaddr=address, state=state)
 
-    def _decline(self, msg: DhcpMessage, now_ns: int) -> None:
+    def _decline(self, msg: DhcpMessage, now_ns: int, broadcast: bool) -> None:
         requested = msg.options.get(REQUESTED_IP)
         address = int(ipaddress.IPv4Address(requested)) if requested else None
         lease = self._leases.get(address) if address is not None else None
@@ -263,7 +255,7 @@ class DhcpServer:
         self._declined.add(address)
         self._event(now_ns, "decline", msg, address=lease.address)
 
-    def _release(self, msg: DhcpMessage, now_ns: int) -> None:
+    def _release(self, msg: DhcpMessage, now_ns: int, broadcast: bool) -> None:
         address = int(ipaddress.IPv4Address(msg.ciaddr))
         lease = self._leases.get(address)
         if lease is None or lease.client_key != msg.client_key or lease.state != BOUND:
@@ -272,7 +264,7 @@ class DhcpServer:
         lease.state, lease.since_ns, lease.expires_ns = RELEASED, now_ns, None   # remembered for reuse
         self._event(now_ns, "release", msg, address=lease.address)
 
-    def _inform(self, msg: DhcpMessage, now_ns: int) -> DhcpReply:
+    def _inform(self, msg: DhcpMessage, now_ns: int, broadcast: bool) -> DhcpReply:
         # RFC 2131 4.3.5: configuration only, no lease time, yiaddr left zero, sent to ciaddr
         return self._reply(msg, ACK, now_ns, yiaddr=None, inform=True)
 
@@ -280,6 +272,9 @@ class DhcpServer:
         if state in ("selecting", "renewing", "rebinding"):
             self._forget_offer(msg.client_key)
         return self._reply(msg, NAK, now_ns, yiaddr=None, state=state, reason=reason)
+
+    # what a client may send, and who handles it (RFC 2131 section 4.3); (msg, now_ns, broadcast)
+    _HANDLERS = {DISCOVER: _discover, REQUEST: _request, DECLINE: _decline, RELEASE: _release, INFORM: _inform}
 
     # --- the lease table ------------------------------------------------------------------------------
 
