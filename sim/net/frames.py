@@ -1,4 +1,4 @@
-"""Wire codecs for the emulated link: Ethernet II, ARP, IPv4, ICMP and TCP.
+"""Wire codecs for the emulated link: Ethernet II, ARP, IPv4, ICMP, UDP and TCP.
 
 Decoders take the bytes exactly as they travelled and either return a view of the header fields
 or raise `FrameError` (a `MalformedFrame` or a `BadChecksum`) naming the layer and the reason, so
@@ -17,6 +17,8 @@ ETH_MIN_FRAME_LEN = 60            # without the FCS; shorter frames are padded b
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_ARP = 0x0806
 BROADCAST_MAC = b"\xff" * 6
+IPV4_ANY = b"\0\0\0\0"
+IPV4_BROADCAST = b"\xff\xff\xff\xff"    # the limited broadcast address (RFC 919)
 
 IPPROTO_ICMP = 1
 IPPROTO_TCP = 6
@@ -31,6 +33,7 @@ ARP_REPLY = 2
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
 
+UDP_HEADER_LEN = 8
 TCP_HEADER_LEN = 20
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 
@@ -264,6 +267,38 @@ def encode_icmp_echo(reply: bool, ident: int, sequence: int, data: bytes) -> byt
                        (ident & 0xFFFF) << 16 | (sequence & 0xFFFF), data)
 
 
+# --- UDP ----------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Udp:
+    src_port: int
+    dst_port: int
+    payload: bytes             # exactly length - 8 bytes
+    checksummed: bool          # False when the sender sent checksum 0 ("none", RFC 768)
+
+
+def decode_udp(datagram: bytes, src_ip: bytes, dst_ip: bytes) -> Udp:
+    if len(datagram) < UDP_HEADER_LEN:
+        raise MalformedFrame("udp", f"{len(datagram)} bytes is shorter than the 8-byte header")
+    sport, dport, length, csum = struct.unpack_from("!HHHH", datagram)
+    if length < UDP_HEADER_LEN or length > len(datagram):
+        raise MalformedFrame("udp", f"length field {length} does not fit a {len(datagram)}-byte datagram")
+    datagram = datagram[:length]
+    if csum and ones_complement_sum(_pseudo_header(src_ip, dst_ip, IPPROTO_UDP, length) + bytes(datagram)) != 0xFFFF:
+        raise BadChecksum("udp", "checksum does not verify")
+    return Udp(sport, dport, bytes(datagram[UDP_HEADER_LEN:]), bool(csum))
+
+
+def encode_udp(src_ip: bytes, dst_ip: bytes, src_port: int, dst_port: int, payload: bytes) -> bytes:
+    length = UDP_HEADER_LEN + len(payload)
+    if length > 0xFFFF:
+        raise ValueError(f"a UDP datagram holds at most 65535 bytes, this one would be {length}")
+    datagram = struct.pack("!HHHH", src_port, dst_port, length, 0) + payload
+    csum = internet_checksum(_pseudo_header(src_ip, dst_ip, IPPROTO_UDP, length) + datagram)
+    # RFC 768: a computed zero is sent as all ones, since zero means "no checksum"
+    return datagram[:6] + struct.pack("!H", csum or 0xFFFF) + datagram[8:]
+
+
 # --- TCP ----------------------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -436,6 +471,10 @@ def describe_frame(frame: bytes) -> str:
             t = decode_tcp(ip.payload, ip.src, ip.dst)
             return (f"TCP {ip_str(ip.src)}:{t.src_port} > {ip_str(ip.dst)}:{t.dst_port} "
                     f"[{tcp_flags_str(t.flags)}] seq={t.seq} ack={t.ack} win={t.window} len={len(t.payload)}")
+        if ip.protocol == IPPROTO_UDP and not ip.is_fragment:
+            u = decode_udp(ip.payload, ip.src, ip.dst)
+            return (f"UDP {ip_str(ip.src)}:{u.src_port} > {ip_str(ip.dst)}:{u.dst_port} "
+                    f"len={len(u.payload)}")
         if ip.protocol == IPPROTO_ICMP:
             icmp = decode_icmp(ip.payload)
             return f"ICMP {ip_str(ip.src)} > {ip_str(ip.dst)} type={icmp.type} code={icmp.code}"

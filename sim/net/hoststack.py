@@ -1,14 +1,25 @@
 """The host end of the emulated link: a sans-IO IPv4 endpoint driven by the scenario clock.
 
-It answers ARP for its address and learns the device's MAC from the device's ARP traffic,
-answers ICMP echo and can ping the device, and accepts TCP connections on listening ports (each
-becomes a `TcpConnection` whose application is a `StreamHandler` from the listener's factory).
-Frames go out through `transmit(frame)`, which may return the frame's capture id (as
-`Link.from_host` does) so the connections' `tx_log` can name frames.
+It answers ARP for its addresses and learns the device's MAC from the device's ARP traffic,
+answers ICMP echo and can ping the device, accepts TCP connections on listening ports (each
+becomes a `TcpConnection` whose application is a `StreamHandler` from the listener's factory)
+and delivers UDP datagrams to bound ports. Frames go out through `transmit(frame)`, which may
+return the frame's capture id (as `Link.from_host` does) so the connections' `tx_log` can name
+frames.
+
+Addresses: the stack owns `ip` and any address given to `add_address`; `route_all()` turns it
+into the device's router, owning every unicast destination that arrives at its MAC, and
+`set_proxy_arp` makes it answer ARP for further on-link addresses (RFC 1027's proxy ARP). A
+reply always leaves from the address the device sent to, so a capture shows the destination the
+device really used. UDP also accepts the limited broadcast address 255.255.255.255 (DHCP).
+
+IP fragments are not reassembled: a fragment is counted (`dropped_fragment`) and dropped. lwIP
+sends nothing larger than its MTU and sets no fragments for TCP, DHCP, DNS or SNTP.
 
 Robustness rule: a frame that cannot be decoded, fails a checksum or is not for us is counted in
 `stats` and dropped; `handle_frame` never raises because of what arrived. Application errors
-(exceptions from a StreamHandler) do propagate: they are bugs to see, not traffic to count.
+(exceptions from a StreamHandler or a UDP handler) do propagate: they are bugs to see, not
+traffic to count.
 """
 
 from __future__ import annotations
@@ -20,9 +31,10 @@ from typing import Callable
 
 from sim.net.frames import (ACK, ARP_REPLY, ARP_REQUEST, BROADCAST_MAC, ETH_HEADER_LEN, ETHERTYPE_ARP,
                             ETHERTYPE_IPV4, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IPPROTO_ICMP, IPPROTO_TCP,
-                            IPPROTO_UDP, RST, SYN, FrameError, Tcp, decode_arp, decode_ethernet, decode_icmp,
-                            decode_ipv4, decode_tcp, encode_arp, encode_ethernet, encode_icmp_echo, encode_ipv4,
-                            encode_tcp, ip_bytes, ip_str, mac_bytes, mac_str)
+                            IPPROTO_UDP, IPV4_ANY, IPV4_BROADCAST, RST, SYN, FrameError, Tcp, decode_arp,
+                            decode_ethernet, decode_icmp, decode_ipv4, decode_tcp, decode_udp, encode_arp,
+                            encode_ethernet, encode_icmp_echo, encode_ipv4, encode_tcp, encode_udp, ip_bytes,
+                            ip_str, mac_bytes, mac_str)
 from sim.net.tcp import CLOSED, TIME_WAIT, StreamHandler, TcpConfig, TcpConnection, seq_lt
 from sim.seed import SeededRandom
 from sim.vtime import NS_PER_S, EventQueue, Timer
@@ -49,6 +61,36 @@ class Ping:
     @property
     def rtt_ns(self) -> int | None:
         return None if self.reply_ns is None else self.reply_ns - self.sent_ns
+
+
+@dataclass(frozen=True)
+class UdpDatagram:
+    """One UDP datagram that arrived for a bound port."""
+
+    src: str
+    src_port: int
+    dst: str                  # the address the device sent to (255.255.255.255 for a broadcast)
+    dst_port: int
+    payload: bytes
+    src_mac: str
+    time_ns: int
+
+    @property
+    def broadcast(self) -> bool:
+        return self.dst == "255.255.255.255"
+
+
+UdpHandler = Callable[[UdpDatagram], None]
+# factory_for(conn) -> the application for a connection the device opened (conn.local_address
+# is where it connected to); called when the handshake completes
+DefaultListener = Callable[[TcpConnection], StreamHandler]
+# proxy(target_ip, sender_ip) -> True to answer an ARP request for target_ip with our MAC
+ProxyArp = Callable[[bytes, bytes], bool]
+
+
+def _is_unicast(address: bytes) -> bool:
+    """Not 0.0.0.0/8, loopback, multicast, reserved or broadcast (RFC 1122 3.2.1.3, RFC 5771)."""
+    return address[0] not in (0, 127) and address[0] < 224
 
 
 @dataclass
@@ -83,8 +125,13 @@ class HostStack:
         self._ping_seq = 0
         self._neighbors: dict[bytes, bytes] = {}
         self._resolving: dict[bytes, _Resolution] = {}
+        self._addresses: set[bytes] = {self.ip}
+        self._route_all = False
+        self._proxy_arp: ProxyArp | None = None
         self._listeners: dict[int, Callable[[], StreamHandler]] = {}
-        self._active: dict[tuple[bytes, int, int], TcpConnection] = {}
+        self._default_listener: DefaultListener | None = None
+        self._udp: dict[int, UdpHandler] = {}
+        self._active: dict[tuple[bytes, int, bytes, int], TcpConnection] = {}
         self.connections: list[TcpConnection] = []
         self.pings: list[Ping] = []
         self._pending_pings: dict[tuple[int, int], Ping] = {}
@@ -103,6 +150,35 @@ class HostStack:
         if port in self._listeners:
             raise ValueError(f"port {port} already has a listener")
         self._listeners[port] = factory
+
+    def listen_default(self, factory_for: DefaultListener) -> None:
+        """Accept connections to every port without a listener; `factory_for(conn)` gives each its
+        application."""
+        self._default_listener = factory_for
+
+    def bind_udp(self, port: int, handler: UdpHandler) -> None:
+        """Deliver datagrams for `port` (on any owned address, or broadcast) to `handler`."""
+        if not 0 < port < 65536:
+            raise ValueError(f"UDP port must be 1..65535, got {port}")
+        if port in self._udp:
+            raise ValueError(f"UDP port {port} is already bound")
+        self._udp[port] = handler
+
+    def add_address(self, ip: str | bytes) -> None:
+        """Own one more address: ARP is answered and IP traffic accepted for it."""
+        self._addresses.add(ip_bytes(ip))
+
+    def route_all(self) -> None:
+        """Act as the device's router: own every unicast destination that arrives at our MAC."""
+        self._route_all = True
+
+    def set_proxy_arp(self, proxy: ProxyArp | None) -> None:
+        """Answer ARP requests for addresses `proxy(target_ip, sender_ip)` approves (RFC 1027)."""
+        self._proxy_arp = proxy
+
+    @property
+    def addresses(self) -> list[str]:
+        return sorted(ip_str(a) for a in self._addresses)
 
     def add_neighbor(self, ip: str | bytes, mac: str | bytes) -> None:
         """A static ARP entry (frames queued for `ip` leave at once)."""
@@ -161,12 +237,14 @@ class HostStack:
     def _arp_in(self, arp) -> None:
         self.stats["arp_in"] += 1
         known = arp.sender_ip in self._neighbors
-        for_us = arp.target_ip == self.ip
-        if arp.sender_ip != b"\0\0\0\0" and (known or for_us):        # RFC 826 merge rule
+        for_us = arp.target_ip in self._addresses or (
+            arp.op == ARP_REQUEST and self._proxy_arp is not None and arp.target_ip != arp.sender_ip
+            and self._proxy_arp(arp.target_ip, arp.sender_ip))
+        if arp.sender_ip != IPV4_ANY and (known or for_us):        # RFC 826 merge rule
             self._learn(arp.sender_ip, arp.sender_mac)
         if arp.op == ARP_REQUEST and for_us:
             self._send_frame(arp.sender_mac, ETHERTYPE_ARP,
-                             encode_arp(ARP_REPLY, self.mac, self.ip, arp.sender_mac, arp.sender_ip))
+                             encode_arp(ARP_REPLY, self.mac, arp.target_ip, arp.sender_mac, arp.sender_ip))
             self.stats["arp_out"] += 1
         elif not for_us:
             self.stats["dropped_arp_not_for_us"] += 1
@@ -182,30 +260,47 @@ class HostStack:
 
     def _ipv4_in(self, eth, frame_id: int | None) -> None:
         ip = decode_ipv4(eth.payload)
-        if ip.dst != self.ip:
+        broadcast = ip.dst == IPV4_BROADCAST
+        if not (broadcast or self._owns(ip.dst, ip.src, eth.dst)):
             self.stats["dropped_ip_not_for_us"] += 1
             return
-        if ip.src not in self._neighbors and eth.src != BROADCAST_MAC:
+        if ip.src not in self._neighbors and eth.src != BROADCAST_MAC and ip.src != IPV4_ANY:
             # a device with a static ARP entry for us never asks: take its MAC from its traffic
             self._learn(ip.src, eth.src)
         if ip.is_fragment:
             self.stats["dropped_fragment"] += 1
             return
-        if ip.protocol == IPPROTO_TCP:
+        if ip.protocol == IPPROTO_UDP:
+            self._udp_in(eth.src, ip.src, ip.dst, decode_udp(ip.payload, ip.src, ip.dst))
+        elif broadcast:
+            self.stats["dropped_broadcast_not_udp"] += 1        # RFC 1122 3.2.2.6 / 4.2.3.10
+        elif ip.protocol == IPPROTO_TCP:
             seg = decode_tcp(ip.payload, ip.src, ip.dst)
             self.stats["tcp_in"] += 1
-            self._tcp_in(ip.src, seg, frame_id, ETH_HEADER_LEN + ip.header_length + seg.header_length)
+            self._tcp_in(ip.src, ip.dst, seg, frame_id, ETH_HEADER_LEN + ip.header_length + seg.header_length)
         elif ip.protocol == IPPROTO_ICMP:
-            self._icmp_in(ip.src, decode_icmp(ip.payload))
-        elif ip.protocol == IPPROTO_UDP:
-            self.stats["dropped_udp"] += 1
+            self._icmp_in(ip.src, ip.dst, decode_icmp(ip.payload))
         else:
             self.stats["dropped_ip_protocol"] += 1
 
-    def _icmp_in(self, src: bytes, icmp) -> None:
+    def _owns(self, dst: bytes, src: bytes, eth_dst: bytes) -> bool:
+        if dst in self._addresses:
+            return True
+        return self._route_all and eth_dst == self.mac and dst != src and _is_unicast(dst)
+
+    def _udp_in(self, src_mac: bytes, src: bytes, dst: bytes, udp) -> None:
+        self.stats["udp_in"] += 1
+        handler = self._udp.get(udp.dst_port)
+        if handler is None:
+            self.stats["dropped_udp_no_port"] += 1
+            return
+        handler(UdpDatagram(ip_str(src), udp.src_port, ip_str(dst), udp.dst_port, udp.payload,
+                            mac_str(src_mac), self.queue.now_ns))
+
+    def _icmp_in(self, src: bytes, dst: bytes, icmp) -> None:
         self.stats["icmp_in"] += 1
         if icmp.type == ICMP_ECHO_REQUEST and icmp.code == 0:
-            self._send_ip(src, IPPROTO_ICMP, encode_icmp_echo(True, icmp.ident, icmp.sequence, icmp.data))
+            self._send_ip(src, IPPROTO_ICMP, encode_icmp_echo(True, icmp.ident, icmp.sequence, icmp.data), src=dst)
             self.stats["echo_replies_sent"] += 1
         elif icmp.type == ICMP_ECHO_REPLY:
             ping = self._pending_pings.pop((icmp.ident, icmp.sequence), None)
@@ -218,8 +313,8 @@ class HostStack:
         else:
             self.stats["dropped_icmp_type"] += 1
 
-    def _tcp_in(self, src: bytes, seg: Tcp, frame_id: int | None, payload_offset: int) -> None:
-        key = (src, seg.src_port, seg.dst_port)
+    def _tcp_in(self, src: bytes, dst: bytes, seg: Tcp, frame_id: int | None, payload_offset: int) -> None:
+        key = (src, seg.src_port, dst, seg.dst_port)
         conn = self._active.get(key)
         is_syn = seg.has(SYN) and not seg.has(ACK) and not seg.has(RST)
         if conn is not None and conn.state == TIME_WAIT and is_syn and seq_lt(conn.rcv_nxt, seg.seq):
@@ -228,22 +323,27 @@ class HostStack:
         if conn is not None:
             conn.segment_arrived(seg, frame_id, payload_offset)
             return
-        if is_syn and seg.dst_port in self._listeners:
-            self._accept(src, seg)
+        if is_syn and (seg.dst_port in self._listeners or self._default_listener is not None):
+            self._accept(src, dst, seg)
             return
         self.stats["dropped_tcp_no_connection"] += 1
         if not seg.has(RST):                       # RFC 9293 3.10.7.1: answer with a reset
             if seg.has(ACK):
-                self._send_tcp(src, seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
+                self._send_tcp(dst, src, seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
             else:
-                self._send_tcp(src, seg.dst_port, seg.src_port, 0, seg.seq + seg.seq_length, RST | ACK, 0)
+                self._send_tcp(dst, src, seg.dst_port, seg.src_port, 0, seg.seq + seg.seq_length, RST | ACK, 0)
             self.stats["rst_sent"] += 1
 
-    def _accept(self, src: bytes, syn: Tcp) -> None:
-        conn = TcpConnection(queue=self.queue, config=self.tcp_config, local=(self.ip, syn.dst_port),
+    def _accept(self, src: bytes, dst: bytes, syn: Tcp) -> None:
+        factory = self._listeners.get(syn.dst_port)
+        if factory is None:
+            default = self._default_listener
+
+            def factory() -> StreamHandler:
+                return default(conn)          # called once the handshake completes, after conn is bound
+        conn = TcpConnection(queue=self.queue, config=self.tcp_config, local=(dst, syn.dst_port),
                              remote=(src, syn.src_port), iss=self._isn_rng.u32(), syn=syn,
-                             factory=self._listeners[syn.dst_port], emit=self._emit_segment,
-                             on_closed=self._connection_closed)
+                             factory=factory, emit=self._emit_segment, on_closed=self._connection_closed)
         self.connections.append(conn)
         if conn.state != CLOSED:
             self._active[conn.key] = conn
@@ -259,19 +359,37 @@ class HostStack:
                       payload: bytes, options: bytes) -> int | None:
         if flags & RST:
             self.stats["rst_sent"] += 1
-        return self._send_tcp(conn.key[0], conn.key[2], conn.key[1], seq, ack, flags, window, payload, options)
+        remote_ip, remote_port, local_ip, local_port = conn.key
+        return self._send_tcp(local_ip, remote_ip, local_port, remote_port, seq, ack, flags, window, payload, options)
 
-    def _send_tcp(self, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int, window: int,
-                  payload: bytes = b"", options: bytes = b"") -> int | None:
+    def send_udp(self, src_port: int, dst: str | bytes, dst_port: int, payload: bytes, *,
+                 src: str | bytes | None = None, dst_mac: str | bytes | None = None) -> int | None:
+        """Send one datagram from `src` (default: our address). Without `dst_mac` the destination's
+        MAC comes from ARP (broadcast for 255.255.255.255); with it, no ARP is asked (RFC 2131
+        4.1: a DHCP server answers a client that has no address yet at its hardware address)."""
+        source = self.ip if src is None else ip_bytes(src)
+        target = ip_bytes(dst)
+        self.stats["udp_out"] += 1
+        datagram = encode_udp(source, target, src_port, dst_port, payload)
+        if dst_mac is None and target == IPV4_BROADCAST:
+            dst_mac = BROADCAST_MAC
+        return self._send_ip(target, IPPROTO_UDP, datagram, src=source,
+                             dst_mac=None if dst_mac is None else mac_bytes(dst_mac))
+
+    def _send_tcp(self, src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,
+                  window: int, payload: bytes = b"", options: bytes = b"") -> int | None:
         self.stats["tcp_out"] += 1
-        segment = encode_tcp(self.ip, dst, sport, dport, seq, ack, flags, window, payload, options)
-        return self._send_ip(dst, IPPROTO_TCP, segment)
+        segment = encode_tcp(src, dst, sport, dport, seq, ack, flags, window, payload, options)
+        return self._send_ip(dst, IPPROTO_TCP, segment, src=src)
 
-    def _send_ip(self, dst: bytes, protocol: int, payload: bytes) -> int | None:
+    def _send_ip(self, dst: bytes, protocol: int, payload: bytes, *, src: bytes | None = None,
+                 dst_mac: bytes | None = None) -> int | None:
         self._ip_ident = (self._ip_ident + 1) & 0xFFFF
         if protocol == IPPROTO_ICMP:
             self.stats["icmp_out"] += 1
-        packet = encode_ipv4(self.ip, dst, protocol, payload, ident=self._ip_ident)
+        packet = encode_ipv4(self.ip if src is None else src, dst, protocol, payload, ident=self._ip_ident)
+        if dst_mac is not None:
+            return self._send_frame(dst_mac, ETHERTYPE_IPV4, packet)
         mac = self._neighbors.get(dst)
         if mac is not None:
             return self._send_frame(mac, ETHERTYPE_IPV4, packet)

@@ -191,8 +191,10 @@ class TcpConnection:
         return ip_str(self._remote[0]), self._remote[1]
 
     @property
-    def key(self) -> tuple[bytes, int, int]:
-        return self._remote[0], self._remote[1], self._local[1]
+    def key(self) -> tuple[bytes, int, bytes, int]:
+        """(remote ip, remote port, local ip, local port): the local address is part of it, since
+        a host stack that routes for the device owns many."""
+        return self._remote[0], self._remote[1], self._local[0], self._local[1]
 
     @property
     def closed(self) -> bool:
