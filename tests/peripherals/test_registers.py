@@ -14,7 +14,7 @@ from sim.machine.peripherals.rcc import STM32F4_RCC
 from sim.machine.peripherals.registers import RC, RO, W0C, W1C, W1S, WO, Field, Register, dump
 from sim.machine.peripherals.usart import STM32_UART
 
-from periphkit import FakeMachine, Regs
+from periphkit import Regs
 
 # one register per access mode, each with a field at bits 7:0 and reserved bits 15:8 reset to 0xA5
 MODES = {"RW": None, "RO": RO, "WO": WO, "W1C": W1C, "W0C": W0C, "RC": RC, "W1S": W1S}

@@ -114,12 +114,6 @@ class Peripheral:
         values, name, mask = self.values, key.register_name, key.mask
         values[name] = (values[name] & ~mask) | ((value << key.lsb) & mask)
 
-    def set_bits(self, register: Register, mask: int) -> None:
-        self.values[register.name] |= mask
-
-    def clear_bits(self, register: Register, mask: int) -> None:
-        self.values[register.name] &= ~mask
-
     def peek(self, register: Register) -> int:
         """What a read of `register` would return, without the read's side effects."""
         return self.layout.by_name[register.name].peek(self)
