@@ -170,3 +170,6 @@ def test_snapshot_of_a_booted_mac_restores_its_dma_and_phy_state(build_test_firm
         outcomes.append(([f.data for f in sent], result.values, m.ethernet.counters["frames_rx"]))
     assert outcomes[0] == outcomes[1]
     assert len(outcomes[0][0]) == 7 and outcomes[0][2] == 7
+    mac = m.ethernet                     # the MAC's rooms point at the live MAC and PHY, not copies
+    assert mac.tx.mac is mac and mac.rx.mac is mac and mac.smi.mac is mac
+    assert mac.smi.phys[0] is m.peripherals["phy"]

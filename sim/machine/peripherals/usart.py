@@ -57,12 +57,11 @@ GTPR = Register("GTPR", 0x18, [Field("PSC", 0, 8), Field("GT", 8, 8)])
 
 # the flags a read of SR followed by a read of DR clears (RM0090 §30.6.1)
 CLEARED_BY_SR_DR = SR.mask_of("IDLE", "ORE", "NF", "FE", "PE")
-# interrupt sources: (enable bits in CR1, flags in SR); EIE with DMAR covers the receive errors
-IRQ_SOURCES = tuple((CR1.field(enable).mask, SR.mask_of(*flags)) for enable, flags in (
-    ("TXEIE", ("TXE",)), ("TCIE", ("TC",)), ("RXNEIE", ("RXNE", "ORE")), ("IDLEIE", ("IDLE",)),
-    ("PEIE", ("PE",))))
+# interrupt enables and the flags they cover; EIE with DMAR covers the receive errors
+TXEIE, TCIE, RXNEIE, IDLEIE, PEIE = (CR1.field(f).mask for f in ("TXEIE", "TCIE", "RXNEIE", "IDLEIE", "PEIE"))
+TXE, TC, IDLE, PE = (SR.field(f).mask for f in ("TXE", "TC", "IDLE", "PE"))
+RXNE_OR_ORE = SR.mask_of("RXNE", "ORE")
 EIE_DMAR = CR3.mask_of("EIE", "DMAR")
-TC = SR.TC.mask
 RECEIVE_ERRORS = SR.mask_of("FE", "NF", "ORE")
 STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}       # CR2.STOP -> stop length in half bits
 
@@ -270,13 +269,9 @@ class STM32_UART(Deadlines, Peripheral):
     # --- interrupt ------------------------------------------------------------------------
     def _update_irq(self) -> None:
         sr, cr1 = self[SR], self[CR1]
-        level = False
-        for enable, flags in IRQ_SOURCES:
-            if cr1 & enable and sr & flags:
-                level = True
-                break
-        else:
-            level = bool(self[CR3] & EIE_DMAR == EIE_DMAR and sr & RECEIVE_ERRORS)
+        level = bool(cr1 & TXEIE and sr & TXE or cr1 & TCIE and sr & TC or cr1 & RXNEIE and sr & RXNE_OR_ORE
+                     or cr1 & IDLEIE and sr & IDLE or cr1 & PEIE and sr & PE
+                     or self[CR3] & EIE_DMAR == EIE_DMAR and sr & RECEIVE_ERRORS)
         if level != self._irq_level:
             self._irq_level = level
             self.drive_irq(level)
