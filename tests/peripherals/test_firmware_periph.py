@@ -130,7 +130,7 @@ def test_ethernet_software_reset_sticks_without_a_phy(build_test_firmware, tmp_p
     """No PHY on MDIO means no RMII reference clock: DMABMR.SR never clears (ST's HAL:
     stm32f4xx_hal_eth.c, "the SWR is not performed if the ETH_RX_CLK or the ETH_TX_CLK are not
     available"), and ST's SMR scan (stm32-lan8742 lan8742.c) reads 0xFFFF everywhere - MDIO is
-    pulled up, IEEE 802.3 §22.2.2.14 - so it 'finds' address 31."""
+    pulled up, IEEE 802.3 §22.2.2 - so it 'finds' address 31."""
     text = REPL.read_text()
     no_phy = re.sub(r"\nphy: Network\.EthernetPhysicalLayer @ ethernet 0\n(    .*\n|\s*//.*\n)*", "\n", text)
     assert "EthernetPhysicalLayer" not in no_phy

@@ -11,7 +11,7 @@ renode issue 237), this PHY acts on writes:
   delay; a reset restores the configured register values and restarts auto-negotiation.
 - The link drops while auto-negotiation runs and comes up when it completes; BMSR's link bit is
   latching-low (the first read after a drop returns 0 even if the link is back; IEEE 802.3
-  §22.2.4.2.13), AN complete (bit 5) reflects the negotiation. With AN disabled, BMCR's
+  §22.2.4.2, Link Status), AN complete (bit 5) reflects the negotiation. With AN disabled, BMCR's
   speed/duplex bits force the mode.
 - Register 18 (SMR) reports the MDIO address the PHY is attached at in bits 4:0 (ST's driver
   scans for it); register 31 (PHYSCSR) reports autodone (bit 12) and speed/duplex in bits 4:2
@@ -49,7 +49,7 @@ PHYID2 = Register("PHYID2", 3, [Field("REVISION", 0, 4, RO), Field("MODEL", 4, 6
 
 
 def _abilities(access: Access) -> list[Field]:
-    """The base-page layout of ANAR and ANLPAR (IEEE 802.3 §28.2.1.2)."""
+    """The base-page layout of ANAR and ANLPAR (IEEE 802.3 clause 28, base link code word)."""
     return [Field("SELECTOR", 0, 5, access), Field("T10", 5, 1, access), Field("T10_FD", 6, 1, access),
             Field("TX", 7, 1, access), Field("TX_FD", 8, 1, access), Field("T4", 9, 1, access),
             Field("PAUSE", 10, 2, access), Field("REMOTE_FAULT", 13, 1, access)]
@@ -105,7 +105,7 @@ LAN8742A_DEFAULTS = {
     6: 0x0001,                    # ANER: partner AN able
     16: 0x0040, 17: 0x0002, 18: 0x00E0, 27: 0x000A, 31: 0x0040,
 }
-# (ANLPAR bits, mode) in the priority order of IEEE 802.3 Annex 28B.3
+# (ability bits, mode) in the priority resolution order of IEEE 802.3 Annex 28B
 _PRIORITY = ((ANAR.TX_FD.mask, (100, True)), (ANAR.TX.mask, (100, False)),
              (ANAR.T10_FD.mask, (10, True)), (ANAR.T10.mask, (10, False)))
 

@@ -2,9 +2,10 @@
 PHYs attached at addresses 0..31, and the interface a PHY model implements.
 
 Software writes MACMIIAR with MB = 1 (PHY address PA, register MR, MW = 1 for a write whose
-data is in MACMIIDR). The clause-22 frame (IEEE 802.3 §22.2.4.5) takes `mdio_cycles`; MB reads 1
-until then (ST's HAL polls it) and writes to MACMIIAR meanwhile are ignored. A read of an
-address no PHY answers returns 0xFFFF: the idle MDIO line is pulled up (IEEE 802.3 §22.2.2.14).
+data is in MACMIIDR). The clause-22 management frame (IEEE 802.3 §22.2.4) takes `mdio_cycles`;
+MB reads 1 until then (ST's HAL polls it) and writes to MACMIIAR meanwhile are ignored. A read
+of an address no PHY answers returns 0xFFFF: the idle MDIO line is pulled up (IEEE 802.3
+§22.2.2, MDIO).
 """
 
 from __future__ import annotations
