@@ -56,7 +56,8 @@ SVD_ERRORS = {
     ("rcc", "AHB1ENR", "CCMDATARAMEN", "missing"): "the SVD declares no bit 20",
     # RM0090 §3.9 (FLASH_OPTCR): OPTLOCK (bit 0) is set after reset; the SVD's 0x14 lacks it
     ("flash_controller", "OPTCR", "reset", 0x15, 0x14): "OPTLOCK set after reset",
-    # RM0090 §30.6.1 (USART_SR): TXE and TC are 1 after reset, 0x0000_00C0; the SVD shifts them
+    # RM0090 §30.6.1 (USART_SR): TXE (bit 7) and TC (bit 6) reset to 1 (the register diagram's
+    # reset row), 0x0000_00C0; the SVD shifts them into reserved bits 23:22
     **{(f"usart{n}", "SR", *_SR_RESET): "SR reset bits shifted by 16 in the SVD" for n in (1, 2, 3, 6)},
     # RM0090 §8.4.3 (GPIOx_OSPEEDR): port A resets to 0x0C00_0000 (PA13 very high speed)
     ("gpioPortA", "OSPEEDR", "reset", 0x0C00_0000, 0): "the SVD gives 0 for port A",

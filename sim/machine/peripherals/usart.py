@@ -16,8 +16,8 @@ RX: bytes queued with `inject()` (the port's `write()`) arrive one per character
 and RE are set (they wait in the host queue while the receiver is off). A byte that arrives while
 RXNE or ORE is set is lost and sets ORE; RDR keeps the old byte and RXNE is not raised again
 until ORE is cleared by reading SR then DR (RM0090 §30.6.1). IDLE rises one character time after
-the last byte of a burst. SR resets to 0x0000_00C0 (TXE and TC set; ST's SVD has the bits
-shifted to 0x00C0_0000).
+the last byte of a burst. SR resets to 0x0000_00C0: TXE and TC are 1 after reset (RM0090
+§30.6.1); ST's SVD has the bits shifted to 0x00C0_0000.
 
 Interrupt: TXEIE&TXE | TCIE&TC | RXNEIE&(RXNE|ORE) | IDLEIE&IDLE | PEIE&PE | EIE&DMAR&(FE|NF|ORE),
 level-driven on the USART's NVIC line.
