@@ -1,11 +1,12 @@
-"""Ethernet PHY behind the MAC's MDIO bus (Renode type `Network.EthernetPhysicalLayer`).
+"""Ethernet PHYs behind the MAC's MDIO bus: `Clause22Phy`, what every IEEE 802.3 clause-22 PHY
+does, and the LAN8742A-like model of Renode type `Network.EthernetPhysicalLayer`.
 
-A LAN8742A-like PHY. Registers 0-15 are the IEEE 802.3 clause 22 management registers
-(§22.2.4), 16-31 the LAN8742A's vendor registers (LAN8742A/LAN8742Ai datasheet, "Register
-Descriptions"). Their values start from what the .repl gives as properties with Renode's names
-(BasicControl, BasicStatus, Id1, Id2, AutoNegotiationAdvertisement, ..., VendorSpecific0..15 =
-registers 16..31) and otherwise from LAN8742A defaults. Unlike Renode's table (writes ignored,
-renode issue 237), this PHY acts on writes:
+Registers 0-15 are the IEEE 802.3 clause 22 management registers (§22.2.4), 16-31 the LAN8742A's
+vendor registers (LAN8742A/LAN8742Ai datasheet, "Register Descriptions"). Their values start from
+what the .repl gives as properties with Renode's names (BasicControl, BasicStatus, Id1, Id2,
+AutoNegotiationAdvertisement, ..., VendorSpecific0..15 = registers 16..31) and otherwise from
+LAN8742A defaults. Unlike Renode's table (writes ignored, renode issue 237), this PHY acts on
+writes:
 
 - BMCR bit 15 (soft reset) and bit 9 (restart auto-negotiation) self-clear after a short virtual
   delay; a reset restores the configured register values and restarts auto-negotiation.
@@ -110,14 +111,16 @@ _PRIORITY = ((ANAR.TX_FD.mask, (100, True)), (ANAR.TX.mask, (100, False)),
              (ANAR.T10_FD.mask, (10, True)), (ANAR.T10.mask, (10, False)))
 
 
-@model("Network.EthernetPhysicalLayer")
-class EthernetPhysicalLayer(Deadlines, Peripheral):
-    """A PHY model: implements `sim.machine.peripherals.ethernet.mdio.PhyDevice`."""
+class Clause22Phy(Deadlines, Peripheral):
+    """A PHY on MDIO (implements `sim.machine.peripherals.ethernet.mdio.PhyDevice`): reset,
+    power-down, auto-negotiation and the cable, over the clause-22 registers. A vendor model
+    adds its registers 16-31 (`REGISTERS`), its strap values (`DEFAULTS`) and its reactions to
+    events (the `_vendor_*` hooks)."""
 
     SIZE = 0
     REGISTER_ADDRESSING = "index"          # offsets are MDIO register numbers, not bus bytes
-    REGISTERS = CLAUSE22 + LAN8742A_VENDOR
-    DEFAULTS = LAN8742A_DEFAULTS
+    REGISTERS = CLAUSE22 + tuple(Register(f"R{n}", n, width=16) for n in range(16, 32))
+    DEFAULTS: dict[int, int] = {}
 
     # Virtual durations in CPU cycles (short: drivers poll over MDIO).
     reset_cycles = 1_680              # 10 us
@@ -132,7 +135,7 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
                     raise ValueError(f"{prop} must be a 16-bit register value, got {value!r}")
                 self._configured[PROPERTY_REGISTERS[prop]] = value
             elif prop[:1].isupper():              # a property Renode would reject as well
-                raise ValueError(f"unknown property {prop!r}; EthernetPhysicalLayer has "
+                raise ValueError(f"unknown property {prop!r}; {type(self).__name__} has "
                                  f"{', '.join(PROPERTY_REGISTERS)}")
         self._cable = True
         self.counters = {"reads": 0, "writes": 0, "resets": 0, "autonegotiations": 0}
@@ -148,14 +151,26 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
         self._an_complete = False
         self._link_latched_low = True
         self[BMSR.LINK_STATUS] = self[BMSR.AN_COMPLETE] = 0
-        self[PHYSCSR.AUTODONE] = 0
+        self._vendor_reset()
         self._start_link()
 
     def attached(self, address: int) -> None:
         """Called by the MAC when the PHY is registered at an MDIO address."""
         self.address = address
-        self._configured[SMR.offset] = SMR.PHYAD.put(self._configured.get(SMR.offset, 0), address)
-        self[SMR.PHYAD] = address
+        self._vendor_attached(address)
+
+    # --- what a vendor model adds ------------------------------------------------------------
+    def _vendor_reset(self) -> None:
+        """After the registers took their configured values."""
+
+    def _vendor_attached(self, address: int) -> None:
+        """The MDIO address is known (strap pins; some PHYs report it in a register)."""
+
+    def _vendor_link_down(self) -> None:
+        """An established link dropped."""
+
+    def _vendor_an_complete(self) -> None:
+        """Auto-negotiation completed."""
 
     # --- MDIO (PhyDevice) ------------------------------------------------------------------
     def mdio_read(self, register: int) -> int:
@@ -180,10 +195,6 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
     def _bmsr_read(self, value: int) -> int:
         self._link_latched_low = False          # latching-low: the read releases the latch
         return value
-
-    def _speed_indication(self) -> int:
-        speed, full = self.speed_duplex()
-        return (0b010 if speed == 100 else 0b001) | (0b100 if full else 0)
 
     def _bmcr_written(self, old: int, value: int) -> None:
         if BMCR.RESET.get(value):
@@ -224,7 +235,7 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
 
     def _drop_link(self) -> None:
         if self._link:
-            self[ISFR.INT4] = 1                   # link down
+            self._vendor_link_down()
         self._link = False
         self._an_complete = False
         self._link_latched_low = True
@@ -244,7 +255,7 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
         self._link = True
         if self[BMCR.AN_ENABLE]:
             self._an_complete = True
-            self[ISFR.INT6] = 1                   # auto-negotiation complete
+            self._vendor_an_complete()
 
     def speed_duplex(self) -> tuple[int, bool]:
         """(Mb/s, full duplex) the link runs at: negotiated, or forced by BMCR."""
@@ -266,3 +277,29 @@ class EthernetPhysicalLayer(Deadlines, Peripheral):
     def register(self, number: int) -> int:
         """Peek at a register without read side effects (for tests and reports)."""
         return self.values[self.layout.by_offset[number & 0x1F].name]
+
+
+@model("Network.EthernetPhysicalLayer")
+class EthernetPhysicalLayer(Clause22Phy):
+    """The LAN8742A: SMR reports the MDIO address, PHYSCSR the negotiated mode, ISFR latches
+    link-down (INT4) and auto-negotiation complete (INT6) until read."""
+
+    REGISTERS = CLAUSE22 + LAN8742A_VENDOR
+    DEFAULTS = LAN8742A_DEFAULTS
+
+    def _vendor_reset(self) -> None:
+        self[PHYSCSR.AUTODONE] = 0
+
+    def _vendor_attached(self, address: int) -> None:
+        self._configured[SMR.offset] = SMR.PHYAD.put(self._configured.get(SMR.offset, 0), address)
+        self[SMR.PHYAD] = address
+
+    def _vendor_link_down(self) -> None:
+        self[ISFR.INT4] = 1
+
+    def _vendor_an_complete(self) -> None:
+        self[ISFR.INT6] = 1
+
+    def _speed_indication(self) -> int:
+        speed, full = self.speed_duplex()
+        return (0b010 if speed == 100 else 0b001) | (0b100 if full else 0)
