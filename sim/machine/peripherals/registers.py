@@ -67,19 +67,16 @@ class Access(enum.Enum):
 RW, RO, WO, W1C, W0C, RC, W1S = (Access.RW, Access.RO, Access.WO, Access.W1C, Access.W0C,
                                  Access.RC, Access.W1S)
 
-_SOFTWARE_STORES = {RW}                 # bits a write copies into storage as written
-
-
 class Field:
     """One field of a register: `width` bits from `lsb`, an access mode, a reset value and
     optional callbacks. `register` is set when the field's register is declared."""
 
     __slots__ = ("name", "lsb", "width", "access", "reset", "value", "on_write", "on_change",
-                 "doc", "mask", "bits", "register", "register_name")
+                 "mask", "bits", "register", "register_name")
 
     def __init__(self, name: str, lsb: int, width: int = 1, access: Access = RW, *,
                  reset: int | None = None, value: Callback = None, on_write: Callback = None,
-                 on_change: Callback = None, doc: str = "") -> None:
+                 on_change: Callback = None) -> None:
         if not isinstance(access, Access):
             raise TypeError(f"field {name}: access must be an Access, got {access!r}")
         if width < 1 or lsb < 0:
@@ -92,7 +89,6 @@ class Field:
         self.value = value
         self.on_write = on_write
         self.on_change = on_change
-        self.doc = doc
         self.bits = (1 << width) - 1            # the largest field value
         self.mask = self.bits << lsb            # the field's bits in the register
         self.register: Register | None = None
@@ -122,12 +118,12 @@ class Register:
     `reset`, if given, must agree with it. Fields are attributes: `DMASR.TS`."""
 
     _OWN = frozenset({"name", "offset", "fields", "reset", "value", "on_read", "on_write", "width",
-                      "doc", "width_mask", "rw", "w1c", "w0c", "w1s", "wo", "rc", "ro", "lsb", "bits",
+                      "width_mask", "rw", "w1c", "w0c", "w1s", "wo", "rc", "ro", "lsb", "bits",
                       "mask", "register_name"})
 
     def __init__(self, name: str, offset: int, fields: Iterable[Field] = (), *,
                  reset: int | None = None, value: Callback = None, on_read: Callback = None,
-                 on_write: Callback = None, width: int = 32, doc: str = "") -> None:
+                 on_write: Callback = None, width: int = 32) -> None:
         self.name = name
         self.offset = offset
         self.width = width
@@ -137,7 +133,6 @@ class Register:
         self.value = value
         self.on_read = on_read
         self.on_write = on_write
-        self.doc = doc
         self.fields: tuple[Field, ...] = tuple(fields)
         covered = 0
         from_fields = 0
@@ -145,7 +140,9 @@ class Register:
         for f in self.fields:
             if f.register is not None:
                 raise ValueError(f"{name}.{f.name} already belongs to {f.register_name}")
-            if f.name in self._OWN or f.name in self.__dict__:
+            if isinstance(self.__dict__.get(f.name), Field):
+                raise ValueError(f"{name}: two fields named {f.name}")
+            if f.name in self._OWN:
                 raise ValueError(f"{name}: field name {f.name!r} clashes with a Register attribute")
             if f.lsb + f.width > width:
                 raise ValueError(f"{name}.{f.name}: bits {f.lsb}+{f.width} exceed the {width}-bit register")
