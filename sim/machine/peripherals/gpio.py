@@ -27,7 +27,7 @@ def _config(name: str, offset: int, prefix: str, bits: int, first_pin: int = 0, 
     field on writes."""
     fields = [Field(f"{prefix}{pin}", (pin - first_pin) * bits, bits)
               for pin in range(first_pin, first_pin + pins)]
-    pin_masks = tuple((1 << pin, f.mask) for pin, f in zip(range(first_pin, first_pin + pins), fields))
+    pin_masks = tuple((1 << pin, f.mask) for pin, f in zip(range(first_pin, first_pin + pins), fields, strict=True))
 
     def written(port: "STM32_GPIOPort", old: int, new: int) -> None:
         port._config_written(name, pin_masks, old, new)

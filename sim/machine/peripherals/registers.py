@@ -187,9 +187,6 @@ class Register:
             mask |= self.field(n).mask
         return mask
 
-    def decode(self, value: int) -> dict[str, int]:
-        return {f.name: f.get(value) for f in self.fields}
-
     def __repr__(self) -> str:
         return f"<Register {self.name} @0x{self.offset:x}>"
 
