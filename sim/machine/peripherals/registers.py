@@ -3,10 +3,9 @@
 A model declares each register once, as data, and its code then names fields instead of
 repeating bit constants:
 
-    MACCR = Register("MACCR", 0x000, reset=0x0000_8000, fields=[
-        Field("RE", 2, on_change="_receiver_switched"),
-        Field("TE", 3, on_change="_transmitter_switched"),
-        ...])
+    DMASR = Register("DMASR", 0x1014, on_write="_interrupts_written", fields=[
+        *flags(W1C, TS=0, TPSS=1, TBUS=2, ...),
+        Field("RPS", 17, 3, RO), Field("TPS", 20, 3, RO), ...])
 
     if self[MACCR.TE]: ...              # a field's value
     self[DMASR.TPS] = TPS_SUSPENDED     # hardware sets a field (no access rules, no callbacks)
