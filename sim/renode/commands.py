@@ -124,11 +124,28 @@ def commands_for_boot(plan: BootPlan) -> list[str]:
     return commands
 
 
-def run_for_command(microseconds: int) -> str:
-    """Run exactly this much virtual time, then pause (§3.2 `emulation RunFor "1.5"`)."""
-    if microseconds <= 0:
-        raise ValueError("RunFor needs a positive duration")
-    return f'emulation RunFor "{time_string(microseconds)}"'
+def log_commands(path: Path) -> list[str]:
+    """Send Renode's own log to a file (`logFile @path`), read back when something fails.
+
+    Warnings and errors only (`logLevel 2`): at the default level Renode logs two lines per RunFor
+    slice ("Machine paused/resumed"), which would grow the file without bound.
+    """
+    return [f"logFile {monitor_path(path)}", "logLevel 2"]
+
+
+def save_command(path: Path) -> str:
+    """Save the whole emulation to a file (`Save @path`, Renode's state snapshots)."""
+    return f"Save {monitor_path(path)}"
+
+
+def load_command(path: Path) -> str:
+    """Replace the emulation with one saved by `Save` (`Load @path`)."""
+    return f"Load {monitor_path(path)}"
+
+
+def select_machine_command(name: str = DEFAULT_MACHINE_NAME) -> str:
+    """Make `name` the Monitor's current machine again after a `Load` (`mach set "name"`)."""
+    return f'mach set "{name}"'
 
 
 def gdb_server_command(port: int, autostart: bool = False) -> str:
