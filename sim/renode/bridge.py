@@ -1,16 +1,19 @@
 """The only module that touches pyrenode3 and Renode's .NET objects.
 
-Importing pyrenode3 loads Renode (facts/renode.md §5), so this module is imported only when a
-RenodeMachine is created. Everything with a documented Monitor form goes through
+Importing pyrenode3 loads Renode (pyrenode3's `__init__` runs its loader unless
+PYRENODE_SKIP_LOAD is set), so this module is imported only when a RenodeMachine is created. Everything with a documented Monitor form goes through
 `Monitor.execute` (the strings come from sim.renode.commands); what has none uses the .NET
 objects pyrenode3 exposes:
 
 - UART output: the UART's `CharReceived` event; input: `WriteChar` (Renode's IUART).
-- Ethernet out: the MAC's `FrameReady` event, whose frames carry the FCS (§2.1).
+- Ethernet out: the MAC's `FrameReady` event, whose frames carry the FCS (Renode 1.16.1's
+  SynopsysEthernetMAC builds them with `addCrc: true`).
 - Ethernet in: `machine.HandleTimeDomainEvent(mac.ReceiveFrame, frame, <external-world time>)`,
-  the path Renode's NetworkInterfaceTester.SendFrame and its Switch use (§3.1): in the default
-  SynchronizedIO mode the frame is delivered at the next sync point, while the machine runs, so
-  the 1.16.1 model does not drop it as it does frames handed to a paused machine (§2.2, §3.1).
+  the path Renode's NetworkInterfaceTester.SendFrame and its Switch use
+  (renode-infrastructure src/Emulator/Main/Testing/NetworkInterfaceTester.cs,
+  src/Emulator/Extensions/Tools/Network/Switch.cs): in the default SynchronizedIO mode the frame
+  is delivered at the next sync point, while the machine runs, so the 1.16.1 model does not drop
+  it as it does frames handed to a paused machine.
 - CPU hooks: `cpu.AddHook(address, CpuAddressHook)` (ICPUWithHooks). The parameter is Renode's
   named delegate type `CpuAddressHook`; pythonnet will not convert an `Action[...]` into it.
 - MMIO writes to a peripheral, seen (and changed) before the model gets them:
@@ -18,7 +21,7 @@ objects pyrenode3 exposes:
 - registers: `GetRegister`/`SetRegister` with a `RegisterValue` (the `...Unsafe` forms are
   obsolete in 1.16.1 and log a warning); memory: sysbus `ReadBytes`/`WriteBytes`/`ReadDoubleWord`.
 
-Callbacks run on Renode's CPU thread (§5 "Events"); the caller keeps them short and must not let
+Callbacks run on Renode's CPU thread; the caller keeps them short and must not let
 exceptions escape into Renode.
 """
 
@@ -46,7 +49,7 @@ class MachineHandle(Handle):
 class RenodeBridge:
     def __init__(self) -> None:
         try:
-            import pyrenode3  # noqa: F401  (loads Renode, §5)
+            import pyrenode3  # noqa: F401  (loads Renode)
             from Antmicro.Renode.Core import EmulationManager
             from Antmicro.Renode.Network import EthernetFrame
             from Antmicro.Renode.Peripherals import IPeripheral

@@ -2,7 +2,7 @@
 
 It lets the Renode backend's thin pyrenode3 layer run without Renode, so tests can check the call
 sequence, and it refuses any Monitor command that is not in the documented syntax table below
-(facts/renode.md), so an undocumented command fails the test instead of passing silently.
+(Renode 1.16.1's Monitor), so an unknown command fails the test instead of passing silently.
 
 `FakeRenode.on_run` lets a test script what "the firmware" does during an `emulation RunFor`:
 print on a UART, transmit a frame, hit a hooked address.
@@ -18,21 +18,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-# Documented Monitor syntax, one regex per command form (facts/renode.md section in the comment).
+# Monitor syntax Renode 1.16.1 accepts, one regex per command form (what it calls in the comment).
 DOCUMENTED_COMMANDS = {
-    "SetSeed": r"emulation SetSeed \d+",                                   # §3.2, §8 quirk 9
+    "SetSeed": r"emulation SetSeed \d+",                                   # Emulation.SetSeed
     "mach create": r'mach create "[\w.-]+"',                               # renode-docs machines
-    "LoadPlatformDescription": r"machine LoadPlatformDescription @\S+",    # §1.1
-    "PerformanceInMips": r"\w+ PerformanceInMips \d+",                     # §3.2, §1.4 resc
-    "SetGlobalQuantum": r'emulation SetGlobalQuantum "[\d:.]+"',           # §3.2
-    "SetGlobalAdvanceImmediately": r"emulation SetGlobalAdvanceImmediately (true|false)",  # §3.2
-    "LoadELF": r"sysbus LoadELF @\S+",                                     # §1.4 resc
-    "StartGdbServer": r"machine StartGdbServer \d+( (true|false))?",       # §3.2
-    "logFile": r"logFile @\S+",                                            # renode-docs logger
-    "logLevel": r"logLevel -?\d",                                          # renode-docs logger
-    "Save": r"Save @\S+",                                                  # renode-docs snapshots
-    "Load": r"Load @\S+",                                                  # renode-docs snapshots
-    "mach set": r'mach set "[\w.-]+"',                                    # renode-docs machines
+    "LoadPlatformDescription": r"machine LoadPlatformDescription @\S+",    # PlatformDescriptionMachineExtensions
+    "PerformanceInMips": r"\w+ PerformanceInMips \d+",                     # BaseCPU.PerformanceInMips
+    "SetGlobalQuantum": r'emulation SetGlobalQuantum "[\d:.]+"',           # Emulation.SetGlobalQuantum
+    "SetGlobalAdvanceImmediately": r"emulation SetGlobalAdvanceImmediately (true|false)",  # Emulation
+    "LoadELF": r"sysbus LoadELF @\S+",                                     # FileLoaderExtensions.LoadELF
+    "StartGdbServer": r"machine StartGdbServer \d+( (true|false))?",       # Machine.StartGdbServer
+    "logFile": r"logFile @\S+",                                            # the Monitor's logFile
+    "logLevel": r"logLevel -?\d",                                          # the Monitor's logLevel
+    "Save": r"Save @\S+",                                                  # EmulationManager.Save
+    "Load": r"Load @\S+",                                                  # EmulationManager.Load
+    "mach set": r'mach set "[\w.-]+"',                                    # the Monitor's mach
 }
 TICKS_PER_SECOND = 10**9   # TimeInterval resolution on Renode master (1e-9 s)
 

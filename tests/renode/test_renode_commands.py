@@ -24,7 +24,7 @@ def test_time_strings_parse_to_the_exact_microseconds_on_both_renode_resolutions
 
 
 def test_the_naive_decimal_form_would_lose_a_microsecond():
-    # the reason for the guard digit: Renode truncates the double product (§3.2)
+    # the reason for the guard digit: Renode truncates the double product (TimeInterval.TryParse)
     lost = [us for us in range(1, 2000) if parse_time_string(f"0.{us:06d}", 10**6) != us]
     assert lost, "if no value were lost, the guard digit would be unnecessary"
     assert all(parse_time_string(time_string(us), 10**6) == us for us in lost)

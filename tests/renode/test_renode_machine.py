@@ -32,7 +32,7 @@ def _run_fors(calls: list[tuple]) -> list[int]:
 
 
 def _set_station_address(fake, mac: bytes) -> None:
-    """What the firmware's writes to MACA0LR (octets a-d) and MACA0HR (e-f) leave there (§2.1)."""
+    """What the firmware's writes to MACA0LR (octets a-d) and MACA0HR (e-f) leave there (RM0090 §33.8.3)."""
     memory = fake.current.memory
     low, high = mac[:4], mac[4:6] + b"\x00\x00"
     for offset, word in ((0x44, low), (0x40, high)):
@@ -192,7 +192,7 @@ def test_received_frames_get_an_fcs_and_are_delivered_while_renode_runs(machine,
     unicast, broadcast, multicast = _frame(DEVICE_MAC), _frame(b"\xff" * 6), _frame(bytes.fromhex("01005e000001"))
     assert machine.ethernet.receive(unicast) is True
     assert machine.ethernet.receive(broadcast) is True
-    assert machine.ethernet.receive(multicast) is False        # the 1.16.1 model drops it (§2.2)
+    assert machine.ethernet.receive(multicast) is False        # the 1.16.1 model drops it
     mac = fake_renode.peripheral("ethernet").internal
     assert mac.received == []                                  # nothing handed over while paused
     created = [c for c in fake_renode.calls if c[0] == "EthernetFrame.TryCreateEthernetFrame"]
