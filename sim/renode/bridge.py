@@ -1,9 +1,9 @@
 """The only module that touches pyrenode3 and Renode's .NET objects.
 
 Importing pyrenode3 loads Renode (pyrenode3's `__init__` runs its loader unless
-PYRENODE_SKIP_LOAD is set), so this module is imported only when a RenodeMachine is created. Everything with a documented Monitor form goes through
-`Monitor.execute` (the strings come from sim.renode.commands); what has none uses the .NET
-objects pyrenode3 exposes:
+PYRENODE_SKIP_LOAD is set), so this module is imported only when a RenodeMachine is created.
+Boot, save and load go through `Monitor.execute` (the strings come from sim.renode.commands);
+the rest uses the .NET objects directly:
 
 - UART output: the UART's `CharReceived` event; input: `WriteChar` (Renode's IUART).
 - Ethernet out: the MAC's `FrameReady` event, whose frames carry the FCS (Renode 1.16.1's
@@ -20,6 +20,8 @@ objects pyrenode3 exposes:
   `sysbus.SetHookBeforePeripheralWrite<uint>(peripheral, Func<uint, long, uint>)`.
 - registers: `GetRegister`/`SetRegister` with a `RegisterValue` (the `...Unsafe` forms are
   obsolete in 1.16.1 and log a warning); memory: sysbus `ReadBytes`/`WriteBytes`/`ReadDoubleWord`.
+- time: `Emulation.RunFor(TimeInterval)`, what the Monitor's `emulation RunFor` calls.
+- peripherals: `machine.TryGetByName<IPeripheral>("sysbus.NAME")`, once per boot or load.
 
 Callbacks run on Renode's CPU thread; the caller keeps them short and must not let
 exceptions escape into Renode.

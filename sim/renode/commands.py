@@ -50,9 +50,9 @@ def time_string(microseconds: int) -> str:
     """A Monitor time argument for a whole number of microseconds.
 
     Renode parses `[[h:]m:]s[.frac]` and turns the fraction into ticks through a double,
-    truncating (TimeInterval.TryParse, renode-infrastructure src/Emulator/Main/Time/TimeInterval.cs). "0.000007" becomes 6.99999... us and is cut to 6 on
-    a microsecond-resolution build. A guard digit 1e-10 s past the last microsecond digit keeps the
-    product just above the exact tick count on both microsecond- and nanosecond-resolution
+    truncating (TimeInterval.TryParse, renode-infrastructure src/Emulator/Main/Time/TimeInterval.cs):
+    "0.000007" becomes 6.99999... us and is cut to 6 on a microsecond-resolution build. A guard
+    digit 1e-10 s past the last microsecond digit keeps the product just above the exact tick count on both microsecond- and nanosecond-resolution
     builds, so the truncation lands on the intended value.
     """
     if microseconds < 0:

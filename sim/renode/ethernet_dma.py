@@ -3,14 +3,14 @@
 Two things the model does not do, which the backend supplies from the register writes it sees and
 the descriptors in guest memory:
 
-- DMAOMR.FTF (flush transmit FIFO, bit 20) "is cleared by hardware once the flush is done"
-  (RM0090 §33.8.4, ETH_DMAOMR). The 1.16.1 model stores the written value and never clears it, so
-  a driver that waits for the flush (as ST's and ours do) times out. The model has no TX FIFO, so
+- DMAOMR.FTF (flush transmit FIFO, bit 20) is cleared by hardware once the flush is done
+  (RM0090, ETH_DMAOMR register description). The 1.16.1 model stores the written value and
+  never clears it, so a driver that waits for the flush (as ST's and ours do) times out. The model has no TX FIFO, so
   the flush is complete the moment it is asked for: the backend clears the bit on its way in.
 - The model reports a transmitted frame (FrameReady) without saying which descriptors and
   buffers it gathered it from. The DMA reads a frame from the descriptors starting at its
   current position, buffer 1 of each (and buffer 2 when TDES0.TCH is clear), up to the one with
-  TDES0.LS (RM0090 §33.6.7, "Normal TX DMA descriptors"). The backend follows the same walk: it
+  TDES0.LS (RM0090, Ethernet chapter, "TxDMA descriptors"). The backend follows the same walk: it
   starts at the list address the firmware writes to DMATDLAR and continues where the previous
   frame ended, reading the descriptors back from guest memory when the frame appears (the model
   has cleared OWN by then but leaves FS, LS, the buffer sizes and addresses in place).
@@ -22,7 +22,7 @@ from typing import Callable
 
 from sim.frame_types import DmaSegment
 
-DMATDLAR = 0x1010          # DMA transmit descriptor list address (RM0090 §33.8.4)
+DMATDLAR = 0x1010          # DMA transmit descriptor list address (RM0090, ETH_DMATDLAR)
 DMAOMR = 0x1018            # DMA operation mode
 DMAOMR_FTF = 1 << 20       # flush transmit FIFO
 
@@ -49,7 +49,7 @@ def write_seen_by_model(offset: int, value: int) -> int:
 
 
 def list_address(value: int) -> int:
-    """DMATDLAR as the DMA uses it: word aligned (bits 1:0 are ignored, RM0090 §33.8.4)."""
+    """DMATDLAR as the DMA uses it: word aligned (bits 1:0 are ignored, RM0090 ETH_DMATDLAR)."""
     return value & ~3
 
 

@@ -4,8 +4,8 @@ Renode's SynopsysEthernetMAC hands out transmitted frames with the 4-byte FCS st
 its RX path sets RDES0.FL to the length of the frame it was given, FCS included, as the silicon
 does (the driver subtracts 4). The 1.16.1 model also drops every received frame whose FCS is
 missing or wrong (renode-infrastructure
-src/Emulator/Peripherals/Peripherals/Network/SynopsysEthernetMAC.cs at Renode 1.16.1). So frames going in get an FCS, frames coming out
-lose it.
+src/Emulator/Peripherals/Peripherals/Network/SynopsysEthernetMAC.cs at Renode 1.16.1). So frames
+going in get an FCS, frames coming out lose it.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ class RenodeUart:
 
 
 def mac_from_registers(high: int, low: int) -> bytes | None:
-    """Station address from MACA0HR/MACA0LR: LR holds octets a-d, HR bits 15:0 octets e-f (RM0090 §33.8.3)."""
+    """Station address from MACA0HR/MACA0LR: LR holds octets a-d, HR bits 15:0 octets e-f
+    (RM0090, ETH_MACA0HR and ETH_MACA0LR)."""
     address = (low & 0xFFFF_FFFF).to_bytes(4, "little") + (high & 0xFFFF).to_bytes(2, "little")
     if address in (b"\x00" * 6, b"\xff" * 6):
         return None

@@ -6,9 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import fake_pyrenode3  # tests/renode is on sys.path (pytest rootdir-relative import)
+import pytest
 
 DATA = Path(__file__).resolve().parent / "data"
 DOCUMENTED_REPL = DATA / "documented.repl"

@@ -17,7 +17,6 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
-
 # Monitor syntax Renode 1.16.1 accepts, one regex per command form (what it calls in the comment).
 DOCUMENTED_COMMANDS = {
     "SetSeed": r"emulation SetSeed \d+",                                   # Emulation.SetSeed

@@ -32,7 +32,8 @@ def _run_fors(calls: list[tuple]) -> list[int]:
 
 
 def _set_station_address(fake, mac: bytes) -> None:
-    """What the firmware's writes to MACA0LR (octets a-d) and MACA0HR (e-f) leave there (RM0090 §33.8.3)."""
+    """What the firmware's writes to MACA0LR (octets a-d) and MACA0HR (e-f) leave there
+    (RM0090, ETH_MACA0HR and ETH_MACA0LR)."""
     memory = fake.current.memory
     low, high = mac[:4], mac[4:6] + b"\x00\x00"
     for offset, word in ((0x44, low), (0x40, high)):
@@ -123,8 +124,9 @@ TCH, FS, LS, CIC_FULL = 1 << 20, 1 << 28, 1 << 29, 3 << 22
 
 
 def _descriptors(fake, frames: list[list[tuple[int, int]]]) -> None:
-    """Lay out chained descriptors (RM0090 §33.6.7) for `frames`, each a list of (buffer, length),
-    and leave them as the DMA leaves them after sending: OWN clear, FS/LS/buffers in place."""
+    """Lay out chained descriptors (RM0090, Ethernet chapter, "TxDMA descriptors") for `frames`,
+    each a list of (buffer, length), and leave them as the DMA leaves them after sending: OWN
+    clear, FS/LS/buffers in place."""
     address = TX_LIST
     ring = [d for frame in frames for d in range(len(frame))]
     count = len(ring)
@@ -176,7 +178,7 @@ def test_a_frame_the_descriptors_do_not_account_for_has_no_segments(machine, fak
 
 
 def test_the_tx_fifo_flush_completes_at_once(machine, fake_renode):
-    # RM0090 §33.8.4: FTF is cleared by hardware when the flush is done; Renode's model keeps it
+    # RM0090 ETH_DMAOMR: FTF is cleared by hardware when the flush is done; Renode's model keeps it
     seen = []
     fake_renode.on_run = lambda fake, ticks: seen.append(fake.mac_write(0x1018, (1 << 20) | (1 << 13) | 1))
     machine.run(MS)
@@ -273,7 +275,8 @@ def test_snapshot_is_renodes_saved_emulation_and_restore_loads_it_without_replay
     assert snap.emulation_file.is_file()
     assert machine.uart("usart1").transcript == b".."
 
-    fake_renode.on_run = lambda fake, ticks: (fake.uart_print("usart1", b"!"), fake.transmit(with_fcs(_frame(b"\xff" * 6))))
+    fake_renode.on_run = lambda fake, ticks: (fake.uart_print("usart1", b"!"),
+                                              fake.transmit(with_fcs(_frame(b"\xff" * 6))))
     machine.write_memory(0x2000_0100, b"\xbb")
     machine.run(5 * MS)
     frames.clear()
