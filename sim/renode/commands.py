@@ -52,8 +52,10 @@ def time_string(microseconds: int) -> str:
     Renode parses `[[h:]m:]s[.frac]` and turns the fraction into ticks through a double,
     truncating (TimeInterval.TryParse, renode-infrastructure src/Emulator/Main/Time/TimeInterval.cs):
     "0.000007" becomes 6.99999... us and is cut to 6 on a microsecond-resolution build. A guard
-    digit 1e-10 s past the last microsecond digit keeps the product just above the exact tick count on both microsecond- and nanosecond-resolution
-    builds, so the truncation lands on the intended value.
+    digit 1e-10 s past the last microsecond digit keeps the product just above the exact tick
+    count on both microsecond- and nanosecond-resolution builds, so the truncation lands on the
+    intended value (the backend runs time through `Emulation.RunFor` with whole microseconds; the
+    strings are for the quantum and for `.resc` scripts).
     """
     if microseconds < 0:
         raise ValueError("virtual time cannot be negative")
