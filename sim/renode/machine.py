@@ -113,7 +113,7 @@ class RenodeMachine:
         self._bridge = RenodeBridge()
         # Renode's own log and saved emulations live here while the machine does
         self._workdir = Path(tempfile.mkdtemp(prefix="sim-renode-"))
-        weakref.finalize(self, shutil.rmtree, self._workdir, True)
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self._workdir, True)
         self.log_path = self._workdir / "renode.log"
 
         self._image: FirmwareImage | None = None
@@ -244,6 +244,7 @@ class RenodeMachine:
             if _active is not None and _active() is self:   # a retired machine's emulation is gone
                 self._bridge.clear()
                 _active = None
+            self._remove_workdir()                          # its log and saved emulations
 
     def __enter__(self) -> "RenodeMachine":
         return self
