@@ -6,8 +6,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import fake_pyrenode3  # tests/renode is on sys.path (pytest rootdir-relative import)
 import pytest
+
+import fake_pyrenode3  # tests/renode is on sys.path (pytest rootdir-relative import)
 
 DATA = Path(__file__).resolve().parent / "data"
 DOCUMENTED_REPL = DATA / "documented.repl"
