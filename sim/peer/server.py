@@ -235,6 +235,7 @@ class PeerServer:
 
     # --- moving bytes -------------------------------------------------------------------------
     def _read(self, conn: SocketConnection) -> None:
+        now = self._clock()              # before the I/O: a clock read after it could see a later time
         try:
             data = conn.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -248,10 +249,11 @@ class PeerServer:
             conn.session.eof_received()
             return
         if not conn.write_shut:          # bytes after our FIN do not keep a connection alive
-            conn.last_active = self._clock()
+            conn.last_active = now
         conn.session.data_received(data)
 
     def _write(self, conn: SocketConnection) -> None:
+        now = self._clock()
         while conn.outgoing and not conn.aborted and not conn.broken:
             try:
                 n = conn.sock.send(conn.outgoing)
@@ -264,7 +266,7 @@ class PeerServer:
                 conn.outgoing.clear()
                 return
             del conn.outgoing[:n]
-            conn.last_active = self._clock()
+            conn.last_active = now
         if conn.close_requested and not conn.outgoing and not conn.write_shut and not conn.broken:
             conn.write_shut = True
             try:
