@@ -57,7 +57,7 @@ class SocketConnection:
     def __init__(self, sock: socket.socket, address, session: PeerSession, now: float) -> None:
         self.sock = sock
         self.address = address
-        self.session = session
+        self.session: PeerSession | None = session      # None once dropped (see PeerServer._drop)
         self.opened_at = now
         self.last_active = now
         self.outgoing = bytearray()
@@ -348,6 +348,9 @@ class PeerServer:
             except OSError as exc:
                 self.stats.journal_errors += 1
                 self.log(f"{session.name}: journal not written: {exc}")
+        # session.conn points back at conn: without this, each session would wait for the cyclic
+        # garbage collector, and a busy peer would hold hundreds of finished sessions at a time
+        conn.session = None
         self._resume_accepting()
 
     def _shutdown(self) -> None:

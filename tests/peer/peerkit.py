@@ -56,17 +56,22 @@ class PeerProcess:
     def wait_for(self, match, count: int = 1) -> str:
         """The `count`-th stdout line for which `match(line)` is true (waits for it)."""
         deadline = time.monotonic() + GUARD
+        scanned, hits = 0, 0
         with self._cond:
             while True:
-                hits = [ln for ln in self.lines if match(ln)]
-                if len(hits) >= count:
-                    return hits[count - 1]
+                for line in self.lines[scanned:]:
+                    scanned += 1
+                    if match(line):
+                        hits += 1
+                        if hits == count:
+                            return line
                 if self.proc.poll() is not None and not self._reader.is_alive():
                     raise AssertionError(f"the peer exited ({self.proc.returncode}) first:\n"
                                          + "\n".join(self.lines[-30:]) + "\n" + self.proc.stderr.read())
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError("the peer did not print the expected line:\n" + "\n".join(self.lines[-30:]))
+                    raise AssertionError(f"the peer printed {hits} of {count} expected lines:\n"
+                                         + "\n".join(self.lines[-30:]))
                 self._cond.wait(min(left, 0.5))
 
     def count(self, match) -> int:
