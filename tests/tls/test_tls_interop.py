@@ -25,7 +25,8 @@ from sim.tls.journal import C2S, S2C
 from sim.tls.policy import ServerPolicy
 from sim.tls.suites import suite_by_name
 
-# the report's matrix: TLS 1.0 and 1.1 with both CBC-SHA suites, TLS 1.2 with both GCM suites
+# what the reference firmware speaks (firmware/tls/mbedtls_config.h: TLS 1.0-1.2, RSA and ECDHE-RSA key
+# exchange, AES-CBC and GCM): TLS 1.0 and 1.1 with both CBC-SHA suites, TLS 1.2 with both GCM suites
 MATRIX = [
     ("1.0", "TLS-RSA-WITH-AES-128-CBC-SHA"), ("1.0", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"),
     ("1.1", "TLS-RSA-WITH-AES-128-CBC-SHA"), ("1.1", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"),
