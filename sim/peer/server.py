@@ -202,8 +202,12 @@ class PeerServer:
             self._open(sock, address)
 
     def _open(self, sock: socket.socket, address) -> None:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:                  # reset by the client before we got to it
+            sock.close()
+            return
         session = self.factory(output_limit=self.limits.output_buffer)
         conn = SocketConnection(sock, address, session, self._clock())
         self._conns[conn] = None
@@ -214,7 +218,10 @@ class PeerServer:
 
     def _refuse(self, sock: socket.socket, address) -> None:
         self.stats.refused += 1
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        except OSError:
+            pass
         sock.close()
         self.log(f"refused {show_address(address)}: {len(self._conns)} connections open "
                  f"(--max-connections {self.limits.max_connections})")
