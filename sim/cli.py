@@ -58,8 +58,9 @@ def _build_parser() -> argparse.ArgumentParser:
     peer.add_argument("--seed", type=int, default=1)
     peer.add_argument("--journal", metavar="DIR",
                       help="write each connection's journal and key log into a new DIR/run-NNNN per start")
-    from sim.peer.config import PeerLimits      # a leaf: no TLS stack for the other subcommands
-    peer_limits = PeerLimits()                  # the defaults live with the limits; --help shows them
+    # the limits' defaults live with PeerLimits (a leaf module: building the parser loads no TLS stack)
+    from sim.peer.config import PeerLimits
+    peer_limits = PeerLimits()
     peer.add_argument("--max-connections", type=int, default=peer_limits.max_connections, metavar="N",
                       help="connections open at once; more are closed at once and counted (default: %(default)s)")
     peer.add_argument("--handshake-timeout", type=float, default=peer_limits.handshake_timeout, metavar="SECONDS",

@@ -137,9 +137,6 @@ class PeerServer:
     def open_connections(self) -> int:
         return len(self._conns)
 
-    def shown_address(self) -> str:
-        return show_address(self.address)
-
     # --- running ------------------------------------------------------------------------------
     def start(self) -> "PeerServer":
         self._thread = threading.Thread(target=self.serve_forever, name="tls-peer", daemon=True)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from peerkit import PeerProcess, client_context, good_get
 
 

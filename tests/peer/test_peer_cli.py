@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-
 from peerkit import SERVER_NAME, PeerProcess, client_context, connect, expected_get_body, good_get
 
 TIMEOUT = 60

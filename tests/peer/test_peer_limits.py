@@ -13,8 +13,8 @@ import ssl
 import time
 
 import pytest
-
 from peerkit import GUARD, SERVER_NAME, client_context, connect, expected_get_body, good_get, read_until_closed
+
 from sim.peer import PeerFactory, PeerLimits, PeerServer, PeerSession
 from sim.tls.policy import ServerPolicy
 

@@ -10,6 +10,7 @@ import time
 import weakref
 
 from peerkit import GUARD, client_context, connect, good_get, good_post, read_until_closed
+
 from sim.peer import PeerFactory, PeerServer
 from sim.tls.policy import ServerPolicy
 

@@ -20,8 +20,16 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-from peerkit import (SERVER_NAME, PeerProcess, client_context, connect, expected_get_body, good_get, good_post,
-                     read_until_closed)
+from peerkit import (
+    SERVER_NAME,
+    PeerProcess,
+    client_context,
+    connect,
+    expected_get_body,
+    good_get,
+    good_post,
+    read_until_closed,
+)
 
 CONNECTIONS = 2000
 WORKERS = 12
