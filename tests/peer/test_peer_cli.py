@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from peerkit import SERVER_NAME, PeerProcess, client_context, connect, expected_get_body, good_get
+from peerkit import SERVER_NAME, PeerProcess, client_context, connect, expected_get_body, good_get, read_until_closed
 
 TIMEOUT = 60
 
@@ -138,3 +138,20 @@ def test_stop_signal_journals_open_connections(tmp_path, peer_ca, sig):
         assert f"the peer stopped ({name}) with the connection open" in events, events
         assert ("suite" in data["info"]) is handshake
     assert (run_dir / "keylog.txt").read_text().count("CLIENT_RANDOM ") == 1
+
+
+def test_limits_on_the_command_line_take_effect():
+    with PeerProcess("--max-connections", "1", "--handshake-timeout", "0.5", "--idle-timeout", "1000") as peer:
+        with connect("127.0.0.1", peer.port) as silent:          # never starts a handshake
+            peer.wait_for(lambda ln: "session-0: connection from" in ln)
+            try:
+                with connect("127.0.0.1", peer.port) as second:
+                    assert read_until_closed(second) == b""
+            except ConnectionResetError:
+                pass                                             # refused before connect() returned
+            peer.wait_for(lambda ln: "(--max-connections 1)" in ln)
+            assert read_until_closed(silent) == b""              # closed by the handshake deadline
+        peer.wait_for(lambda ln: "session-0: closed" in ln)
+        assert peer.stop() == 0
+    summary = next(ln for ln in peer.lines if ln.startswith("peer: stopped (SIGTERM)"))
+    assert "1 connections, 1 refused over the connection cap, 1 handshake deadlines, 0 idle deadlines" in summary
