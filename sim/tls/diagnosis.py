@@ -67,11 +67,9 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
     verdict, summary, failure = _classify(journal, failed, lines)
 
     difference = None
-    if device_sent is not None:
-        difference = _compare(journal, bytes(device_sent), bytes(journal.rx_stream), locate, lines)
-        if not journal.stream_complete:
-            lines.append(f"(The journal kept {len(journal.rx_stream)} of the {journal.bytes_received} bytes received "
-                         "(its stream limit): the comparison covers those.)")
+    sent = _comparable(journal, device_sent, failed, lines) if device_sent is not None else None
+    if sent is not None:
+        difference = _compare(journal, sent, bytes(journal.rx_stream), locate, lines)
         if difference is not None and difference.get("first_offset") is not None:
             if difference.get("record_part") == "record header" and verdict in ("record_corrupted", "keys_mismatch"):
                 verdict = "misframing"     # a changed length field reframes everything after it
@@ -85,6 +83,23 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
             summary += "; the bytes arrived exactly as the device's TLS layer sent them"
     return Diagnosis(verdict, summary, "\n".join([summary, ""] + lines) + "\n", failure, difference,
                      {"records_client_to_server": journal.records_received})
+
+
+def _comparable(journal: Journal, device_sent: bytes, failed: JournalRecord | None, lines: list[str]) -> bytes | None:
+    """What of the device's bytes to compare with the received stream the journal kept: all of them,
+    or - when the journal reached its stream limit - as many as it kept, and nothing when the
+    failed record lies beyond them."""
+    sent = bytes(device_sent)
+    if journal.stream_complete:
+        return sent
+    kept = len(journal.rx_stream)
+    limit = f"the journal kept the first {kept} of the {journal.bytes_received} bytes received (its stream limit)"
+    if failed is not None and failed.end_offset > kept:
+        lines += ["", f"No byte comparison with the device's {len(sent)} bytes: {limit}, and the failed record "
+                      f"starts at stream offset {failed.stream_offset}."]
+        return None
+    lines += ["", f"The comparison covers the first {min(kept, len(sent))} bytes: {limit}."]
+    return sent[:kept]
 
 
 # --- classification ------------------------------------------------------------------------------
