@@ -135,6 +135,29 @@ class Journal:
     records_not_kept: int = 0
     events_not_kept: int = 0
 
+    # which method takes which trace event (by name: bound methods stored on the instance would make
+    # every journal a reference cycle, freed only by the cycle collector)
+    HANDLERS = {
+        trace.Started: "_on_started",
+        trace.BytesReceived: "_on_bytes",
+        trace.StateChanged: "_on_state",
+        trace.StreamEnded: "_on_stream_ended",
+        trace.RecordReceived: "_on_record_received",
+        trace.RecordChecked: "_on_checked",
+        trace.MistakesTried: "_on_mistakes",
+        trace.HandshakeMessageReceived: "_on_handshake_message",
+        trace.ApplicationDataReceived: "_on_application_data",
+        trace.Note: "_on_note",
+        trace.RecordDone: "_on_record_done",
+        trace.RecordSent: "_on_record_sent",
+        trace.ClientAlert: "_on_client_alert",
+        trace.FatalAlertSent: "_on_fatal_alert_sent",
+        trace.ClientHelloParsed: "_on_client_hello",
+        trace.VersionChosen: "_on_version",
+        trace.SessionNegotiated: "_on_session",
+        trace.HandshakeFinished: "_on_handshake_finished",
+    }
+
     def __post_init__(self) -> None:
         self._current: JournalRecord | None = None   # the received record being processed
         self._ended = False
@@ -142,32 +165,12 @@ class Journal:
         self._after_end_kept = 0
         self._ignored_after_end = 0
         self._limits_reached: set[str] = set()
-        self._handlers = {
-            trace.Started: self._on_started,
-            trace.BytesReceived: self._on_bytes,
-            trace.StateChanged: self._on_state,
-            trace.StreamEnded: self._on_stream_ended,
-            trace.RecordReceived: self._on_record_received,
-            trace.RecordChecked: self._on_checked,
-            trace.MistakesTried: self._on_mistakes,
-            trace.HandshakeMessageReceived: self._on_handshake_message,
-            trace.ApplicationDataReceived: self._on_application_data,
-            trace.Note: self._on_note,
-            trace.RecordDone: self._on_record_done,
-            trace.RecordSent: self._on_record_sent,
-            trace.ClientAlert: self._on_client_alert,
-            trace.FatalAlertSent: self._on_fatal_alert_sent,
-            trace.ClientHelloParsed: self._on_client_hello,
-            trace.VersionChosen: self._on_version,
-            trace.SessionNegotiated: self._on_session,
-            trace.HandshakeFinished: self._on_handshake_finished,
-        }
 
     # --- observing the server ----------------------------------------------------------------
     def observe(self, event) -> None:
-        handler = self._handlers.get(type(event))
+        handler = self.HANDLERS.get(type(event))
         if handler is not None:
-            handler(event)
+            getattr(self, handler)(event)
 
     def _on_started(self, e: trace.Started) -> None:
         self.info["policy"] = e.policy

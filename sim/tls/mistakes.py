@@ -10,7 +10,7 @@ PolarSSL 1.3 / Mbed TLS < 2.7 (`MBEDTLS_SSL_TRUNCATED_HMAC_COMPAT`, mbedtls/libr
 and (GCM, RFC 5288 §3) a nonce the client derived from the sequence number but did not put on the
 wire.
 
-`MistakeSearch` runs the search as an observer of the server's trace: it answers a
+`search_on_failure` runs the search as an observer of the server's trace: it answers a
 `ProtectionFailed` event with a `MistakesTried` event, which the journal records.
 """
 
@@ -153,12 +153,8 @@ def _gcm_mistakes(fragment: bytes, ctx: ReadContext) -> list[dict]:
     return out
 
 
-class MistakeSearch:
-    """Subscribe `observe` to a server's trace; each failed record gets the hypotheses tried on it."""
-
-    def __init__(self, emit) -> None:
-        self._emit = emit
-
-    def observe(self, event) -> None:
-        if isinstance(event, trace.ProtectionFailed):
-            self._emit(trace.MistakesTried(tuple(try_client_mistakes(event.fragment, event.context))))
+def search_on_failure(event) -> list | None:
+    """A trace observer: a failed record's `ProtectionFailed` is answered with `MistakesTried`."""
+    if isinstance(event, trace.ProtectionFailed):
+        return [trace.MistakesTried(tuple(try_client_mistakes(event.fragment, event.context)))]
+    return None

@@ -30,7 +30,7 @@ from sim.tls.certs import TestPki, generate_test_pki
 from sim.tls.groups import GROUPS_BY_CODE, EphemeralKey, NamedGroup, group_name
 from sim.tls.journal import DEFAULT_LIMITS, Journal, JournalLimits
 from sim.tls.keylog import keylog_line
-from sim.tls.mistakes import MistakeSearch, ReadContext
+from sim.tls.mistakes import ReadContext, search_on_failure
 from sim.tls.policy import ServerPolicy
 from sim.tls.protocol import (
     MAX_CIPHERTEXT, MAX_FRAGMENT_LENGTHS, MAX_PLAINTEXT, TLS1_0, TLS1_2, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -91,6 +91,17 @@ _HANDSHAKE_INPUTS = {HandshakeType.CLIENT_HELLO: Received.CLIENT_HELLO,
 
 
 class TlsServer:
+    # the method that handles each transition of sim.tls.states.TRANSITIONS (by name: bound methods
+    # stored on the instance would make every server a reference cycle)
+    HANDLERS = {
+        (State.WAIT_CLIENT_HELLO, Received.CLIENT_HELLO): "_on_client_hello",
+        (State.WAIT_CLIENT_KEY_EXCHANGE, Received.CLIENT_KEY_EXCHANGE): "_on_client_key_exchange",
+        (State.WAIT_CHANGE_CIPHER_SPEC, Received.CHANGE_CIPHER_SPEC): "_on_change_cipher_spec",
+        (State.WAIT_FINISHED, Received.FINISHED): "_on_finished",
+        (State.ESTABLISHED, Received.APPLICATION_DATA): "_on_application_data",
+        (State.ESTABLISHED, Received.CLIENT_HELLO): "_refuse_renegotiation",
+    }
+
     def __init__(self, policy: ServerPolicy | None = None, rng: SeededRandom | None = None, *,
                  pki: TestPki | None = None, sessions: SessionCache | None = None, name: str = "session",
                  journal_limits: JournalLimits = DEFAULT_LIMITS, observers: tuple = ()) -> None:
@@ -102,7 +113,7 @@ class TlsServer:
         self._emit = self._trace.emit
         self.journal = Journal(name, limits=journal_limits)
         self.subscribe(self.journal.observe)
-        self.subscribe(MistakeSearch(self._emit).observe)
+        self.subscribe(search_on_failure)
         for observer in observers:
             self.subscribe(observer)
         self.keylog_lines: list[str] = []
@@ -112,14 +123,6 @@ class TlsServer:
         self.resumed = False
         self.close_notify_sent = False
         self.close_notify_received = False
-        self._handlers = {
-            (State.WAIT_CLIENT_HELLO, Received.CLIENT_HELLO): self._on_client_hello,
-            (State.WAIT_CLIENT_KEY_EXCHANGE, Received.CLIENT_KEY_EXCHANGE): self._on_client_key_exchange,
-            (State.WAIT_CHANGE_CIPHER_SPEC, Received.CHANGE_CIPHER_SPEC): self._on_change_cipher_spec,
-            (State.WAIT_FINISHED, Received.FINISHED): self._on_finished,
-            (State.ESTABLISHED, Received.APPLICATION_DATA): self._on_application_data,
-            (State.ESTABLISHED, Received.CLIENT_HELLO): self._refuse_renegotiation,
-        }
         self._framer = RecordFramer()
         self._handshake = msg.HandshakeReassembler()
         self._out = bytearray()
@@ -243,12 +246,12 @@ class TlsServer:
     def _handle(self, received: Received, what: str, *args) -> None:
         """Run the handler for `received` in this state and move by the table; anything the table
         does not list is unexpected_message (RFC 5246 §7.2.2)."""
-        handler = self._handlers.get((self.state, received))
+        handler = self.HANDLERS.get((self.state, received))
         if handler is None:
             accepted = ", ".join(accepted_in(self.state)) or "nothing"
             raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE,
                            f"{what} in state {self.state} (the server accepts {accepted} there)")
-        outcome = handler(*args) or received
+        outcome = getattr(self, handler)(*args) or received
         self._move(TRANSITIONS[(self.state, outcome)], outcome)
 
     def _move(self, new: State, trigger: str) -> None:

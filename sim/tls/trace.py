@@ -4,8 +4,9 @@ handshake messages, alerts, negotiation results and state transitions.
 The server only emits these (`Trace.emit`); the record journal (`sim.tls.journal`) and the
 client-mistake search (`sim.tls.mistakes`) subscribe, so neither sits inside the protocol logic.
 Events are delivered synchronously, in the order they were emitted, to observers in the order they
-subscribed; an observer may emit further events (the mistake search answers `ProtectionFailed`
-with `MistakesTried`).
+subscribed. An observer may return further events, which are then delivered the same way (the
+mistake search answers `ProtectionFailed` with `MistakesTried`); observers hold no reference back to
+the trace, so a finished connection is freed by reference counting alone.
 
 A received record's events arrive between its `RecordReceived` and either `RecordDone` (it was
 accepted) or a `FatalAlertSent` (it ended the connection).
@@ -13,13 +14,13 @@ accepted) or a `FatalAlertSent` (it ended the connection).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sim.tls.records import Check
 
-Observer = Callable[[Any], None]
+Observer = Callable[[Any], Iterable[Any] | None]
 
 
 class Trace:
@@ -33,7 +34,8 @@ class Trace:
 
     def emit(self, event: Any) -> None:
         for observer in tuple(self._observers):
-            observer(event)
+            for follow_up in observer(event) or ():
+                self.emit(follow_up)
 
 
 # --- the connection ----------------------------------------------------------------------------

@@ -4,9 +4,12 @@ still keeps what the diagnosis of the first failure needs."""
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
 
 from tlskit import MemoryClient, client_context, split_records
+from sim.http import HttpApp
 from sim.seed import SeededRandom
 from sim.tls.diagnosis import diagnose
 from sim.tls.journal import DEFAULT_LIMITS, JournalLimits
@@ -124,3 +127,20 @@ def test_an_accepted_record_keeps_a_fingerprint_not_its_bytes(ca_path):
     assert not replayed.ok and replayed.raw == record
     assert split_records(srv.data_to_send())[-1][0] == 21
     assert diagnose(journal).summary.endswith(f"replay of record #{accepted.index}")
+
+
+def test_a_finished_connection_is_freed_by_reference_counting(ca_path):
+    """A busy peer must not wait for the cycle collector: the server, its journal (with a failure
+    the mistake search looked at) and the HTTP app hold no reference cycles."""
+    gc.disable()
+    try:
+        srv, client = connected(ca_path)
+        corrupt_one(srv, client)
+        app = HttpApp()
+        app.receive(b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                    b"GET /text/3 HTTP/1.1\r\nHost: h\r\n\r\n")
+        refs = [weakref.ref(obj) for obj in (srv, srv.journal, app)]
+        del srv, client, app
+        assert [ref() for ref in refs] == [None, None, None]
+    finally:
+        gc.enable()
