@@ -7,6 +7,7 @@ prf         TLS PRF, master secret (incl. RFC 7627), key block, Finished
 records     record framing and protection (CBC MtE/EtM, TLS 1.0 implicit IV, truncated HMAC, GCM)
 messages    handshake message codecs
 policy      ServerPolicy: what a scenario's server accepts
+negotiation what the server picks from a ClientHello (version, suite, group, signature, resumption)
 sessions    session-ID cache for resumption
 states      the server's states and its transition table
 trace       the events the server emits for observers (records, checks, alerts, transitions)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sim.tls import trace
 from sim.tls.records import Check
@@ -137,7 +138,7 @@ class Journal:
 
     # which method takes which trace event (by name: bound methods stored on the instance would make
     # every journal a reference cycle, freed only by the cycle collector)
-    HANDLERS = {
+    HANDLERS: ClassVar[dict[type, str]] = {
         trace.Started: "_on_started",
         trace.BytesReceived: "_on_bytes",
         trace.StateChanged: "_on_state",

@@ -17,17 +17,17 @@ bytes.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+from typing import ClassVar
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from sim.seed import SeededRandom
 from sim.tls import messages as msg
-from sim.tls import prf, trace
+from sim.tls import negotiation, prf, trace
 from sim.tls.certs import TestPki, generate_test_pki
-from sim.tls.groups import GROUPS_BY_CODE, EphemeralKey, NamedGroup, group_name
+from sim.tls.groups import EphemeralKey, NamedGroup
 from sim.tls.journal import DEFAULT_LIMITS, Journal, JournalLimits
 from sim.tls.keylog import keylog_line
 from sim.tls.mistakes import ReadContext, search_on_failure
@@ -74,17 +74,6 @@ class ConnectionFailed:
     reason: str
 
 
-class _Md5Sha1(hashes.HashAlgorithm):
-    # the 36-byte MD5||SHA1 "hash" TLS 1.0/1.1 RSA signatures use, without DigestInfo
-    name = "md5-sha1"
-    digest_size = 36
-    block_size = 64
-
-
-# TLS 1.2 SignatureAndHashAlgorithm values (RFC 5246 §7.4.1.4.1); our preference order
-_SIG_HASHES = {4: hashes.SHA256, 5: hashes.SHA384, 6: hashes.SHA512, 2: hashes.SHA1}
-_SIG_RSA, _SIG_ECDSA = 1, 3
-
 _HANDSHAKE_INPUTS = {HandshakeType.CLIENT_HELLO: Received.CLIENT_HELLO,
                      HandshakeType.CLIENT_KEY_EXCHANGE: Received.CLIENT_KEY_EXCHANGE,
                      HandshakeType.FINISHED: Received.FINISHED}
@@ -93,7 +82,7 @@ _HANDSHAKE_INPUTS = {HandshakeType.CLIENT_HELLO: Received.CLIENT_HELLO,
 class TlsServer:
     # the method that handles each transition of sim.tls.states.TRANSITIONS (by name: bound methods
     # stored on the instance would make every server a reference cycle)
-    HANDLERS = {
+    HANDLERS: ClassVar[dict[tuple[State, Received], str]] = {
         (State.WAIT_CLIENT_HELLO, Received.CLIENT_HELLO): "_on_client_hello",
         (State.WAIT_CLIENT_KEY_EXCHANGE, Received.CLIENT_KEY_EXCHANGE): "_on_client_key_exchange",
         (State.WAIT_CHANGE_CIPHER_SPEC, Received.CHANGE_CIPHER_SPEC): "_on_change_cipher_spec",
@@ -485,7 +474,7 @@ class TlsServer:
             version_name(hello.client_version), hello.random, tuple(suite_name(s) for s in hello.cipher_suites),
             tuple(extension_name(t) for t, _ in hello.extensions), sni))
 
-        version = self._choose_version(hello)
+        version = negotiation.choose_version(self.policy, hello)
         self.version = version
         if TLS_FALLBACK_SCSV in hello.cipher_suites and version < self.policy.max_version:
             raise TlsAlert(AlertDescription.INAPPROPRIATE_FALLBACK,
@@ -515,12 +504,12 @@ class TlsServer:
         self._server_random = self._rng.bytes(32)
         self._emit(trace.VersionChosen(version_name(version), self._server_random))
 
-        cached = self._resumable(hello, version, ems, mfl)
+        cached = negotiation.resumable(self.policy, self._sessions, hello, version, ems, mfl)
         if cached is not None:
             self._resume(hello, cached, secure_reneg)
             return Received.CLIENT_HELLO_RESUMING
 
-        suite, group, sig_alg = self._choose_suite(hello, version)
+        suite, group, sig_alg = negotiation.choose_suite(self.policy, hello, version)
         self.suite, self._group = suite, group
         self._ems = ems
         self._etm = suite.mode == "cbc" and self.policy.encrypt_then_mac and hello.has(ExtensionType.ENCRYPT_THEN_MAC)
@@ -536,96 +525,12 @@ class TlsServer:
         if suite.is_ecdhe:
             self._ephemeral = EphemeralKey(group, self._rng.child("ecdhe"))
             params = msg.ecdhe_params(group.code, self._ephemeral.public_bytes)
-            signature = self._sign(hello.random + self._server_random + params, version, sig_alg)
+            signature = negotiation.sign(self._pki.server_key(self.policy.cert), hello.random + self._server_random + params,
+                                         version, sig_alg)
             flight.append(msg.server_key_exchange(params, signature, sig_alg if version >= TLS1_2 else None))
         flight.append(msg.server_hello_done())
         self._send_handshake(flight)
         return Received.CLIENT_HELLO
-
-    def _choose_version(self, hello: msg.ClientHello) -> int:
-        # RFC 5246 §7.4.1.2 and App. E.1: a client_version above ours (3.4, 0x0401, 0xFEFE, ...) gets
-        # our highest version; only one below every version we allow is refused. Mbed TLS does the
-        # same (mbedtls/library/ssl_srv.c `ssl_parse_client_hello()`).
-        cv = hello.client_version
-        if cv >> 8 < 3:
-            raise TlsAlert(AlertDescription.PROTOCOL_VERSION, f"client_version 0x{cv:04x} is not TLS")
-        allowed = [v for v in self.policy.version_codes if v <= cv]
-        if not allowed:
-            raise TlsAlert(AlertDescription.PROTOCOL_VERSION,
-                           f"client offers at most {version_name(cv)}, the policy needs at least "
-                           f"{version_name(self.policy.min_version)}")
-        return allowed[-1]
-
-    def _choose_suite(self, hello: msg.ClientHello, version: int):
-        offered = set(hello.cipher_suites)
-        groups = hello.supported_groups()
-        point_formats = hello.point_formats()
-        sig_algs = hello.signature_algorithms()
-        candidates = list(self.policy.suite_list)
-        if self.policy.prefer_client_order:
-            order = {code: i for i, code in enumerate(hello.cipher_suites)}
-            candidates.sort(key=lambda s: order.get(s.code, 1 << 20))
-        why = []
-        for suite in candidates:
-            if suite.code not in offered:
-                continue
-            if not suite.allows(version):
-                why.append(f"{suite.mbedtls} needs {version_name(suite.min_version)}")
-                continue
-            group = None
-            if suite.is_ecdhe:
-                if point_formats is not None and 0 not in point_formats:
-                    why.append(f"{suite.mbedtls}: client lacks uncompressed EC points")
-                    continue
-                group = self._choose_group(groups)
-                if group is None:
-                    why.append(f"{suite.mbedtls}: no common group (client {[group_name(g) for g in groups or []]}, "
-                               f"policy {[g.name for g in self.policy.group_list]})")
-                    continue
-            sig_alg = None
-            if suite.is_ecdhe and version >= TLS1_2:
-                sig_alg = self._choose_sig_alg(sig_algs, _SIG_ECDSA if suite.cert_kind == "ecdsa" else _SIG_RSA)
-                if sig_alg is None:
-                    why.append(f"{suite.mbedtls}: no common signature algorithm")
-                    continue
-            return suite, group, sig_alg
-        offered_known = [suite_name(c) for c in hello.cipher_suites if c not in (0x00FF, 0x5600)]
-        raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
-                       f"no cipher suite in common for {version_name(version)}: client offered "
-                       f"{len(offered_known)} suites, policy allows "
-                       f"[{', '.join(s.mbedtls for s in self.policy.suite_list)}]"
-                       + (f"; {'; '.join(why)}" if why else ""))
-
-    def _choose_group(self, client_groups: list[int] | None) -> NamedGroup | None:
-        if client_groups is None:
-            client_groups = [23]        # RFC 4492 §4: without the extension, assume the common curve
-        policy = list(self.policy.group_list)
-        if self.policy.prefer_client_order:
-            for code in client_groups:
-                group = GROUPS_BY_CODE.get(code)
-                if group in policy:
-                    return group
-            return None
-        return next((g for g in policy if g.code in client_groups), None)
-
-    @staticmethod
-    def _choose_sig_alg(client: list[tuple[int, int]] | None, sig: int) -> tuple[int, int] | None:
-        if client is None:
-            client = [(2, sig)]         # RFC 5246 §7.4.1.4.1: absent means SHA-1
-        for hash_code in _SIG_HASHES:
-            if (hash_code, sig) in client:
-                return hash_code, sig
-        return None
-
-    def _sign(self, data: bytes, version: int, sig_alg: tuple[int, int] | None) -> bytes:
-        key = self._pki.server_key(self.policy.cert)
-        if isinstance(key, rsa.RSAPrivateKey):
-            if version >= TLS1_2:
-                return key.sign(data, padding.PKCS1v15(), _SIG_HASHES[sig_alg[0]]())
-            digest = hashlib.md5(data).digest() + hashlib.sha1(data).digest()
-            return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(_Md5Sha1()))
-        hash_cls = _SIG_HASHES[sig_alg[0]] if version >= TLS1_2 else hashes.SHA1   # RFC 4492: SHA-1 before 1.2
-        return key.sign(data, ec.ECDSA(hash_cls(), deterministic_signing=True))
 
     def _server_extensions(self, hello: msg.ClientHello, secure_reneg: bool, full: bool) -> list[bytes]:
         ext = []
@@ -651,24 +556,6 @@ class TlsServer:
             extended_master_secret=self._ems, encrypt_then_mac=self._etm, truncated_hmac=self._trunc,
             max_fragment_length=MAX_FRAGMENT_LENGTHS[self._mfl_code] if self._mfl_code is not None else None,
             session_id=self._session_id))
-
-    def _resumable(self, hello: msg.ClientHello, version: int, ems: bool, mfl: int | None) -> CachedSession | None:
-        if not self.policy.session_resumption or self._sessions is None:
-            return None
-        cached = self._sessions.get(hello.session_id)
-        if cached is None:
-            return None
-        if cached.extended_master_secret and not hello.has(ExtensionType.EXTENDED_MASTER_SECRET):
-            raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
-                           "resumption of an extended-master-secret session without the extension (RFC 7627 §5.3)")
-        etm = (cached.suite.mode == "cbc" and self.policy.encrypt_then_mac
-               and hello.has(ExtensionType.ENCRYPT_THEN_MAC))
-        trunc = (cached.suite.mode == "cbc" and self.policy.truncated_hmac and hello.has(ExtensionType.TRUNCATED_HMAC))
-        if (cached.version != version or cached.suite.code not in hello.cipher_suites
-                or cached.suite not in self.policy.suite_list or cached.extended_master_secret != ems
-                or cached.encrypt_then_mac != etm or cached.truncated_hmac != trunc or cached.max_fragment_code != mfl):
-            return None
-        return cached
 
     def _resume(self, hello: msg.ClientHello, cached: CachedSession, secure_reneg: bool) -> None:
         self.resumed = True
