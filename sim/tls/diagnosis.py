@@ -65,11 +65,11 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
     lines.append(f"Client->server: {journal.records_received} records, {journal.bytes_received} bytes received.")
 
     verdict, summary, failure = _classify(journal, failed, lines)
+    device_sent = _comparable(journal, device_sent, failed, lines)
 
     difference = None
-    sent = _comparable(journal, device_sent, failed, lines) if device_sent is not None else None
-    if sent is not None:
-        difference = _compare(journal, sent, bytes(journal.rx_stream), locate, lines)
+    if device_sent is not None:
+        difference = _compare(journal, bytes(device_sent), bytes(journal.rx_stream), locate, lines)
         if difference is not None and difference.get("first_offset") is not None:
             if difference.get("record_part") == "record header" and verdict in ("record_corrupted", "keys_mismatch"):
                 verdict = "misframing"     # a changed length field reframes everything after it
@@ -85,13 +85,14 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
                      {"records_client_to_server": journal.records_received})
 
 
-def _comparable(journal: Journal, device_sent: bytes, failed: JournalRecord | None, lines: list[str]) -> bytes | None:
+def _comparable(journal: Journal, device_sent: bytes | None, failed: JournalRecord | None,
+                lines: list[str]) -> bytes | None:
     """What of the device's bytes to compare with the received stream the journal kept: all of them,
     or - when the journal reached its stream limit - as many as it kept, and nothing when the
     failed record lies beyond them."""
+    if device_sent is None or journal.stream_complete:
+        return device_sent
     sent = bytes(device_sent)
-    if journal.stream_complete:
-        return sent
     kept = len(journal.rx_stream)
     limit = f"the journal kept the first {kept} of the {journal.bytes_received} bytes received (its stream limit)"
     if failed is not None and failed.end_offset > kept:
