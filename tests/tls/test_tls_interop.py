@@ -132,6 +132,31 @@ def test_python_ssl(peer, ca_path, version, suite):
     _check_server_side(peer, before, version, suite)
 
 
+def test_chunked_uploads_from_curl_and_python(peer, ca_path, tmp_path):
+    """Two chunked encoders nobody here wrote (curl's, http.client's) upload to the peer."""
+    curl = require_tool("curl")
+    before = len(peer.factory.sessions)
+    body = bytes((i * 31) % 256 for i in range(90_000))
+    (tmp_path / "body.bin").write_bytes(body)
+    run = subprocess.run(
+        [curl, "-sS", "--fail", "--cacert", str(ca_path), "--resolve", f"tls-peer.test:{peer.port}:127.0.0.1",
+         "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{tmp_path / 'body.bin'}",
+         f"https://tls-peer.test:{peer.port}/upload"], capture_output=True, timeout=TIMEOUT)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    _check_post(run.stdout, body)
+
+    conn = http.client.HTTPSConnection("localhost", peer.port, context=client_context(ca_path), timeout=TIMEOUT)
+    conn.request("POST", "/upload", body=iter([body[:1000], body[1000:50_000], body[50_000:]]),
+                 headers={"Connection": "close"}, encode_chunked=True)
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert json.loads(resp.read()) == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    conn.close()
+    sessions = _check_server_side(peer, before, "1.2", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256", expect=2)
+    assert [(r.method, r.status, r.request_body_length) for s in sessions for r in s.http.log] == \
+        [("POST", 200, len(body))] * 2
+
+
 def _client2_request(size: int = 20000) -> tuple[str, bytes]:
     """ssl_client2 sends `GET <request_page> HTTP/1.0\\r\\nExtra-header: AAA...\\r\\n\\r\\n` padded to
     request_size. A request_page that ends a first (GET) request and starts a POST turns the rest of
