@@ -70,7 +70,7 @@ void fw_assert_failed(const char *expr, const char *file, int line);
 #define INCLUDE_uxTaskPriorityGet               1
 #define INCLUDE_vTaskDelete                     0
 #define INCLUDE_vTaskSuspend                    1   /* FreeRTOS: portMAX_DELAY blocks forever */
-#define INCLUDE_vTaskDelayUntil                 0
+/* INCLUDE_vTaskDelayUntil is the pre-V10.4.2 name: FreeRTOS-Kernel refuses both (#error) */
 #define INCLUDE_xTaskDelayUntil                 0
 #define INCLUDE_vTaskDelay                      1
 #define INCLUDE_xTaskGetSchedulerState          1

@@ -11,9 +11,21 @@ BUILD = ROOT / "build" / "firmware"
 VARIANTS = ("fixed", "seedbug")
 
 
+# Variables of the firmware build a developer may have exported for their own builds; the tests
+# describe the default images, so they pass these only explicitly.
+BUILD_VARIABLES = ("FREERTOS_KERNEL_PATH", "VARIANTS", "BUILD_DIR", "PKI_DIR", "MBEDTLS_DIR", "LWIP_DIR",
+                   "CROSS_COMPILE")
+
+
+def build_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a build: this process's, without the build variables, plus `env`."""
+    full_env = {k: v for k, v in os.environ.items() if k not in BUILD_VARIABLES}
+    full_env.update(env or {})
+    return full_env
+
+
 def run_build(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
               timeout: float = 300) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ)
-    full_env.update(env or {})
+    full_env = build_env(env)
     return subprocess.run([str(ROOT / "scripts" / "build-firmware"), *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

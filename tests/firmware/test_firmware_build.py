@@ -7,13 +7,23 @@ import os
 import subprocess
 import sys
 
-from fw_testlib import ROOT, run_build
+from fw_testlib import ROOT, build_env, run_build
 
 
 def make_dry_run(tmp_path, **variables) -> subprocess.CompletedProcess:
     args = ["make", "-C", str(ROOT / "firmware"), "-n", "--no-print-directory", f"BUILD_DIR={tmp_path / 'build'}"]
     args += [f"{k}={v}" for k, v in variables.items()]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, env=build_env())
+
+
+def fake_kernel_tree(root):
+    """Empty files in the layout of a FreeRTOS-Kernel checkout (enough for the make logic)."""
+    for rel in ("include/FreeRTOS.h", "include/task.h", "include/queue.h", "include/semphr.h", "tasks.c",
+                "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/GCC/ARM_CM4F/portmacro.h",
+                "portable/MemMang/heap_4.c"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("")
+    return root
 
 
 def test_second_run_rebuilds_nothing_and_shows_sizes(firmware_elfs):
@@ -75,26 +85,30 @@ def test_freertos_kernel_path_builds_from_that_kernel(tmp_path):
     """Without the real kernel at hand: a tree with the expected layout makes the build compile
     that tree's tasks.c, queue.c, list.c, ARM_CM4F port and heap_4, with its include paths,
     and nothing from firmware/kernel."""
-    kernel = tmp_path / "FreeRTOS-Kernel"
-    for rel in ("include/FreeRTOS.h", "include/task.h", "include/queue.h", "include/semphr.h", "tasks.c",
-                "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/GCC/ARM_CM4F/portmacro.h",
-                "portable/MemMang/heap_4.c"):
-        (kernel / rel).parent.mkdir(parents=True, exist_ok=True)
-        (kernel / rel).write_text("")
-    result = make_dry_run(tmp_path, VARIANTS="fixed", FREERTOS_KERNEL_PATH=str(kernel))
+    kernel = fake_kernel_tree(tmp_path / "FreeRTOS-Kernel")
+    result = make_dry_run(tmp_path, VARIANTS="fixed seedbug", FREERTOS_KERNEL_PATH=str(kernel))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for src in ("tasks.c", "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/MemMang/heap_4.c"):
         assert f"{kernel}/{src}" in out, src
     assert f"-I{kernel}/include" in out and f"-I{kernel}/portable/GCC/ARM_CM4F" in out
     assert str(ROOT / "firmware" / "kernel") not in out
+    # its images have their own names: the fw-kernel images are never overwritten
+    build = tmp_path / "build"
+    for variant in ("fixed", "seedbug"):
+        assert f"-o {build}/freertos/{variant}.elf" in out
+        assert f"-o {build}/{variant}.elf" not in out
 
 
-def test_default_build_uses_fw_kernel(tmp_path):
+def test_default_build_uses_fw_kernel(tmp_path, monkeypatch):
+    """Whatever the developer's shell exports: the tests' builds are the default ones."""
+    monkeypatch.setenv("FREERTOS_KERNEL_PATH", str(fake_kernel_tree(tmp_path / "exported-kernel")))
     result = make_dry_run(tmp_path, VARIANTS="fixed")
     assert result.returncode == 0, result.stderr
     assert f"{ROOT}/firmware/kernel/tasks.c" in result.stdout
     assert f"{ROOT}/firmware/kernel/portable/ARM_CM4F/port.c" in result.stdout
+    assert "exported-kernel" not in result.stdout
+    assert f"-o {tmp_path / 'build'}/fixed.elf" in result.stdout
 
 
 def test_memory_report_rejects_an_overflowing_region(tmp_path):
