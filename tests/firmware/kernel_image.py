@@ -38,7 +38,7 @@ def build_kernel_image(name: str, out_dir: Path, kernel: Path | None = None) -> 
     # -Werror only where our code is: a kernel release may warn where this compiler is pickier
     flags = [f for f in CFLAGS if f != "-Werror"] + ["-Wno-unused-parameter", f"-ffile-prefix-map={ROOT}/="]
     with as_file(files("sim.baremetal") / "common") as common:
-        cmd = ["arm-none-eabi-gcc", *flags, f"-I{common}", f"-I{FIRMWARE / 'app'}", *kernel_inc,
+        cmd = ["arm-none-eabi-gcc", *flags, f"-I{common}", f"-I{FIRMWARE / 'common'}", *kernel_inc,
                str(SRC_DIR / f"{name}.c"), *map(str, srcs), *map(str, sorted(common.glob("*.c"))),
                "-T", str(common / "link.ld"), *LDFLAGS, "-o", str(elf)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

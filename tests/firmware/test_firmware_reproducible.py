@@ -1,7 +1,7 @@
 """Reproducible images: the same sources give the same bytes wherever the checkout and the
 third-party trees live. GCC writes the source path into every `__FILE__` (Mbed TLS debug lines,
 lwIP and kernel asserts) and into the DWARF; the build maps those paths to names relative to the
-checkout (`firmware/app/main.c`) and to the libraries' releases (`mbedtls-2.28.3/...`)."""
+checkout (`firmware/shell/main.c`) and to the libraries' releases (`mbedtls-2.28.3/...`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """fw-kernel's ARM_CM4F port checks interrupt priorities as FreeRTOS's port does
 (`vPortValidateInterruptPriority`): a FromISR API called from an ISR whose NVIC priority is above
-configMAX_SYSCALL_INTERRUPT_PRIORITY (5 << 4 in firmware/app/FreeRTOSConfig.h), or with PRIGROUP
+configMAX_SYSCALL_INTERRUPT_PRIORITY (5 << 4 in firmware/common/FreeRTOSConfig.h), or with PRIGROUP
 turning priority bits into sub-priority bits, ends in configASSERT; at or below it the call works.
 
 The image (tests/firmware_src/kernel_isr_priority.c) uses only the FreeRTOS API and the

@@ -1,5 +1,5 @@
 /* The FreeRTOS interrupt-priority rule, on a kernel built with the firmware's own
- * FreeRTOSConfig.h (firmware/app): an ISR may call a FromISR API only if its NVIC priority is at
+ * FreeRTOSConfig.h (firmware/common): an ISR may call a FromISR API only if its NVIC priority is at
  * or below configMAX_SYSCALL_INTERRUPT_PRIORITY (numerically >=), and PRIGROUP must leave every
  * implemented priority bit a preemption bit. With configASSERT defined, the port checks both on
  * every FromISR call and asserts otherwise.
