@@ -26,7 +26,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sim.cachedir import user_cache_dir
 from sim.seed import SeededRandom
-from sim.tls.groups import ALL_GROUPS
 
 DEFAULT_PKI_SEED = "tls-fw-sim test pki v1"
 SERVER_NAME = "tls-peer.test"
@@ -88,7 +87,14 @@ def deterministic_rsa_key(rng: SeededRandom, bits: int = 2048, e: int = 65537) -
     return numbers.private_key()
 
 
-EC_CURVE_ORDERS = {g.name: g.order for g in ALL_GROUPS if g.order is not None}
+# group orders n (SEC 2 v2 §2.4.2, §2.5.1, §2.6.1); tests check (n-1)*G == -G for each
+EC_CURVE_ORDERS = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+                     "581a0db248b0a77aecec196accc52973", 16),
+    "secp521r1": int("1" + "f" * 65 + "a51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47ae"
+                     "bb6fb71e91386409", 16),
+}
 
 
 def deterministic_ec_key(rng: SeededRandom, curve: ec.EllipticCurve = ec.SECP256R1()) -> ec.EllipticCurvePrivateKey:

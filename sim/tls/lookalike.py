@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +34,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from sim.errors import SimError
@@ -98,7 +100,7 @@ def make_lookalike(original_der: bytes, *, seed: str, key_factory: KeyFactory | 
     """The same-length look-alike of `original_der`, deterministic from `seed` and the original
     (and `key_factory`, which by default derives the key from the seed too)."""
     try:
-        original = x509.load_der_x509_certificate(original_der)
+        original = load_der_certificate(original_der)
         parsed = asn1_x509.Certificate.load(original_der, strict=True)
         parsed["tbs_certificate"].native                  # parse every field now, not halfway through
     except ValueError as exc:
@@ -139,6 +141,16 @@ def make_lookalike(original_der: bytes, *, seed: str, key_factory: KeyFactory | 
     raise LookalikeError(f"{who}: no serial number of 1 to {MAX_SERIAL_OCTETS} octets gives a "
                          f"{target}-byte certificate with a new {key_description(key)} key; the original's "
                          f"other fields leave no room (substitute it by hand or serve a chain it trusts)")
+
+
+def load_der_certificate(data: bytes) -> x509.Certificate:
+    """cryptography's parser, quiet about NULL parameters in an ECDSA AlgorithmIdentifier: they are
+    invalid (RFC 5758 §3.2) but Mbed TLS parses them and its own test-ca2 carries them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        cert = x509.load_der_x509_certificate(data)
+        cert.signature_algorithm_oid, cert.signature_hash_algorithm     # the warning comes on first use
+        return cert
 
 
 def _seeded_key_factory(seed: str, tag: str, who: str) -> KeyFactory:
@@ -241,7 +253,7 @@ def _sign(key: PrivateKey, data: bytes, hash_cls) -> bytes:
 
 def _checked(original: x509.Certificate, parsed: asn1_x509.Certificate, der: bytes, key: PrivateKey,
              who: str) -> Lookalike:
-    cert = x509.load_der_x509_certificate(der)
+    cert = load_der_certificate(der)
     new = asn1_x509.Certificate.load(der)
     for name in ("version", "signature", "issuer", "validity", "subject"):
         if new["tbs_certificate"][name].dump() != parsed["tbs_certificate"][name].dump():
