@@ -280,14 +280,12 @@ def choose_identity(facts: HelloFacts, source: IdentitySource, *, address: str,
     index, (best, verdict) = max(enumerate(judged), key=rank)
     passed_over = [f"{c.label()}: {v.problem}" for c, v in judged if c is not best and v.problem]
     if verdict.fits:
-        reason = f"{verdict.usable} offered suite(s) need a {best.kind.upper()} certificate"
+        reason = f"{verdict.usable} offered suite(s) need an {best.kind.upper()} certificate"
         reason += f" (first {verdict.first_suite})" if verdict.first_suite else ""
         reason += ("; the client lists every chain signature" if verdict.signatures_ok
                    else f"; {verdict.problem}")
-        if len([c for c, v in judged if v.fits]) > 1 and verdict.signatures_ok:
-            same = [c for c, v in judged if v.fits and v.signatures_ok and c is not best]
-            if same and any(c.kind != best.kind for c in same):
-                reason += f"; {best.kind.upper()} preferred"
+        if any(v.fits and v.signatures_ok == verdict.signatures_ok and c.kind != best.kind for c, v in judged):
+            reason += f"; {best.kind.upper()} is the preferred kind"
     else:
         reason = f"nothing fits the ClientHello ({verdict.problem}); presenting the first choice anyway"
     why = f"{best.label()}: {reason}{host_note}"

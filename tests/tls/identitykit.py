@@ -16,7 +16,7 @@ from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from sim.seed import SeededRandom
@@ -264,10 +264,37 @@ def _with_null_ecdsa_parameters(cert: x509.Certificate, key, hash_cls) -> x509.C
     return load_der_certificate(out)
 
 
-def rsa_signature_ok(cert: x509.Certificate, key) -> bool:
-    try:
-        key.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
-                                cert.signature_hash_algorithm)
-        return True
-    except Exception:
-        return False
+# --- ClientHellos from real clients ----------------------------------------------------------------
+def capture_client_hello(command: list[str]):
+    """Run a TLS client against a listening socket that only reads: the client's first handshake
+    message, parsed (`{port}` in `command` is replaced by the port)."""
+    import socket
+
+    from sim.tls.messages import HandshakeReassembler, parse_client_hello
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(60)
+        port = listener.getsockname()[1]
+        proc = subprocess.Popen([c.replace("{port}", str(port)) for c in command], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(60)
+                data = b""
+                reassembler = HandshakeReassembler()
+                while True:
+                    while len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[3:5], "big"):
+                        length = int.from_bytes(data[3:5], "big")
+                        messages = reassembler.feed(data[5:5 + length])
+                        data = data[5 + length:]
+                        if messages:
+                            return parse_client_hello(messages[0].body)
+                    chunk = conn.recv(65536)
+                    assert chunk, f"{command[0]} closed before sending a ClientHello"
+                    data += chunk
+        finally:
+            proc.kill()
+            proc.wait(timeout=60)
