@@ -13,8 +13,9 @@ sentence saying why, for the journal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Union
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,9 +25,9 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 from sim.errors import SimError
 from sim.tls.groups import ALL_GROUPS
 from sim.tls.protocol import TLS1_2
-from sim.tls.suites import ALL_SUITES, CipherSuite, SUITES_BY_CODE
+from sim.tls.suites import ALL_SUITES, SUITES_BY_CODE, CipherSuite
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 # TLS HashAlgorithm / SignatureAlgorithm codes (RFC 5246 §7.4.1.4.1)
 _HASH_CODES = {"md5": 1, "sha1": 2, "sha224": 3, "sha256": 4, "sha384": 5, "sha512": 6}
@@ -190,7 +191,7 @@ class HelloFacts:
     server_name: str | None = None
 
     @classmethod
-    def from_client_hello(cls, hello, version: int | None = None) -> "HelloFacts":
+    def from_client_hello(cls, hello, version: int | None = None) -> HelloFacts:
         """From a parsed `sim.tls.messages.ClientHello`; `version` defaults to the client's
         highest, capped at TLS 1.2."""
         sig_algs = hello.signature_algorithms()
@@ -277,7 +278,7 @@ def choose_identity(facts: HelloFacts, source: IdentitySource, *, address: str,
         index, (cand, verdict) = item
         return (verdict.fits, verdict.signatures_ok, cand.kind == prefer, -index)
 
-    index, (best, verdict) = max(enumerate(judged), key=rank)
+    _, (best, verdict) = max(enumerate(judged), key=rank)
     passed_over = [f"{c.label()}: {v.problem}" for c, v in judged if c is not best and v.problem]
     if verdict.fits:
         reason = f"{verdict.usable} offered suite(s) need an {best.kind.upper()} certificate"

@@ -25,8 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from asn1crypto import core as asn1_core
 from asn1crypto import keys as asn1_keys
@@ -102,7 +102,7 @@ def make_lookalike(original_der: bytes, *, seed: str, key_factory: KeyFactory | 
     try:
         original = load_der_certificate(original_der)
         parsed = asn1_x509.Certificate.load(original_der, strict=True)
-        parsed["tbs_certificate"].native                  # parse every field now, not halfway through
+        _ = parsed["tbs_certificate"].native              # parse every field now, not halfway through
     except ValueError as exc:
         raise LookalikeError(f"not a DER X.509 certificate ({exc})") from None
     who = original.subject.rfc4514_string() or "(empty subject)"
@@ -149,7 +149,7 @@ def load_der_certificate(data: bytes) -> x509.Certificate:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         cert = x509.load_der_x509_certificate(data)
-        cert.signature_algorithm_oid, cert.signature_hash_algorithm     # the warning comes on first use
+        _ = cert.signature_algorithm_oid, cert.signature_hash_algorithm     # the warning comes on first use
         return cert
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -60,7 +60,7 @@ class SniLeaves:
             raise IdentityError(f"scenario date {at.isoformat()} has no time zone; give it in UTC")
         self.issuers = list(issuers)
         self.leaf_keys = dict(leaf_keys)
-        self.at = at.astimezone(timezone.utc).replace(microsecond=0)
+        self.at = at.astimezone(UTC).replace(microsecond=0)
         self.seed = seed
         self.source = source
         self.pairs = pairs if pairs is not None else [(i, k) for i in range(len(issuers)) for k in leaf_keys]

@@ -45,7 +45,7 @@ PEM_END = b"-----END CERTIFICATE-----"
 _DER_START = re.compile(
     rb"\x30(?:\x81[\x80-\xff]|\x82[\x01-\xff].|\x83[\x01-\xff]..)"
     rb"\x30(?:\x81[\x80-\xff]|\x82[\x01-\xff].|\x83[\x01-\xff]..)"
-    rb"(?:\xa0\x03\x02\x01[\x00-\x02]|\x02)", re.S)
+    rb"(?:\xa0\x03\x02\x01[\x00-\x02]|\x02)", re.DOTALL)
 _TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 

@@ -11,7 +11,7 @@ certifies the one before it); every certificate is valid at the scenario date.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sim.tls.identity import CURVE_GROUP_CODES, IdentityError, ServerIdentity, key_description, name_text
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.S)
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
 
 
 class UserChainError(IdentityError):
@@ -58,7 +58,7 @@ def load_user_identity(chain_pem: bytes, key_pem: bytes, *, password: str | byte
     _check_key_type(key, key_name)
     _check_key_matches(chain, key, chain_name, key_name)
     _check_order(chain, chain_name)
-    _check_dates(chain, chain_name, at.astimezone(timezone.utc))
+    _check_dates(chain, chain_name, at.astimezone(UTC))
     return ServerIdentity(tuple(chain), key, "user", name_text(chain[-1].issuer))
 
 

@@ -18,12 +18,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from tlskit import NATIVE_DIR, build_ssl_client2
 
 from sim.seed import SeededRandom
 from sim.tls.lookalike import load_der_certificate
-from tlskit import NATIVE_DIR, build_ssl_client2
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 CHECK_SRC = Path(__file__).with_name("x509_trust_check.c")
 
 
@@ -92,7 +92,7 @@ def mbedtls_verdict(binary: Path, tmp: Path, store: bytes, leaf: x509.Certificat
 
 
 # --- ELF images ------------------------------------------------------------------------------------
-def build_elf(tmp: Path, assembly: str, linker_script: str, files: dict[str, bytes] = None) -> Path:
+def build_elf(tmp: Path, assembly: str, linker_script: str, files: dict[str, bytes] | None = None) -> Path:
     """Assemble and link a small Cortex-M image with arm-none-eabi-gcc; `files` are written next to
     the source for `.incbin`."""
     gcc = shutil.which("arm-none-eabi-gcc")

@@ -9,8 +9,8 @@ import datetime
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-
 from identitykit import UTC, build_x509_check, der, mbedtls_verdict, openssl_verify
+
 from sim.errors import SimError
 from sim.tls import sni_leaves
 from sim.tls.certs import generate_test_pki

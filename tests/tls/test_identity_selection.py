@@ -10,14 +10,14 @@ import datetime
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from identitykit import UTC, capture_client_hello, leaf_for, openssl_verify
+from tlskit import build_ssl_client2
+
 from sim.tls.certs import generate_test_pki
 from sim.tls.identity import FixedIdentities, HelloFacts, IdentityError, ServerIdentity, choose_identity
 from sim.tls.protocol import TLS1_2
 from sim.tls.sni_leaves import default_identities
 from sim.tls.suites import suite_by_name
-from tlskit import build_ssl_client2
 
 AT = datetime.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 ADDRESS = "192.0.2.1"

@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
-
 from identitykit import UTC, der, openssl_verify, pem
+
 from sim.errors import SimError
 from sim.tls.user_chain import UserChainError, load_user_identity, read_user_identity
 

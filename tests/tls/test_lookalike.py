@@ -40,7 +40,7 @@ def _raw(cert_der: bytes, field: str) -> bytes:
 @pytest.mark.parametrize("kind", ["rsa2048", "rsa4096", "p256", "p384"])
 def test_lookalikes_of_seeded_roots_match_length_and_verify_their_leaves(kind, pool, x509_check, tmp_path):
     for index in range(SEEDS):
-        original, original_key = seeded_root(kind, index, pool)
+        original, _ = seeded_root(kind, index, pool)
         original_der = der(original)
         look = make_lookalike(original_der, seed=f"seed-{index}", key_factory=pool.factory(kind))
         where = f"{kind} root #{index} ({original.subject.rfc4514_string()})"

@@ -14,8 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-
 from identitykit import UTC, build_elf, build_x509_check, der, leaf_for, mbedtls_verdict, pem_text, symbols
+
 from sim.errors import SimError
 from sim.scenario import FIRMWARE_DIR
 from sim.tls.certs import SERVER_NAME, generate_test_pki
@@ -216,7 +216,7 @@ def test_substitution_patches_a_copy_of_flash_and_mbedtls_then_trusts_leaves_of_
     checker = build_x509_check()
     identities = sub.identities(AT, seed="patch test")
     rodata_vma, rodata_lma = _lma(elf, ".rodata")
-    data_vma, data_lma = _lma(elf, ".data")
+    _, data_lma = _lma(elf, ".data")
     stores = {
         "DER root": (sym["der_root"][0] - rodata_vma + rodata_lma, len(der(roots["der"]))),
         "PEM CRLF root": (sym["pem_bundle"][0] - rodata_vma + rodata_lma,
