@@ -70,8 +70,7 @@ def _machine_memo(m: "Machine", roots: list[Any]) -> dict[int, Any]:
 
 def _is_machine_state(obj: Any) -> bool:
     module = type(obj).__module__ or ""
-    return module.startswith("sim.machine") or module.startswith("sim.backend") or \
-        module.startswith("sim.net.frames")
+    return module.startswith(("sim.machine", "sim.backend", "sim.net.frames", "sim.event_queue"))
 
 
 def take_snapshot(m: "Machine") -> "Snapshot":
