@@ -25,7 +25,7 @@ from unicorn import unicorn_const as U
 from sim.platform import Entry, PlatformError, PlatformSpec, Reference, Registration
 
 from .core_models import CORE_TYPES, BitBanding
-from .elf import ElfImage, Segment
+from .elf import ElfError, ElfImage, Segment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
@@ -256,69 +256,70 @@ class Bus:
 
     def _direct(self, w: Window, region: int):
         lo, hi = w.start - region, w.end - region
-        read, write, m = w.read, w.write, self.m
+        read, write = w.read, w.write
+        state, failed = self.m.run_state, self.m.loop.callback_failed
         if lo == 0:
             def on_read(_uch, offset, size, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if offset >= hi:
                         raise BusFault(region + offset, size, False, "no register here")
                     return read(offset, size)
                 except BaseException as exc:
-                    return m.callback_failed(exc)
+                    return failed(exc)
 
             def on_write(_uch, offset, size, value, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if offset >= hi:
                         raise BusFault(region + offset, size, True, "no register here")
                     write(offset, size, value)
                 except BaseException as exc:
-                    m.callback_failed(exc)
+                    failed(exc)
         else:
             def on_read(_uch, offset, size, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if not lo <= offset < hi:
                         raise BusFault(region + offset, size, False, "no register here")
                     return read(offset - lo, size)
                 except BaseException as exc:
-                    return m.callback_failed(exc)
+                    return failed(exc)
 
             def on_write(_uch, offset, size, value, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if not lo <= offset < hi:
                         raise BusFault(region + offset, size, True, "no register here")
                     write(offset - lo, size, value)
                 except BaseException as exc:
-                    m.callback_failed(exc)
+                    failed(exc)
         return on_read, on_write
 
     def _dispatcher(self, region: int):
-        m = self.m
+        state, failed = self.m.run_state, self.m.loop.callback_failed
 
         def on_read(_uch, offset, size, _user):
             try:
-                m.mmio_accesses += 1
+                state.mmio_accesses += 1
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
                     raise BusFault(address, size, False, "nothing is registered at this address")
                 return w.read(address - w.start, size)
             except BaseException as exc:
-                return m.callback_failed(exc)
+                return failed(exc)
 
         def on_write(_uch, offset, size, value, _user):
             try:
-                m.mmio_accesses += 1
+                state.mmio_accesses += 1
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
                     raise BusFault(address, size, True, "nothing is registered at this address")
                 w.write(address - w.start, size, value)
             except BaseException as exc:
-                m.callback_failed(exc)
+                failed(exc)
         return on_read, on_write
 
     # --- lookups --------------------------------------------------------------------------------------------
@@ -395,13 +396,14 @@ class Bus:
 
     # --- firmware images -------------------------------------------------------------------------------------
     def check_image(self, image: ElfImage) -> None:
+        """ElfError unless every segment fits a memory, at its load and its run address."""
         for seg in image.segments:
             if seg.data:
-                self._check_fits(seg, seg.load_address, len(seg.data), "its load address")
+                self._check_fits(image, seg, seg.load_address, len(seg.data), "its load address")
             if seg.mem_size:
-                self._check_fits(seg, seg.run_address, seg.mem_size, "its run address")
+                self._check_fits(image, seg, seg.run_address, seg.mem_size, "its run address")
 
-    def _check_fits(self, seg: Segment, address: int, size: int, what: str) -> None:
+    def _check_fits(self, image: ElfImage, seg: Segment, address: int, size: int, what: str) -> None:
         if self.memory_at(address, size) is not None:
             return
         start = self.memory_at(address)
@@ -411,9 +413,9 @@ class Bus:
                      f"{end - start.end + 1} bytes past its end")
         else:
             where = f"0x{address:08x}-0x{end:08x} is in no memory region"
-        raise PlatformError(f"{seg.describe()} does not fit the memory map at {what}: {where}. "
-                            f"Memories: {self.describe_map()}. Link the firmware for the "
-                            f"STM32F407 map or enlarge the memory in {self.spec.path}")
+        raise ElfError(f"{image.path}: {seg.describe()} does not fit the memory map at {what}: "
+                       f"{where}. Memories: {self.describe_map()}. Link the firmware for the "
+                       f"STM32F407 map or enlarge the memory in {self.spec.path}")
 
     def load_image(self, image: ElfImage) -> None:
         self.check_image(image)

@@ -11,7 +11,7 @@ from machine_paths import CORE_PLATFORM
 
 from sim.errors import BackendError
 from sim.machine import Machine
-from sim.platform import PlatformError
+from sim.machine.elf import ElfError
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_segment_outside_the_memory_map_names_segment_and_region(tmp_path, smoke
             break
     else:
         pytest.fail("no flash segment in the smoke ELF")
-    with pytest.raises(PlatformError) as info:
+    with pytest.raises(ElfError) as info:
         load(tmp_path, data)
     msg = str(info.value)
     assert "segment" in msg and ".isr_vector" in msg
