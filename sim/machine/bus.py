@@ -257,7 +257,7 @@ class Bus:
     def _direct(self, w: Window, region: int):
         lo, hi = w.start - region, w.end - region
         read, write = w.read, w.write
-        state, failed = self.m.run_state, self.m.loop.callback_failed
+        state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
         if lo == 0:
             def on_read(_uch, offset, size, _user):
                 try:
@@ -275,7 +275,7 @@ class Bus:
                         raise BusFault(region + offset, size, True, "no register here")
                     write(offset, size, value)
                 except BaseException as exc:
-                    failed(exc)
+                    write_failed(exc)
         else:
             def on_read(_uch, offset, size, _user):
                 try:
@@ -293,11 +293,11 @@ class Bus:
                         raise BusFault(region + offset, size, True, "no register here")
                     write(offset - lo, size, value)
                 except BaseException as exc:
-                    failed(exc)
+                    write_failed(exc)
         return on_read, on_write
 
     def _dispatcher(self, region: int):
-        state, failed = self.m.run_state, self.m.loop.callback_failed
+        state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
 
         def on_read(_uch, offset, size, _user):
             try:
@@ -319,7 +319,7 @@ class Bus:
                     raise BusFault(address, size, True, "nothing is registered at this address")
                 w.write(address - w.start, size, value)
             except BaseException as exc:
-                failed(exc)
+                write_failed(exc)
         return on_read, on_write
 
     # --- lookups --------------------------------------------------------------------------------------------

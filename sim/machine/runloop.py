@@ -121,6 +121,19 @@ class RunLoop:
         self.stop_before_current()
         return 0
 
+    def write_failed(self, exc: BaseException) -> None:
+        """An MMIO write callback raised. A bus fault stops before the store (it did not
+        happen); anything else after it, since the model (or a listener it called, such as a
+        UART output callback) may already have acted on it and running the store again would
+        repeat that."""
+        if isinstance(exc, BusFault):
+            self.callback_failed(exc)
+            return
+        state = self.state
+        if state.callback_error is None:
+            state.callback_error = exc
+        self.stop_after_current()
+
     # =====================================================================================
     # run() and step()
     # =====================================================================================
