@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import mmap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
 PAGE = 0x400                           # unicorn's ARM target page (mmio granularity)
+ADDRESS_SPACE = 1 << 32
 MEMORY_TYPE = "Memory.MappedMemory"
 NVIC_TYPE = "IRQControllers.NVIC"
 CPU_TYPE = "CPU.CortexM"
@@ -97,39 +99,56 @@ class Bus:
 
     # --- construction ----------------------------------------------------------------------------------
     def _build_memories(self) -> None:
+        """Check every memory entry (size, registration, alignment, the 32-bit address space,
+        overlaps) before any is allocated; then give each a lazily allocated host buffer."""
         flash_names = set()
         for e in self.spec.entries_of_type(FLASH_CONTROLLER_TYPE):
             ref = e.attributes.get("flash")
             if isinstance(ref, Reference):
                 flash_names.add(ref.name)
+        planned: list[tuple[Entry, int, list[Registration]]] = []
+        claimed: list[tuple[int, int, str]] = []          # (start, end, description)
         for e in self.spec.entries_of_type(MEMORY_TYPE):
             size = e.attributes.get("size")
-            if not isinstance(size, int) or size <= 0 or size % PAGE:
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % PAGE:
                 raise PlatformError(f"{e.attribute_locations.get('size', e.location)}: memory {e.name} "
                                     f"needs 'size:' as a positive multiple of 0x{PAGE:x}, got {size!r}")
             addresses = [r for r in e.registrations if r.parent == "sysbus"]
             if not addresses or any(r.address is None for r in addresses):
                 raise PlatformError(f"{e.location}: memory {e.name} must be registered "
                                     f"'@ sysbus <address>' (or '@ {{ sysbus A; sysbus B }}')")
-            buf = (ctypes.c_ubyte * size)()
+            for r in addresses:
+                if r.address % PAGE:
+                    raise PlatformError(f"{r.location}: memory {e.name} at 0x{r.address:x} must be "
+                                        f"aligned to 0x{PAGE:x}")
+                if r.address + size > ADDRESS_SPACE:
+                    raise PlatformError(f"{r.location}: memory {e.name} at 0x{r.address:08x} with size "
+                                        f"0x{size:x} ends at 0x{r.address + size - 1:x}, beyond the "
+                                        f"Cortex-M4's 32-bit address space (last address 0xffffffff): "
+                                        f"give a smaller 'size:'")
+                for lo, hi, what in claimed:
+                    if r.address < hi and lo < r.address + size:
+                        raise PlatformError(f"{r.location}: {e.name} at 0x{r.address:08x}-"
+                                            f"0x{r.address + size - 1:08x} overlaps {what}")
+                claimed.append((r.address, r.address + size,
+                                f"{e.name} (0x{r.address:08x}-0x{r.address + size - 1:08x})"))
+            planned.append((e, size, addresses))
+        if not planned:
+            raise PlatformError(f"{self.spec.path}: no Memory.MappedMemory entries: the machine "
+                                f"needs at least flash and RAM")
+        for e, size, addresses in planned:
+            buf = _host_memory(size)
             view = memoryview(buf).cast("B")
             is_flash = e.name in flash_names
             perms = U.UC_PROT_READ | U.UC_PROT_EXEC if is_flash else U.UC_PROT_ALL
             primary = addresses[0].address
             dma = not any(lo <= primary < hi for lo, hi in DMA_UNREACHABLE)
             for r in addresses:
-                if r.address % PAGE:
-                    raise PlatformError(f"{r.location}: memory {e.name} at 0x{r.address:x} must be "
-                                        f"aligned to 0x{PAGE:x}")
-                self._check_overlap(r.address, r.address + size, e.name, r.location)
                 self.m.core.map_buffer(r.address, buf, perms)
                 if not is_flash:
                     self.m.core.add_data_ram(r.address, r.address + size)
                 self.memories.append(MemoryRegion(e.name, r.address, size, buf, view, not is_flash,
                                                   dma, primary))
-        if not self.memories:
-            raise PlatformError(f"{self.spec.path}: no Memory.MappedMemory entries: the machine "
-                                f"needs at least flash and RAM")
         self.memories.sort(key=lambda r: r.base)
         # O(1) lookup for the CPU-side helpers: regions by the top byte of their addresses
         self._by_top: dict[int, list[MemoryRegion]] = {}
@@ -450,6 +469,13 @@ class Bus:
                     changed.append(r)
                 r.view[:] = data
         return changed
+
+
+def _host_memory(size: int) -> ctypes.Array:
+    """Zeroed host memory for an emulated memory, from an anonymous mapping: the OS provides
+    pages when they are first touched, so a large memory costs nothing until it is used (a
+    ctypes array allocated directly is zero-filled at once)."""
+    return (ctypes.c_ubyte * size).from_buffer(mmap.mmap(-1, size))
 
 
 def _ignore_write(offset: int, size: int, value: int) -> None:
