@@ -108,6 +108,32 @@ def test_missing_platform_file(tmp_path):
         load_platform(tmp_path / "nope.repl")
 
 
+def test_a_directory_as_platform_file(tmp_path):
+    with pytest.raises(PlatformError, match="is a directory: give the .repl file"):
+        Machine(tmp_path)
+
+
+def test_tolerant_mode_reads_files_that_build_on_others():
+    """Renode's board files: `using` lines first, then updates of entries the used files create
+    (renode: platforms/boards/stm32f4_discovery.repl). Strict mode refuses both."""
+    text = ('using "platforms/cpus/stm32f4.repl"\n'
+            'using "./extras.repl" prefixed "ext_"\n'
+            "cpu:\n    PerformanceInMips: 125\n"
+            "led: Miscellaneous.LED @ gpioPortD\n")
+    spec = parse_platform(text, "b.repl", tolerant=True)
+    assert [(u.path, u.prefix, str(u.location)) for u in spec.usings] == [
+        ("platforms/cpus/stm32f4.repl", None, "b.repl:1:1"), ("./extras.repl", "ext_", "b.repl:2:1")]
+    cpu = spec.entry("cpu")
+    assert cpu.type is None and cpu.attributes == {"PerformanceInMips": 125}
+    assert spec.entry("led").type == "Miscellaneous.LED"
+    with pytest.raises(PlatformError, match="b.repl:1:1: 'using' is not supported"):
+        parse_platform(text, "b.repl")
+    with pytest.raises(PlatformError, match="b.repl:1:1: entry 'cpu' is updated but never created"):
+        parse_platform(text.split("\n", 2)[2], "b.repl")
+    with pytest.raises(PlatformError, match="b.repl:1:7: expected a quoted file name"):
+        parse_platform("using stm32f4.repl\n", "b.repl", tolerant=True)
+
+
 def _platform_with(tmp_path, extra: str):
     base = REAL_PLATFORM.read_text()
     path = tmp_path / "p.repl"
