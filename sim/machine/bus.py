@@ -40,7 +40,7 @@ COMBINER_TYPE = "Miscellaneous.CombinedInput"
 FLASH_CONTROLLER_TYPE = "MTD.STM32F4_FlashController"
 SUPPORTED_CPU_TYPES = ("cortex-m4", "cortex-m4f")
 # STM32F4 bus matrix: the CCM data RAM is on the CPU's D-bus only; no DMA master reaches it
-# (facts stm32f407.md section 1).
+# (RM0090 §2.1, the system architecture figure, and §2.3.1 "Embedded SRAM").
 DMA_UNREACHABLE = ((0x1000_0000, 0x1001_0000),)
 
 
