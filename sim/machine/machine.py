@@ -63,7 +63,7 @@ class Machine:
         self.repl_path = Path(repl_path) if repl_path is not None else DEFAULT_REPL
         self.spec = load_platform(self.repl_path)
         self.seed = seed
-        self._random_root = SeededRandom(seed)
+        self.random_root = SeededRandom(seed)     # models take child streams of it (random())
         self.frequency, systick, prio_mask = _clocks_from(self.spec)
         nvic = self.spec.one_of_type("IRQControllers.NVIC")
         self.core = UnicornCore()
@@ -132,7 +132,7 @@ class Machine:
         self.loop.request_stop()
 
     def random(self, label: str) -> SeededRandom:
-        return self._random_root.child(label)
+        return self.random_root.child(label)
 
     def read_ipsr(self) -> int:
         return self._ipsr_reg.read()[0]

@@ -62,7 +62,7 @@ def _machine_memo(m: "Machine", roots: list[Any]) -> dict[int, Any]:
     outside the machine that model state refers to through a bound method (a listener)."""
     memo: dict[int, Any] = {}
     for obj in (m, m.bus, m.core, m.exceptions, m.spec, m.symbols, m.image, m.options,
-                m._random_root, m.loop, m.faults, m.sites, m.run_state):
+                m.random_root, m.loop, m.faults, m.sites, m.run_state):
         memo[id(obj)] = obj
     owned = {id(r) for r in roots}
     seen: set[int] = set()
