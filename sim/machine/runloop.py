@@ -13,7 +13,7 @@ before the current instruction (`stop_before_current`). An exception raised by a
 Ctrl-C included - stops the slice at once and is re-raised from run()/step() once the cycles of
 the slice are accounted for. While run() holds the main thread, Ctrl-C (SIGINT) does not raise
 inside a callback at all: it ends the slice after the current instruction and run() raises
-KeyboardInterrupt at that boundary (a second Ctrl-C raises at once).
+KeyboardInterrupt at that boundary (a second Ctrl-C raises at once; see _defer_sigint).
 """
 
 from __future__ import annotations
@@ -138,15 +138,27 @@ class RunLoop:
     # run() and step()
     # =====================================================================================
     def run(self, limit: int) -> RunResult:
-        with _SigintAtBoundaries(self):
+        deferring = _defer_sigint()
+        if deferring:
+            _running.append(self)
+        try:
             result = self._run(limit)
+        finally:
+            if deferring:
+                _running.pop()
         if self.state.interrupt_pending:         # Ctrl-C after the last slice boundary
             self._raise_interrupt()
         return result
 
     def step(self) -> RunResult:
-        with _SigintAtBoundaries(self):
+        deferring = _defer_sigint()
+        if deferring:
+            _running.append(self)
+        try:
             result = self._step()
+        finally:
+            if deferring:
+                _running.pop()
         if self.state.interrupt_pending:
             self._raise_interrupt()
         return result
@@ -432,33 +444,35 @@ class RunLoop:
             self.callback_failed(exc)
 
 
-class _SigintAtBoundaries:
-    """While the CPU runs on the main thread, Ctrl-C ends the slice after the current instruction
-    and run() raises KeyboardInterrupt at that boundary, with the cycles of the slice counted.
-    Only replaces Python's default handler (a program's own SIGINT handler is left alone); a
-    second Ctrl-C before the boundary raises at once."""
+# --- Ctrl-C at instruction boundaries ---------------------------------------------------------------
+# The run loops running on the main thread, innermost last: SIGINT goes to the last one.
+_running: list[RunLoop] = []
 
-    __slots__ = ("loop", "previous")
 
-    def __init__(self, loop: RunLoop) -> None:
-        self.loop = loop
-        self.previous = None
+def _on_sigint(signum, frame) -> None:
+    """SIGINT while a run loop runs: end its slice after the current instruction; run() raises
+    KeyboardInterrupt at that boundary (a second Ctrl-C before it raises at once). Outside run()
+    this is Python's default handler."""
+    if not _running:
+        signal.default_int_handler(signum, frame)     # raises KeyboardInterrupt
+    loop = _running[-1]
+    state = loop.state
+    if state.interrupt_pending:
+        raise KeyboardInterrupt
+    state.interrupt_pending = True
+    if state.in_slice:
+        loop.stop_after_current()
 
-    def __enter__(self) -> None:
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
 
-    def __exit__(self, *exc_info) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
-
-    def _on_sigint(self, signum, frame) -> None:
-        loop = self.loop
-        state = loop.state
-        if state.interrupt_pending:
-            raise KeyboardInterrupt
-        state.interrupt_pending = True
-        if state.in_slice:
-            loop.stop_after_current()
+def _defer_sigint() -> bool:
+    """True if SIGINT is ours for this run: on the main thread, where Python's default handler
+    was in place (a program's own handler is left alone). The handler is installed once and
+    stays, since outside run() it does what the default one does: swapping it for every run()
+    call cost two system calls each, about 2% of a scenario."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
+        return True
+    return handler is _on_sigint
