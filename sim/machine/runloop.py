@@ -138,28 +138,22 @@ class RunLoop:
     # run() and step()
     # =====================================================================================
     def run(self, limit: int) -> RunResult:
+        return self._interruptible(self._run, limit)
+
+    def step(self) -> RunResult:
+        return self._interruptible(self._step)
+
+    def _interruptible(self, body: Callable[..., RunResult], *args) -> RunResult:
+        """`body` with Ctrl-C taken at instruction boundaries (see _defer_sigint)."""
         deferring = _defer_sigint()
         if deferring:
             _running.append(self)
         try:
-            result = self._run(limit)
+            result = body(*args)
         finally:
             if deferring:
                 _running.pop()
         if self.state.interrupt_pending:         # Ctrl-C after the last slice boundary
-            self._raise_interrupt()
-        return result
-
-    def step(self) -> RunResult:
-        deferring = _defer_sigint()
-        if deferring:
-            _running.append(self)
-        try:
-            result = self._step()
-        finally:
-            if deferring:
-                _running.pop()
-        if self.state.interrupt_pending:
             self._raise_interrupt()
         return result
 
