@@ -159,31 +159,26 @@ class UnicornCore:
         self._data_ram.append((start, end))
 
     def _fill_tlb(self, uch, vaddr: int, access: int, entry, _user) -> bool:
+        e = entry.contents
+        e.paddr = vaddr                              # identity: unicorn's own map decides the rest
         try:
-            return self._fill(uch, vaddr, access, entry)
+            page = vaddr >> _TLB_PAGE_BITS
+            if access == U.UC_MEM_FETCH:             # (at translation time, between blocks)
+                self._code_pages.add(page)
+                e.perms = U.UC_PROT_ALL
+                return True
+            self._clear_stale_it_state(uch)
+            if page not in self._code_pages and any(lo <= vaddr < hi for lo, hi in self._data_ram):
+                e.perms = _RW
+            else:
+                e.perms = U.UC_PROT_ALL
+            return True
         except BaseException as exc:       # e.g. Ctrl-C: fill plainly, stop after this instruction
             if self.callback_error is None:
                 self.callback_error = exc
             self.stop_after_current()
-            e = entry.contents
-            e.paddr = vaddr
             e.perms = U.UC_PROT_ALL
             return True
-
-    def _fill(self, uch, vaddr: int, access: int, entry) -> bool:
-        e = entry.contents
-        e.paddr = vaddr                              # identity: unicorn's own map decides the rest
-        page = vaddr >> _TLB_PAGE_BITS
-        if access == U.UC_MEM_FETCH:                 # (at translation time, between blocks)
-            self._code_pages.add(page)
-            e.perms = U.UC_PROT_ALL
-            return True
-        self._clear_stale_it_state(uch)
-        if page not in self._code_pages and any(lo <= vaddr < hi for lo, hi in self._data_ram):
-            e.perms = _RW
-        else:
-            e.perms = U.UC_PROT_ALL
-        return True
 
     def _clear_stale_it_state(self, uch) -> None:
         """unicorn_fill_tlb() ran cpu_restore_state(), which leaves the IT state of the current

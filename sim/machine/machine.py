@@ -88,6 +88,10 @@ class Machine:
         self.bus = Bus(self.spec, self)
         self.bus.build_peripherals(MODEL_TYPES)
         self.peripherals = self.bus.peripherals
+        # the services models call most, bound straight to the run loop (no facade frame)
+        self.now = self.loop.now
+        self.schedule_at = self.loop.schedule_at
+        self.exception_state_changed = self.loop.exception_state_changed
         core = self.core
         core.hook_interrupt(self.loop.on_interrupt)
         core.hook_invalid_instruction(self.faults.on_invalid_instruction)

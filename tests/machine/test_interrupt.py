@@ -57,19 +57,19 @@ def test_a_hook_that_raises_keyboardinterrupt_stops_the_run_before_its_instructi
 def test_an_exception_in_the_tlb_fill_is_not_swallowed(core_machine, capfd):
     m = core_machine("core_debug")
     fills = []
-    fill = m.core._fill
+    clear = m.core._clear_stale_it_state
 
-    def failing_fill(*args):
-        fills.append(args[1])
+    def failing(uch):
+        fills.append(uch)
         if len(fills) == 2:
             raise KeyboardInterrupt
-        return fill(*args)
+        clear(uch)
 
-    m.core._fill = failing_fill                 # the TLB-fill callback calls it for every miss
+    m.core._clear_stale_it_state = failing       # the TLB-fill callback calls it for every data miss
     with pytest.raises(KeyboardInterrupt):
         m.run(1_000_000)
     assert consistent(m)
-    m.core._fill = fill
+    m.core._clear_stale_it_state = clear
     result, outcome = run_to_finish(m, 1_000_000)
     assert outcome.passed and outcome.values[0] == 10
     plain = core_machine("core_debug")
