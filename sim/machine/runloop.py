@@ -18,6 +18,7 @@ KeyboardInterrupt at that boundary (a second Ctrl-C raises at once; see _defer_s
 
 from __future__ import annotations
 
+import _signal                   # the C functions behind `signal` (its getsignal costs ~2.5 us)
 import signal
 import threading
 from typing import TYPE_CHECKING, Callable
@@ -138,22 +139,26 @@ class RunLoop:
     # run() and step()
     # =====================================================================================
     def run(self, limit: int) -> RunResult:
-        return self._interruptible(self._run, limit)
+        if not _defer_sigint():
+            return self._run(limit)
+        _running.append(self)
+        try:
+            result = self._run(limit)
+        finally:
+            _running.pop()
+        if self.state.interrupt_pending:         # Ctrl-C after the last slice boundary
+            self._raise_interrupt()
+        return result
 
     def step(self) -> RunResult:
-        return self._interruptible(self._step)
-
-    def _interruptible(self, body: Callable[..., RunResult], *args) -> RunResult:
-        """`body` with Ctrl-C taken at instruction boundaries (see _defer_sigint)."""
-        deferring = _defer_sigint()
-        if deferring:
-            _running.append(self)
+        if not _defer_sigint():
+            return self._step()
+        _running.append(self)
         try:
-            result = body(*args)
+            result = self._step()
         finally:
-            if deferring:
-                _running.pop()
-        if self.state.interrupt_pending:         # Ctrl-C after the last slice boundary
+            _running.pop()
+        if self.state.interrupt_pending:
             self._raise_interrupt()
         return result
 
@@ -441,6 +446,7 @@ class RunLoop:
 # --- Ctrl-C at instruction boundaries ---------------------------------------------------------------
 # The run loops running on the main thread, innermost last: SIGINT goes to the last one.
 _running: list[RunLoop] = []
+_MAIN_THREAD = threading.main_thread().ident
 
 
 def _on_sigint(signum, frame) -> None:
@@ -463,10 +469,12 @@ def _defer_sigint() -> bool:
     was in place (a program's own handler is left alone). The handler is installed once and
     stays, since outside run() it does what the default one does: swapping it for every run()
     call cost two system calls each, about 2% of a scenario."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.get_ident() != _MAIN_THREAD:
         return False
-    handler = signal.getsignal(signal.SIGINT)
+    handler = _signal.getsignal(signal.SIGINT)
+    if handler is _on_sigint:
+        return True
     if handler is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
         return True
-    return handler is _on_sigint
+    return False
