@@ -155,10 +155,6 @@ class Machine:
         if ctx is not None and exc == ctx.exception:
             self.exceptions.fault_context = None
 
-    def callback_failed(self, exc: BaseException) -> int:
-        """An MMIO/hook callback raised (see RunLoop.callback_failed)."""
-        return self.loop.callback_failed(exc)
-
     def pc(self) -> int:
         """The PC register as unicorn holds it (Thumb bit set)."""
         return self._pc_reg.read()[0]
