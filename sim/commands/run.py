@@ -8,6 +8,7 @@ the summary: the verdict decides the exit status (0 pass, 1 fail, 2 could not ru
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sim.scenario import (ARTIFACT_FILES, BootFailed, BootInterrupted, Result, S
                           boot, prepare_out_dir, write_artifacts)
 from sim.scenario.model import InvalidScenario
 
+LOG_PROGRESS_EVERY_S = 10.0         # progress lines when stderr is a log, not a terminal
 EXIT_STATUS = {"pass": 0, "fail": 1, "error": 2, "interrupted": EXIT_INTERRUPTED}
 
 
@@ -35,7 +37,7 @@ def run_command(args) -> int:
 
     console = Console(stderr=True)
 
-    def say(text: str) -> None:
+    def gdb_log(text: str) -> None:           # through rich: it may come while the status line shows
         console.print(text, soft_wrap=True, markup=False, highlight=False)
 
     step = _step(args)
@@ -44,43 +46,62 @@ def run_command(args) -> int:
                         max_virtual_s=args.max_virtual, max_wall_s=args.max_wall)
     out = prepare_out_dir(args.out)
     started = time.monotonic()
+    title = f"{step.describe()} over TLS {args.tls} ({args.suite})"
+    booted = runner = debugger = None
     try:
         with console.status(f"booting {args.firmware} on {args.backend}..."):
             booted = boot(args.firmware, repl=args.repl, seed=args.seed, backend=args.backend,
                           max_wall_s=args.max_wall)
-    except (BootFailed, BootInterrupted) as exc:
-        result = Result(scenario, [], exc.uart, exc.virtual_ns, time.monotonic() - started, 0,
-                        error=str(exc) if isinstance(exc, BootFailed) else None,
-                        interrupted=isinstance(exc, BootInterrupted))
-        write_artifacts(result, out)
-        return _report(result, out, say)
-    title = f"{step.describe()} over TLS {args.tls} ({args.suite})"
-    say(f"run: booted to 'ready' in {booted.boot_wall_s:.2f} s; running {title}")
-
-    debugger = None
-    if args.gdb is not None:
-        from sim.gdb import attach_debugger
-        debugger = attach_debugger(booted.backend, args.gdb, wait=args.wait, log=say, connect_timeout_s=args.max_wall)
-    runner = None
-    try:
+        say(f"run: booted to 'ready' in {booted.boot_wall_s:.2f} s; running {title}")
+        if args.gdb is not None:
+            from sim.gdb import attach_debugger
+            debugger = attach_debugger(booted.backend, args.gdb, wait=args.wait, log=gdb_log,
+                                       connect_timeout_s=args.max_wall)
         runner = ScenarioRunner(scenario, out, booted=booted, debugger=debugger)
         with console.status(title + "...") as status:
-            runner.progress = lambda text: status.update(f"{title}: {text}")
+            runner.progress = ((lambda text: status.update(f"{title}: {text}")) if console.is_terminal
+                               else _every(LOG_PROGRESS_EVERY_S, lambda text: say(f"run: {text}")))
             result = runner.run()
-    except KeyboardInterrupt:
-        if runner is not None and runner.result is None:
-            raise                           # finish() itself was interrupted: a second Ctrl-C
-        result = runner.result if runner is not None else Result(
-            scenario, [], booted.boot_transcript, 0, time.monotonic() - started, 0, interrupted=True)
-        if runner is None:
-            write_artifacts(result, out)
+    except BootFailed as exc:
+        result = _not_started(scenario, out, started, exc.uart, exc.virtual_ns, error=str(exc))
+    except KeyboardInterrupt as exc:
+        if runner is not None:          # run() wrote the artifacts, unless Ctrl-C came before it began
+            result = runner.result or runner.finish([], interrupted=True)
+        else:
+            uart = exc.uart if isinstance(exc, BootInterrupted) else booted.boot_transcript if booted else b""
+            result = _not_started(scenario, out, started, uart, getattr(exc, "virtual_ns", 0), interrupted=True)
     finally:
         if debugger is not None:
             debugger.close("the scenario is over")
-    return _report(result, out, say)
+    return _report(result, out)
 
 
-def _report(result: Result, out: Path, say) -> int:
+def _not_started(scenario: Scenario, out: Path, started: float, uart: bytes, virtual_ns: int, *,
+                 error: str | None = None, interrupted: bool = False) -> Result:
+    """The result of a run that ended before the scenario began (in the boot, or just after it)."""
+    result = Result(scenario, [], uart, virtual_ns, time.monotonic() - started, 0, error=error,
+                    interrupted=interrupted)
+    write_artifacts(result, out)
+    return result
+
+
+def _every(seconds: float, report):
+    """`report`, at most once per `seconds` of wall time (the first call always)."""
+    due = [0.0]
+
+    def throttled(text: str) -> None:
+        if time.monotonic() >= due[0]:
+            due[0] = time.monotonic() + seconds
+            report(text)
+
+    return throttled
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _report(result: Result, out: Path) -> int:
     print(result.summary(), flush=True)
     print(f"artifacts: {out}/ ({' '.join(ARTIFACT_FILES)})", flush=True)
     if result.interrupted:
