@@ -21,8 +21,7 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from sim.platform import DEFAULT_REPL
-from sim.scenario import PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step, StepResult, boot
-from sim.scenario import shell
+from sim.scenario import PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step, StepResult, boot, shell
 
 _DEFAULT_TIMEOUT = 8.0            # Renode's DEFAULT_UART_TIMEOUT
 _STOPPED_BY_SIGNAL = "Execution terminated by signal"   # Robot's message for a test Ctrl-C stopped

@@ -1,5 +1,5 @@
 """The reference firmware's UART shell, as a scenario speaks it: the commands we type and the
-reading of the status lines the firmware prints (the grammar is in firmware/README.md, "Shell").
+reading of the status lines the firmware prints (the grammar: firmware/README.md, "The UART shell").
 
 Pure text in, values out: nothing here runs a machine, so a user's adapter for another image can
 be checked against these functions alone.

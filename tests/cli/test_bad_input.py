@@ -101,7 +101,7 @@ def test_a_damaged_elf(images, tmp_path, command, image):
 def test_an_elf_linked_outside_the_memory_map(images, tmp_path, command):
     path = images["outside"]
     p = sim("boot", path) if command == "boot" else run(tmp_path, "--firmware", path)
-    line = assert_refused(p, "0x90000000", "memory")             # where it is linked, and the map
+    assert_refused(p, "0x90000000", "memory")                    # where it is linked, and the map
 
 
 @pytest.mark.parametrize("command", ["boot", "run"])
