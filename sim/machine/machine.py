@@ -149,11 +149,13 @@ class Machine:
 
     def exception_entered(self, exc: int) -> None:
         self.run_state.stuck_regs = None
+        self.loop.control_transfer()
 
     def exception_returned(self, exc: int) -> None:
         ctx = self.exceptions.fault_context
         if ctx is not None and exc == ctx.exception:
             self.exceptions.fault_context = None
+        self.loop.control_transfer()
 
     def pc(self) -> int:
         """The PC register as unicorn holds it (Thumb bit set)."""
@@ -169,6 +171,7 @@ class Machine:
         self.symbols = image.symbols
         for region in self.bus.memories:
             self.core.uc.ctl_remove_cache(region.base, region.end)
+        self.core.timebase.forget_code()
         self.sites.load_image(image, self.bus.read_ram)
         self.reset()
 
@@ -186,6 +189,8 @@ class Machine:
         state = self.run_state
         state.reset_requested = False
         state.sleeping = False
+        state.at_boundary = True                  # execution begins a block at the reset vector
+        state.block_time = self.clock.now
         state.resets += 1
         state.stuck_regs = None
         sp = self.bus.read_word(0)
@@ -308,6 +313,7 @@ class Machine:
             off = address - r.base
             r.view[off:off + len(data)] = data
             self.core.uc.ctl_remove_cache(address, address + len(data))   # code may have changed
+            self.core.timebase.forget_code()
             return
         try:
             self.core.uc.mem_write(address, bytes(data))
@@ -337,6 +343,7 @@ class Machine:
         uc = self.core.uc
         if key == "pc":
             uc.reg_write(reg, value | 1)           # stays Thumb whatever bit 0 says
+            self.loop.control_transfer()           # a jump: a new straight-line block begins
         elif key in ("xpsr", "ipsr"):
             uc.reg_write(reg, value | (1 << 24) if key == "xpsr" else value)
             uc.reg_write(A.UC_ARM_REG_APSR_NZCV, uc.reg_read(A.UC_ARM_REG_APSR_NZCV))

@@ -133,6 +133,7 @@ def restore_snapshot(m: "Machine", snap: Snapshot) -> None:
     m.core.uc.context_restore(snap.cpu)
     for region in m.bus.restore_memories(snap.memories):
         m.core.uc.ctl_remove_cache(region.base, region.end)     # flash (code) differed
+    m.core.timebase.forget_code()
     for region in m.bus.memories:
         if region.writable:
             m.core.uc.ctl_remove_cache(region.base, region.end)  # code in RAM may be stale

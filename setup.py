@@ -1,0 +1,19 @@
+"""The compiled part of tls-fw-sim: the machine's time base (sim/machine/native/timebase.c).
+
+Everything else is declared in pyproject.toml. The extension is optional: where no C compiler or
+no Python headers are present the install still succeeds, and the machine runs the same time base
+in Python (sim/machine/pytimebase.py), slower, after a one-line warning.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "sim.machine._native",
+            sources=["sim/machine/native/timebase.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
+    ],
+)

@@ -1,0 +1,806 @@
+/* The machine's time base, compiled: virtual time counted per translated block of unicorn.
+ *
+ * unicorn calls one UC_HOOK_BLOCK hook before every translation block it runs. This module owns
+ * that hook: it adds the block's instruction count (decoded once per block from the code bytes,
+ * never from how unicorn happened to split the code), keeps the time at which the current
+ * straight-line block began, and ends the slice at the first block boundary at or after its
+ * deadline. docs/machine.md ("Time") gives the rules; sim/machine/timebase.py is the same time
+ * base in Python (the fallback) and the interface both implement - keep the two identical.
+ *
+ * unicorn's C API is reached through function pointers the Python binding's library provides
+ * (no link-time dependency, no unicorn headers needed); the prototypes below are unicorn's
+ * (include/unicorn/unicorn.h, stable across 2.0 and 2.1).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* --- unicorn's API, as declared in include/unicorn/unicorn.h ------------------------------- */
+typedef void uc_engine;
+typedef size_t uc_hook;
+typedef int uc_err;
+typedef uc_err (*uc_hook_add_t)(uc_engine *, uc_hook *, int, void *, void *, uint64_t, uint64_t, ...);
+typedef uc_err (*uc_hook_del_t)(uc_engine *, uc_hook);
+typedef uc_err (*uc_emu_start_t)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
+typedef uc_err (*uc_emu_stop_t)(uc_engine *);
+typedef uc_err (*uc_reg_read_t)(uc_engine *, int, void *);
+typedef uc_err (*uc_mem_read_t)(uc_engine *, uint64_t, void *, size_t);
+
+#define UNTIL_NEVER 0xFFFFFFFFu     /* odd: a Thumb PC never equals it */
+#define MAX_REGIONS 16
+#define CACHE_BITS 14
+#define CACHE_SIZE (1u << CACHE_BITS)
+#define SITE_FILTER_BITS 16
+#define SCRATCH 4096
+#define MAX_SITES 4096
+
+/* why a slice ended (TimeBase.run() returns it) */
+enum { STOP_NONE = 0, STOP_BOUNDARY = 1, STOP_BEFORE = 2, STOP_MASK = 3, STOP_ERROR = 4 };
+
+/* --- what the time base needs to know about a Thumb instruction (thumb.py: thumb_info) ------ */
+static int is_wide(uint32_t hw1) { return (hw1 >> 11) >= 0x1D; }
+
+static int ends_16(uint32_t hw)
+{
+    if ((hw & 0xF000) == 0xD000) return 1;                  /* B<cond>, UDF, SVC */
+    if ((hw & 0xF800) == 0xE000) return 1;                  /* B */
+    if ((hw & 0xF500) == 0xB100) return 1;                  /* CBZ, CBNZ */
+    if ((hw & 0xFF00) == 0x4700 || (hw & 0xFF00) == 0xBD00 || (hw & 0xFF00) == 0xBE00)
+        return 1;                                           /* BX/BLX, POP {..., PC}, BKPT */
+    if ((hw & 0xFD00) == 0x4400)                            /* ADD/MOV high registers to PC */
+        return (((hw >> 4) & 0x8) | (hw & 0x7)) == 15;
+    if ((hw & 0xFF0F) == 0xBF00) {                          /* YIELD, WFE, WFI */
+        uint32_t op = (hw >> 4) & 0xF;
+        return op >= 1 && op <= 3;
+    }
+    return 0;
+}
+
+static void info_32(uint32_t hw1, uint32_t hw2, int *ends, int *lowers)
+{
+    *ends = 0;
+    *lowers = 0;
+    if ((hw1 & 0xF800) == 0xF000 && (hw2 & 0x8000)) {      /* branches, miscellaneous control */
+        if (hw2 & 0x5000) { *ends = 1; return; }            /* B.W, BL, BLX */
+        if (((hw1 >> 6) & 0xE) != 0xE) { *ends = 1; return; }   /* B<cond>.W */
+        if ((hw1 & 0xFFF0) == 0xF380) {                     /* MSR */
+            uint32_t sysm = hw2 & 0xFF;
+            *ends = 1;
+            *lowers = (hw2 & 0xFF00) == 0x8800 && (sysm == 0x10 || sysm == 0x11 || sysm == 0x13);
+            return;
+        }
+        if ((hw1 & 0xFFF0) == 0xF3A0 && !(hw2 & 0x0700)) {  /* YIELD.W, WFE.W, WFI.W */
+            uint32_t op = hw2 & 0xFF;
+            *ends = op >= 1 && op <= 3;
+            return;
+        }
+        if ((hw1 & 0xFFF0) == 0xF3B0) { *ends = ((hw2 >> 4) & 0xF) == 6; return; }   /* ISB */
+        if ((hw1 & 0xFFF0) == 0xF7F0 && (hw2 & 0xF000) == 0xA000) *ends = 1;       /* UDF.W */
+        return;
+    }
+    if ((hw1 & 0xFFF0) == 0xE8D0 && (hw2 & 0xFFE0) == 0xF000) { *ends = 1; return; }  /* TBB/TBH */
+    if ((hw1 & 0xFFD0) == 0xE890 || (hw1 & 0xFFD0) == 0xE910) {   /* LDM: PC in the list */
+        *ends = (hw2 & 0x8000) != 0;
+        return;
+    }
+    if ((hw1 & 0xFFF0) == 0xF8D0 || (hw1 & 0xFFF0) == 0xF850 || (hw1 & 0xFF7F) == 0xF85F)
+        *ends = (hw2 >> 12) == 15;                          /* LDR PC */
+}
+
+/* size (2/4), ends a block, lowers a mask */
+static int thumb_info(uint32_t hw1, uint32_t hw2, int *ends, int *lowers)
+{
+    if (!is_wide(hw1)) {
+        *ends = ends_16(hw1);
+        *lowers = hw1 >= 0xB661 && hw1 <= 0xB663;           /* CPSIE */
+        return 2;
+    }
+    info_32(hw1, hw2, ends, lowers);
+    return 4;
+}
+
+/* --- the time base ---------------------------------------------------------------------------- */
+typedef struct {
+    uint64_t base, size;
+    const uint8_t *host;
+    int writable;
+} Region;
+
+typedef struct {
+    uint64_t key;           /* start | size << 32; 0: empty */
+    uint32_t n;             /* instructions */
+    uint8_t ends;           /* its last instruction always ends a block */
+    uint8_t lowers;         /* ... lowers an interrupt mask */
+    uint8_t site;           /* a hook is dispatched at its start */
+    uint8_t pad;
+} Block;
+
+#define KEY(pc, size) ((uint64_t)(pc) | (uint64_t)(size) << 32)
+
+typedef struct {
+    PyObject_HEAD
+    /* --- what every block start reads and writes (one cache line) --- */
+    uint64_t count;         /* instructions counted in this slice, the current block's included */
+    uint64_t deadline;      /* in `count` units: stop at the first boundary at or after it */
+    uint64_t block_count;   /* `count` when the current straight-line block began */
+    uint64_t cur_base;      /* `count` before the current block */
+    uint32_t prev_key;      /* where a block start is no boundary: the end of the last block, if its
+                               last instruction does not end blocks; else odd (NO_BLOCK or end + 1) */
+    uint32_t cur_pc;        /* the current block's start; NO_BLOCK: none yet */
+    int attention;          /* something needs the slow path: a stop, a pending exception */
+    uint8_t *site_filter;   /* bit per halfword address (mod 2^SITE_FILTER_BITS): maybe a site */
+    /* --- the rest --- */
+    uint64_t slice_start;   /* absolute cycle when the slice began */
+    int stopping;           /* an exit was requested: no block runs before it takes effect */
+    int stop_reason, stop_boundary, code_stop, stop_before_block;
+    int in_slice, exc_pending;
+    int in_hook;            /* a hook at a known instruction runs: `exact_now` is the time */
+    uint64_t exact_now;
+    int64_t exact_left;     /* exact mode: instructions allowed to begin before the stop (-1: no limit) */
+    int stop_next_insn;
+    PyObject *error;        /* an exception a callback let escape (take_error re-raises it) */
+    uc_engine *uc;
+    uc_hook_add_t hook_add;
+    uc_hook_del_t hook_del;
+    uc_emu_start_t emu_start;
+    uc_emu_stop_t emu_stop;
+    uc_reg_read_t reg_read;
+    uc_mem_read_t mem_read;
+    int reg_pc, hook_block_type, hook_code_type;
+    uc_hook block_hook, insn_hook;
+    int attached, exact;
+    Region regions[MAX_REGIONS];
+    int nregions;
+    uint32_t sites[MAX_SITES];
+    int nsites;
+    PyObject *on_site, *on_mask;
+    uint8_t filter_bits[1u << (SITE_FILTER_BITS - 3)];
+    Block cache[CACHE_SIZE];
+} TimeBase;
+
+#define NO_BLOCK 1u             /* an odd address: no Thumb block starts there */
+
+static const uint8_t *code_at(TimeBase *t, uint32_t pc, uint32_t size, int *writable, uint8_t *scratch)
+{
+    for (int i = 0; i < t->nregions; i++) {
+        Region *r = &t->regions[i];
+        if (pc >= r->base && (uint64_t)pc + size <= r->base + r->size) {
+            *writable = r->writable;
+            return r->host + (pc - r->base);
+        }
+    }
+    *writable = 1;                          /* memory we do not hold: read it, never cache it */
+    if (size > SCRATCH || t->mem_read(t->uc, pc, scratch, size) != 0)
+        return NULL;
+    return scratch;
+}
+
+/* decode [pc, pc+size): its instruction count and the facts of its last instruction */
+static void decode_block(const uint8_t *code, uint32_t size, Block *b)
+{
+    uint32_t at = 0, n = 0;
+    int ends = 0, lowers = 0;
+    while (at < size) {
+        uint32_t hw1 = code[at] | (uint32_t)code[at + 1] << 8;
+        uint32_t hw2 = at + 3 < size ? (code[at + 2] | (uint32_t)code[at + 3] << 8) : 0;
+        at += thumb_info(hw1, hw2, &ends, &lowers);
+        n++;
+    }
+    b->n = n;
+    b->ends = (uint8_t)(ends != 0);
+    b->lowers = (uint8_t)(lowers != 0);
+}
+
+static uint32_t index_in(const uint8_t *code, uint32_t offset)
+{
+    uint32_t at = 0, n = 0;
+    while (at < offset) {
+        at += is_wide(code[at] | (uint32_t)code[at + 1] << 8) ? 4 : 2;
+        n++;
+    }
+    return n;
+}
+
+static int maybe_site(TimeBase *t, uint32_t pc)
+{
+    uint32_t key = (pc >> 1) & ((1u << SITE_FILTER_BITS) - 1);
+    return t->site_filter[key >> 3] & (1u << (key & 7));
+}
+
+static int site_here(TimeBase *t, uint32_t pc)
+{
+    if (!maybe_site(t, pc))
+        return 0;
+    for (int i = 0; i < t->nsites; i++)
+        if (t->sites[i] == pc)
+            return 1;
+    return 0;
+}
+
+/* the block at pc: from the cache, or decoded (code in writable memory is never cached: the
+ * firmware may rewrite it) */
+static __attribute__((noinline)) const Block *decode(TimeBase *t, uint32_t pc, uint32_t size, Block *tmp)
+{
+    uint8_t scratch[SCRATCH];
+    int writable;
+    const uint8_t *code = code_at(t, pc, size, &writable, scratch);
+    Block *out = writable ? tmp : &t->cache[(pc >> 1) & (CACHE_SIZE - 1)];
+    out->key = KEY(pc, size);
+    out->site = (uint8_t)site_here(t, pc);
+    if (code == NULL) {                     /* cannot happen for code unicorn just translated */
+        out->n = (size + 1) / 2;
+        out->ends = out->lowers = 0;
+    } else {
+        decode_block(code, size, out);
+    }
+    return out;
+}
+
+static uint32_t cur_end(TimeBase *t) { return t->prev_key & ~1u; }
+
+/* the current block began at a boundary (a continuation keeps an earlier block_count) */
+static int cur_boundary(TimeBase *t) { return t->cur_pc != NO_BLOCK && t->block_count == t->cur_base; }
+
+static const Block *block_at(TimeBase *t, uint32_t pc, uint32_t size, Block *tmp)
+{
+    const Block *b = &t->cache[(pc >> 1) & (CACHE_SIZE - 1)];
+    return b->key == KEY(pc, size) ? b : decode(t, pc, size, tmp);
+}
+
+/* instructions counted before `pc`, an instruction of the current block (else: all counted) */
+static uint64_t begun_before(TimeBase *t, uint32_t pc)
+{
+    if (t->cur_pc == NO_BLOCK || pc < t->cur_pc || pc >= cur_end(t))
+        return t->count;
+    uint8_t scratch[SCRATCH];
+    int writable;
+    const uint8_t *code = code_at(t, t->cur_pc, cur_end(t) - t->cur_pc, &writable, scratch);
+    if (code == NULL)
+        return t->cur_base;
+    return t->cur_base + index_in(code, pc - t->cur_pc);
+}
+
+static void update_attention(TimeBase *t)
+{
+    t->attention = t->stopping || t->exc_pending;
+}
+
+static void stop(TimeBase *t, int reason)
+{
+    t->stopping = 1;
+    t->attention = 1;
+    t->stop_reason = reason;
+    t->emu_stop(t->uc);
+}
+
+static void keep_error(TimeBase *t)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    if (t->error == NULL && value != NULL) {
+        t->error = value;
+        Py_INCREF(value);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* Call a Python callback from inside the CPU (the GIL is free while it runs). Returns its
+ * result's truth, 0 if it raised (the exception is kept and the block does not run). */
+static int call_python(TimeBase *t, PyObject *fn, uint32_t pc, int with_pc)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *res = with_pc ? PyObject_CallFunction(fn, "k", (unsigned long)pc)
+                            : PyObject_CallNoArgs(fn);
+    int truth = 0;
+    if (res == NULL) {
+        keep_error(t);
+        t->stop_before_block = 1;
+    } else {
+        truth = PyObject_IsTrue(res) > 0;
+        Py_DECREF(res);
+    }
+    PyGILState_Release(g);
+    return truth;
+}
+
+/* A block start that needs more than counting: a stop, a pending exception, a site. */
+static __attribute__((noinline)) void block_slow(TimeBase *t, uint32_t pc, uint32_t size)
+{
+    if (t->stopping)
+        return;                     /* the exit check right after this hook ends the slice here */
+    Block tmp, tmp_prev;
+    const Block *b = block_at(t, pc, size, &tmp);
+    int boundary = pc != t->prev_key;
+    uint64_t now = t->slice_start + t->count;
+    if (boundary) {
+        t->block_count = t->count;
+        if (t->count >= t->deadline) {
+            t->stop_boundary = 1;
+            stop(t, STOP_BOUNDARY);
+            return;
+        }
+    }
+    if (t->exc_pending && t->on_mask != NULL && t->cur_pc != NO_BLOCK && pc == cur_end(t) &&
+        block_at(t, t->cur_pc, cur_end(t) - t->cur_pc, &tmp_prev)->lowers) {
+        /* a mask was just lowered while an exception is pending: taken before this block? */
+        t->in_hook = 1;
+        t->exact_now = now;
+        int take = call_python(t, t->on_mask, pc, 0);
+        t->in_hook = 0;
+        if (take || t->stop_before_block) {
+            t->stop_boundary = take ? 1 : boundary;     /* the exception is taken right here */
+            stop(t, take ? STOP_MASK : STOP_ERROR);
+            return;
+        }
+    }
+    if (site_here(t, pc) && t->on_site != NULL) {
+        t->in_hook = 1;
+        t->exact_now = now;
+        call_python(t, t->on_site, pc, 1);
+        t->in_hook = 0;
+        if (t->stop_before_block) {
+            t->stop_boundary = boundary;
+            stop(t, t->error ? STOP_ERROR : STOP_BEFORE);
+            return;
+        }
+    }
+    t->cur_base = t->count;
+    t->cur_pc = pc;
+    t->count += b->n;
+    t->prev_key = pc + size + b->ends;
+}
+
+/* unicorn's UC_HOOK_BLOCK, before every translation block that runs: keep it lean, it runs
+ * every four instructions or so */
+static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    TimeBase *t = (TimeBase *)user;
+    uint32_t pc = (uint32_t)address;
+    const Block *b = &t->cache[(pc >> 1) & (CACHE_SIZE - 1)];
+    (void)uc;
+    if (__builtin_expect(b->key != KEY(pc, size) || t->attention || b->site, 0)) {
+        block_slow(t, pc, size);
+        return;
+    }
+    uint64_t c = t->count;
+    if (pc != t->prev_key) {                /* a boundary: a new straight-line block begins */
+        t->block_count = c;
+        if (__builtin_expect(c >= t->deadline, 0)) {
+            block_slow(t, pc, size);
+            return;
+        }
+    }
+    t->cur_base = c;
+    t->cur_pc = pc;
+    t->count = c + b->n;
+    t->prev_key = pc + size + b->ends;
+}
+
+/* exact mode: before every instruction that runs (single steps, watchpoints) */
+static void on_insn(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    TimeBase *t = (TimeBase *)user;
+    (void)uc;
+    (void)size;
+    if (t->stopping)
+        return;
+    if (t->stop_next_insn || t->exact_left == 0) {
+        t->code_stop = 1;
+        t->stop_boundary = (uint32_t)address == t->cur_pc && cur_boundary(t);
+        stop(t, STOP_BEFORE);
+        return;
+    }
+    if (t->exact_left > 0)
+        t->exact_left--;
+}
+
+/* --- the Python type ------------------------------------------------------------------------- */
+static int TimeBase_init(TimeBase *t, PyObject *args, PyObject *kw)
+{
+    unsigned long long uch, hook_add, hook_del, emu_start, emu_stop, reg_read, mem_read;
+    (void)kw;
+    if (!PyArg_ParseTuple(args, "KKKKKKKiii", &uch, &hook_add, &hook_del, &emu_start, &emu_stop,
+                          &reg_read, &mem_read, &t->reg_pc, &t->hook_block_type, &t->hook_code_type))
+        return -1;
+    t->uc = (uc_engine *)(uintptr_t)uch;
+    t->hook_add = (uc_hook_add_t)(uintptr_t)hook_add;
+    t->hook_del = (uc_hook_del_t)(uintptr_t)hook_del;
+    t->emu_start = (uc_emu_start_t)(uintptr_t)emu_start;
+    t->emu_stop = (uc_emu_stop_t)(uintptr_t)emu_stop;
+    t->reg_read = (uc_reg_read_t)(uintptr_t)reg_read;
+    t->mem_read = (uc_mem_read_t)(uintptr_t)mem_read;
+    t->deadline = UINT64_MAX;
+    t->exact_left = -1;
+    t->cur_pc = t->prev_key = NO_BLOCK;
+    t->site_filter = t->filter_bits;
+    memset(t->cache, 0, sizeof t->cache);
+    return 0;
+}
+
+static void TimeBase_dealloc(TimeBase *t)
+{
+    Py_XDECREF(t->on_site);
+    Py_XDECREF(t->on_mask);
+    Py_XDECREF(t->error);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyObject *TB_attach(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    if (t->attached)
+        Py_RETURN_NONE;
+    if (t->hook_add(t->uc, &t->block_hook, t->hook_block_type, (void *)on_block, t,
+                    (uint64_t)1, (uint64_t)0) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "uc_hook_add(UC_HOOK_BLOCK) failed");
+        return NULL;
+    }
+    t->attached = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_add_region(TimeBase *t, PyObject *args)
+{
+    unsigned long long base, size, host;
+    int writable;
+    if (!PyArg_ParseTuple(args, "KKKp", &base, &size, &host, &writable))
+        return NULL;
+    if (t->nregions == MAX_REGIONS) {
+        PyErr_SetString(PyExc_ValueError, "too many memory regions for the time base");
+        return NULL;
+    }
+    Region *r = &t->regions[t->nregions++];
+    r->base = base;
+    r->size = size;
+    r->host = (const uint8_t *)(uintptr_t)host;
+    r->writable = writable;
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_set_exact(TimeBase *t, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    if (on && !t->exact) {
+        if (t->hook_add(t->uc, &t->insn_hook, t->hook_code_type, (void *)on_insn, t,
+                        (uint64_t)1, (uint64_t)0) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "uc_hook_add(UC_HOOK_CODE) failed");
+            return NULL;
+        }
+    } else if (!on && t->exact) {
+        t->hook_del(t->uc, t->insn_hook);
+    }
+    t->exact = on;
+    Py_RETURN_NONE;
+}
+
+/* run(pc, slice_start, deadline, at_boundary, block_time, exact_left)
+ *   -> (uc_err, executed, at_boundary, block_time, stop_reason)
+ * Times are absolute cycles; `at_boundary`: the slice starts at a block boundary (else it goes
+ * on with the straight-line block that began at `block_time`). */
+static PyObject *TB_run(TimeBase *t, PyObject *args)
+{
+    unsigned long long pc, slice_start, deadline, block_time;
+    long long exact_left;
+    int at_boundary;
+    if (!PyArg_ParseTuple(args, "KKKpKL", &pc, &slice_start, &deadline, &at_boundary, &block_time,
+                          &exact_left))
+        return NULL;
+    pc &= ~1ull;
+    t->slice_start = slice_start;
+    t->deadline = deadline > slice_start ? deadline - slice_start : 0;
+    t->count = t->cur_base = 0;
+    t->block_count = block_time - slice_start;      /* wraps below 0: added back on the way out */
+    t->prev_key = at_boundary ? NO_BLOCK : (uint32_t)pc;
+    t->cur_pc = NO_BLOCK;
+    t->exact_left = exact_left;
+    t->stopping = t->code_stop = t->stop_before_block = t->stop_next_insn = 0;
+    t->stop_reason = STOP_NONE;
+    t->stop_boundary = 0;
+    t->in_hook = 0;
+    t->in_slice = 1;
+    update_attention(t);
+    uc_err err;
+    Py_BEGIN_ALLOW_THREADS
+    err = t->emu_start(t->uc, pc | 1, UNTIL_NEVER, 0, 0);
+    Py_END_ALLOW_THREADS
+    t->in_slice = 0;
+    t->stopping = 0;
+    update_attention(t);
+    uint32_t pc_now = 0;
+    t->reg_read(t->uc, t->reg_pc, &pc_now);
+    pc_now &= ~1u;
+    uint64_t executed = t->count;
+    int boundary;
+    if (t->cur_pc != NO_BLOCK && (err != 0 || t->code_stop) && pc_now >= t->cur_pc &&
+        pc_now < cur_end(t)) {
+        executed = begun_before(t, pc_now);     /* stopped inside the block: the rest never ran */
+        boundary = pc_now == t->cur_pc && cur_boundary(t);
+    } else if (t->stop_reason != STOP_NONE) {
+        boundary = t->stop_boundary;
+    } else {                                    /* WFI, or a fault outside the last block */
+        boundary = pc_now != t->prev_key;
+    }
+    t->count = executed;
+    return Py_BuildValue("iKiKi", err, (unsigned long long)executed, boundary,
+                         (unsigned long long)(t->slice_start + t->block_count), t->stop_reason);
+}
+
+static PyObject *TB_now(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    return PyLong_FromUnsignedLongLong(t->in_hook ? t->exact_now : t->slice_start + t->block_count);
+}
+
+static PyObject *TB_time_at(TimeBase *t, PyObject *arg)
+{
+    unsigned long pc = PyLong_AsUnsignedLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyLong_FromUnsignedLongLong(t->slice_start + begun_before(t, (uint32_t)pc & ~1u));
+}
+
+static PyObject *TB_enter_hook(TimeBase *t, PyObject *arg)
+{
+    unsigned long pc = PyLong_AsUnsignedLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    t->exact_now = t->slice_start + begun_before(t, (uint32_t)pc & ~1u);
+    t->in_hook = 1;
+    return PyLong_FromUnsignedLongLong(t->exact_now);
+}
+
+static PyObject *TB_leave_hook(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    t->in_hook = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_first_instruction(TimeBase *t, PyObject *arg)
+{
+    unsigned long pc = PyLong_AsUnsignedLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(t->cur_base == 0 && ((uint32_t)pc & ~1u) == t->cur_pc);
+}
+
+static PyObject *TB_set_deadline(TimeBase *t, PyObject *arg)
+{
+    unsigned long long d = PyLong_AsUnsignedLongLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    d = d > t->slice_start ? d - t->slice_start : 0;
+    if (d < t->deadline)
+        t->deadline = d;
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_stop_at_boundary(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    t->deadline = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_stop_before(TimeBase *t, PyObject *arg)
+{
+    /* from a code hook (or the interrupt hook) at `pc`: end the slice before it runs */
+    unsigned long pc = PyLong_AsUnsignedLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!t->in_slice || t->stopping)
+        Py_RETURN_NONE;
+    t->code_stop = 1;
+    t->stop_boundary = ((uint32_t)pc & ~1u) == t->cur_pc && cur_boundary(t);
+    stop(t, STOP_BEFORE);
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_stop_before_block(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    t->stop_before_block = 1;       /* a block hook's callback: its block does not run */
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_stop_next_instruction(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    t->stop_next_insn = 1;          /* exact mode: before the next instruction begins */
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_control_transfer(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    t->prev_key = NO_BLOCK;         /* the exception engine wrote the PC: a new block begins */
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_set_exception_pending(TimeBase *t, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    t->exc_pending = on;
+    update_attention(t);
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_set_callbacks(TimeBase *t, PyObject *args)
+{
+    PyObject *on_site, *on_mask;
+    if (!PyArg_ParseTuple(args, "OO", &on_site, &on_mask))
+        return NULL;
+    Py_XSETREF(t->on_site, on_site == Py_None ? NULL : Py_NewRef(on_site));
+    Py_XSETREF(t->on_mask, on_mask == Py_None ? NULL : Py_NewRef(on_mask));
+    Py_RETURN_NONE;
+}
+
+static void rebuild_filter(TimeBase *t)
+{
+    memset(t->filter_bits, 0, sizeof t->filter_bits);
+    for (int i = 0; i < t->nsites; i++) {
+        uint32_t key = (t->sites[i] >> 1) & ((1u << SITE_FILTER_BITS) - 1);
+        t->filter_bits[key >> 3] |= (uint8_t)(1u << (key & 7));
+    }
+}
+
+static PyObject *TB_add_site(TimeBase *t, PyObject *arg)
+{
+    unsigned long pc = PyLong_AsUnsignedLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (site_here(t, (uint32_t)pc))
+        Py_RETURN_NONE;
+    if (t->nsites == MAX_SITES) {
+        PyErr_SetString(PyExc_ValueError, "too many block hooks");
+        return NULL;
+    }
+    t->sites[t->nsites++] = (uint32_t)pc;
+    rebuild_filter(t);
+    t->cache[((uint32_t)pc >> 1) & (CACHE_SIZE - 1)].key = 0;   /* decoded again, with its site */
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_remove_site(TimeBase *t, PyObject *arg)
+{
+    unsigned long pc = PyLong_AsUnsignedLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    for (int i = 0; i < t->nsites; i++) {
+        if (t->sites[i] == (uint32_t)pc) {
+            t->sites[i] = t->sites[--t->nsites];
+            break;
+        }
+    }
+    rebuild_filter(t);
+    t->cache[((uint32_t)pc >> 1) & (CACHE_SIZE - 1)].key = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_forget_code(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    memset(t->cache, 0, sizeof t->cache);   /* code bytes changed (image load, restore, writes) */
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_take_error(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    PyObject *e = t->error;
+    t->error = NULL;
+    if (e == NULL)
+        Py_RETURN_NONE;
+    return e;
+}
+
+static PyObject *TB_get_count(TimeBase *t, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(t->count);
+}
+
+static PyObject *TB_get_in_slice(TimeBase *t, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(t->in_slice);
+}
+
+static PyObject *TB_get_slice_start(TimeBase *t, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(t->slice_start);
+}
+
+static PyMethodDef TB_methods[] = {
+    {"attach", (PyCFunction)TB_attach, METH_NOARGS, "register the block hook"},
+    {"add_region", (PyCFunction)TB_add_region, METH_VARARGS, "(base, size, host address, writable)"},
+    {"set_exact", (PyCFunction)TB_set_exact, METH_O, "per-instruction stops on/off"},
+    {"run", (PyCFunction)TB_run, METH_VARARGS, "run one slice"},
+    {"now", (PyCFunction)TB_now, METH_NOARGS, "virtual time inside the slice"},
+    {"time_at", (PyCFunction)TB_time_at, METH_O, "time at an instruction of the current block"},
+    {"enter_hook", (PyCFunction)TB_enter_hook, METH_O, "a hook at this instruction runs"},
+    {"leave_hook", (PyCFunction)TB_leave_hook, METH_NOARGS, "the hook returned"},
+    {"first_instruction", (PyCFunction)TB_first_instruction, METH_O, "the slice's first instruction?"},
+    {"set_deadline", (PyCFunction)TB_set_deadline, METH_O, "stop at the first boundary at or after it"},
+    {"stop_at_boundary", (PyCFunction)TB_stop_at_boundary, METH_NOARGS, "stop at the next boundary"},
+    {"stop_before", (PyCFunction)TB_stop_before, METH_O, "stop before this instruction (code hook)"},
+    {"stop_before_block", (PyCFunction)TB_stop_before_block, METH_NOARGS, "from a block hook"},
+    {"stop_next_instruction", (PyCFunction)TB_stop_next_instruction, METH_NOARGS, "exact mode"},
+    {"control_transfer", (PyCFunction)TB_control_transfer, METH_NOARGS, "the PC was written"},
+    {"set_exception_pending", (PyCFunction)TB_set_exception_pending, METH_O, "check after mask writes"},
+    {"set_callbacks", (PyCFunction)TB_set_callbacks, METH_VARARGS, "(on_site, on_mask)"},
+    {"add_site", (PyCFunction)TB_add_site, METH_O, "dispatch a hook at this block start"},
+    {"remove_site", (PyCFunction)TB_remove_site, METH_O, ""},
+    {"forget_code", (PyCFunction)TB_forget_code, METH_NOARGS, "code bytes changed"},
+    {"take_error", (PyCFunction)TB_take_error, METH_NOARGS, "the exception a callback let escape"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef TB_getset[] = {
+    {"count", (getter)TB_get_count, NULL, "instructions counted in this slice", NULL},
+    {"in_slice", (getter)TB_get_in_slice, NULL, "the CPU runs", NULL},
+    {"slice_start", (getter)TB_get_slice_start, NULL, "cycle at which the slice began", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject TimeBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sim.machine._native.TimeBase",
+    .tp_basicsize = sizeof(TimeBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "virtual time counted per translated block (docs/machine.md)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)TimeBase_init,
+    .tp_dealloc = (destructor)TimeBase_dealloc,
+    .tp_methods = TB_methods,
+    .tp_getset = TB_getset,
+};
+
+/* thumb_info(hw1, hw2) -> (size, ends_block, lowers_mask), for tests against thumb.py */
+static PyObject *py_thumb_info(PyObject *self, PyObject *args)
+{
+    unsigned int hw1, hw2;
+    int ends, lowers;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "II", &hw1, &hw2))
+        return NULL;
+    int size = thumb_info(hw1 & 0xFFFF, hw2 & 0xFFFF, &ends, &lowers);
+    return Py_BuildValue("iOO", size, ends ? Py_True : Py_False, lowers ? Py_True : Py_False);
+}
+
+static PyMethodDef module_methods[] = {
+    {"thumb_info", py_thumb_info, METH_VARARGS, "(hw1, hw2) -> (size, ends_block, lowers_mask)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native", "the machine's compiled helpers (docs/machine.md)", -1,
+    module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    if (PyType_Ready(&TimeBaseType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&TimeBaseType);
+    if (PyModule_AddObject(m, "TimeBase", (PyObject *)&TimeBaseType) < 0) {
+        Py_DECREF(&TimeBaseType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
