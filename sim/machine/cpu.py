@@ -90,9 +90,12 @@ class UnicornCore:
         self._xpsr_reg = RegBatch(uc, (A.UC_ARM_REG_XPSR,))
         self.callback_error: BaseException | None = None   # raised inside the TLB fill
         uc.ctl_set_tlb_mode(U.UC_TLB_VIRTUAL)
-        self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
-        self.timebase = open_timebase(uc)
-        self.timebase.attach()
+        self.timebase = tb = open_timebase(uc)
+        tb.attach()
+        if tb.native:
+            tb.attach_tlb_fill()             # the same policy as _fill_tlb, in C
+        else:
+            self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
         self._exact = False
 
     # --- memory permissions seen by the TLB (see the module docstring) ---------------------------
@@ -188,6 +191,8 @@ class UnicornCore:
 
     def map_mmio(self, address: int, size: int, read: Callable[[int, int, int, int], int],
                  write: Callable[[int, int, int, int, int], None]) -> None:
+        """unicorn calls read(uch, offset, size, user) / write(uch, offset, size, value, user)
+        through ctypes (the compiled time base's map_mmio calls the models without ctypes)."""
         rcb, wcb = MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write)
         status = uclib.uc_mmio_map(self.uc._uch, address, size, rcb, None, wcb, None)
         if status != U.UC_ERR_OK:

@@ -392,7 +392,15 @@ class Machine:
 
     @property
     def mmio_accesses(self) -> int:
-        return self.run_state.mmio_accesses
+        return self.counted().mmio_accesses
+
+    def counted(self) -> RunState:
+        """The run state with every counter up to date (the compiled time base counts MMIO
+        accesses on its side; they are added here and at every slice end)."""
+        tb = self.core.timebase
+        if tb.native:
+            self.run_state.mmio_accesses += tb.take_mmio_count()
+        return self.run_state
 
     @property
     def resets(self) -> int:
@@ -400,7 +408,7 @@ class Machine:
 
     @property
     def stats(self) -> dict[str, int]:
-        state = self.run_state
+        state = self.counted()
         out = {
             "instructions": state.instructions,
             "cycles": self.clock.now,

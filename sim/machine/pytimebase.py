@@ -26,6 +26,8 @@ _pc_value = ctypes.c_uint32()
 class PyTimeBase:
     """Virtual time counted per translated block (the interface of `_native.TimeBase`)."""
 
+    native = False          # the TLB fill and MMIO stay on cpu.py's and bus.py's ctypes hooks
+
     def __init__(self, uc) -> None:
         self._uc = uc
         self._uch = uc._uch

@@ -316,6 +316,8 @@ class RunLoop:
             core.callback_error = None
         clock.now += executed
         state.instructions += executed
+        if tb.native:
+            state.mmio_accesses += tb.take_mmio_count()
         state.at_boundary = at_boundary
         state.block_time = block_time
         if executed:

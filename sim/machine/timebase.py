@@ -18,6 +18,8 @@ The interface (both implement it):
   stop_next_instruction(), control_transfer(), set_exception_pending(on)
   set_callbacks(on_site, on_mask), add_site(pc), remove_site(pc), forget_code(),
   set_exact(on), take_error(), count, in_slice, slice_start
+  native                                  True: the compiled one, which also serves the TLB fill
+                                          (attach_tlb_fill) and MMIO (map_mmio, take_mmio_count)
 docs/machine.md ("Time") explains the rules.
 """
 
@@ -36,6 +38,8 @@ __all__ = ["open_timebase", "native_available", "implementation", "STOP_NONE", "
            "STOP_BEFORE", "STOP_MASK", "STOP_ERROR"]
 
 ENV = "TLS_FW_SIM_NATIVE"
+_API = ("uc_hook_add", "uc_hook_del", "uc_emu_start", "uc_emu_stop", "uc_reg_read", "uc_mem_read",
+        "uc_reg_write", "uc_mmio_map")
 
 try:   # the compiled module (a leaf: it imports nothing of ours)
     _NativeTimeBase = importlib.import_module(f"{__package__}._native").TimeBase
@@ -87,8 +91,9 @@ def open_timebase(uc):
         if os.environ.get(ENV, "").strip() != "0":
             _warn_once()
         return PyTimeBase(uc)
-    return _NativeTimeBase(uc._uch.value, function_address("uc_hook_add"),
-                            function_address("uc_hook_del"), function_address("uc_emu_start"),
-                            function_address("uc_emu_stop"), function_address("uc_reg_read"),
-                            function_address("uc_mem_read"), A.UC_ARM_REG_PC, U.UC_HOOK_BLOCK,
-                            U.UC_HOOK_CODE)
+    api = {name: function_address(name) for name in _API}
+    constants = {"reg_pc": A.UC_ARM_REG_PC, "reg_xpsr": A.UC_ARM_REG_XPSR, "hook_block": U.UC_HOOK_BLOCK,
+                 "hook_code": U.UC_HOOK_CODE, "hook_tlb_fill": U.UC_HOOK_TLB_FILL,
+                 "mem_fetch": U.UC_MEM_FETCH, "prot_all": U.UC_PROT_ALL,
+                 "prot_rw": U.UC_PROT_READ | U.UC_PROT_WRITE}
+    return _NativeTimeBase(uc._uch.value, api, constants)

@@ -26,6 +26,12 @@ typedef uc_err (*uc_emu_start_t)(uc_engine *, uint64_t, uint64_t, uint64_t, size
 typedef uc_err (*uc_emu_stop_t)(uc_engine *);
 typedef uc_err (*uc_reg_read_t)(uc_engine *, int, void *);
 typedef uc_err (*uc_mem_read_t)(uc_engine *, uint64_t, void *, size_t);
+typedef uc_err (*uc_reg_write_t)(uc_engine *, int, const void *);
+typedef uint64_t (*uc_cb_mmio_read_t)(uc_engine *, uint64_t, unsigned, void *);
+typedef void (*uc_cb_mmio_write_t)(uc_engine *, uint64_t, unsigned, uint64_t, void *);
+typedef uc_err (*uc_mmio_map_t)(uc_engine *, uint64_t, uint64_t, uc_cb_mmio_read_t, void *,
+                                uc_cb_mmio_write_t, void *);
+typedef struct { uint64_t paddr; int perms; } uc_tlb_entry;
 
 #define UNTIL_NEVER 0xFFFFFFFFu     /* odd: a Thumb PC never equals it */
 #define MAX_REGIONS 16
@@ -105,7 +111,18 @@ typedef struct {
     uint64_t base, size;
     const uint8_t *host;
     int writable;
+    uint8_t *code_pages;    /* writable memory: a bit per 1 KiB page code was fetched from */
 } Region;
+
+/* an MMIO window unicorn calls us for (read/write: the model's, called with offsets from `lo`) */
+typedef struct {
+    PyObject_HEAD
+    PyObject *read, *write;         /* (offset, size) -> value; (offset, size, value) */
+    PyObject *outside;              /* (offset from the region, size, write) -> 0: no register */
+    PyObject *failed;               /* (exception, write) -> 0: a callback raised */
+    uint64_t lo, hi;                /* the window within its unicorn region */
+    struct TimeBase *owner;
+} Window;
 
 typedef struct {
     uint64_t key;           /* start | size << 32; 0: empty */
@@ -118,7 +135,7 @@ typedef struct {
 
 #define KEY(pc, size) ((uint64_t)(pc) | (uint64_t)(size) << 32)
 
-typedef struct {
+typedef struct TimeBase {
     PyObject_HEAD
     /* --- what every block start reads and writes (one cache line) --- */
     uint64_t count;         /* instructions counted in this slice, the current block's included */
@@ -147,7 +164,13 @@ typedef struct {
     uc_emu_stop_t emu_stop;
     uc_reg_read_t reg_read;
     uc_mem_read_t mem_read;
-    int reg_pc, hook_block_type, hook_code_type;
+    uc_reg_write_t reg_write;
+    uc_mmio_map_t mmio_map;
+    int reg_pc, reg_xpsr, hook_block_type, hook_code_type, hook_tlb_type, mem_fetch;
+    int prot_all, prot_rw;
+    uc_hook tlb_hook;
+    uint64_t mmio_accesses;             /* since the last take_mmio_count() */
+    PyObject *windows;                  /* the Window objects unicorn holds pointers to */
     uc_hook block_hook, insn_hook;
     int attached, exact;
     Region regions[MAX_REGIONS];
@@ -401,24 +424,57 @@ static void on_insn(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 }
 
 /* --- the Python type ------------------------------------------------------------------------- */
+static int get_int(PyObject *dict, const char *key, unsigned long long *out)
+{
+    PyObject *v = PyDict_GetItemString(dict, key);
+    if (v == NULL) {
+        PyErr_Format(PyExc_KeyError, "the time base needs %s", key);
+        return -1;
+    }
+    *out = PyLong_AsUnsignedLongLongMask(v);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* TimeBase(uch, api, constants): api maps unicorn's function names to their addresses, constants
+ * the register, hook, memory-type and permission numbers of the binding (unicorn_const, arm_const) */
 static int TimeBase_init(TimeBase *t, PyObject *args, PyObject *kw)
 {
-    unsigned long long uch, hook_add, hook_del, emu_start, emu_stop, reg_read, mem_read;
+    static const char *fn[] = {"uc_hook_add", "uc_hook_del", "uc_emu_start", "uc_emu_stop",
+                               "uc_reg_read", "uc_mem_read", "uc_reg_write", "uc_mmio_map"};
+    static const char *cn[] = {"reg_pc", "reg_xpsr", "hook_block", "hook_code", "hook_tlb_fill",
+                               "mem_fetch", "prot_all", "prot_rw"};
+    unsigned long long uch, v[8], c[8];
+    PyObject *api, *consts;
     (void)kw;
-    if (!PyArg_ParseTuple(args, "KKKKKKKiii", &uch, &hook_add, &hook_del, &emu_start, &emu_stop,
-                          &reg_read, &mem_read, &t->reg_pc, &t->hook_block_type, &t->hook_code_type))
+    if (!PyArg_ParseTuple(args, "KO!O!", &uch, &PyDict_Type, &api, &PyDict_Type, &consts))
         return -1;
+    for (int i = 0; i < 8; i++)
+        if (get_int(api, fn[i], &v[i]) < 0 || get_int(consts, cn[i], &c[i]) < 0)
+            return -1;
     t->uc = (uc_engine *)(uintptr_t)uch;
-    t->hook_add = (uc_hook_add_t)(uintptr_t)hook_add;
-    t->hook_del = (uc_hook_del_t)(uintptr_t)hook_del;
-    t->emu_start = (uc_emu_start_t)(uintptr_t)emu_start;
-    t->emu_stop = (uc_emu_stop_t)(uintptr_t)emu_stop;
-    t->reg_read = (uc_reg_read_t)(uintptr_t)reg_read;
-    t->mem_read = (uc_mem_read_t)(uintptr_t)mem_read;
+    t->hook_add = (uc_hook_add_t)(uintptr_t)v[0];
+    t->hook_del = (uc_hook_del_t)(uintptr_t)v[1];
+    t->emu_start = (uc_emu_start_t)(uintptr_t)v[2];
+    t->emu_stop = (uc_emu_stop_t)(uintptr_t)v[3];
+    t->reg_read = (uc_reg_read_t)(uintptr_t)v[4];
+    t->mem_read = (uc_mem_read_t)(uintptr_t)v[5];
+    t->reg_write = (uc_reg_write_t)(uintptr_t)v[6];
+    t->mmio_map = (uc_mmio_map_t)(uintptr_t)v[7];
+    t->reg_pc = (int)c[0];
+    t->reg_xpsr = (int)c[1];
+    t->hook_block_type = (int)c[2];
+    t->hook_code_type = (int)c[3];
+    t->hook_tlb_type = (int)c[4];
+    t->mem_fetch = (int)c[5];
+    t->prot_all = (int)c[6];
+    t->prot_rw = (int)c[7];
     t->deadline = UINT64_MAX;
     t->exact_left = -1;
     t->cur_pc = t->prev_key = NO_BLOCK;
     t->site_filter = t->filter_bits;
+    Py_XSETREF(t->windows, PyList_New(0));
+    if (t->windows == NULL)
+        return -1;
     memset(t->cache, 0, sizeof t->cache);
     return 0;
 }
@@ -428,7 +484,189 @@ static void TimeBase_dealloc(TimeBase *t)
     Py_XDECREF(t->on_site);
     Py_XDECREF(t->on_mask);
     Py_XDECREF(t->error);
+    Py_XDECREF(t->windows);
+    for (int i = 0; i < t->nregions; i++)
+        PyMem_Free(t->regions[i].code_pages);
     Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/* --- the TLB fill (UC_TLB_VIRTUAL): what cpu.py's _fill_tlb does, without Python -------------- */
+#define XPSR_IT 0x0600FC00u                 /* IT[1:0] (bits 26:25) and IT[7:2] (bits 15:10) */
+
+static Region *region_of(TimeBase *t, uint64_t address)
+{
+    for (int i = 0; i < t->nregions; i++) {
+        Region *r = &t->regions[i];
+        if (address >= r->base && address < r->base + r->size)
+            return r;
+    }
+    return NULL;
+}
+
+static int on_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user)
+{
+    TimeBase *t = (TimeBase *)user;
+    (void)uc;
+    e->paddr = vaddr;                   /* identity: unicorn's own map decides the rest */
+    Region *r = region_of(t, vaddr);
+    int ram = r != NULL && r->writable;
+    uint64_t page = ram ? (vaddr - r->base) >> 10 : 0;
+    if (type == t->mem_fetch) {         /* a fetch marks its page executable for good */
+        if (ram)
+            r->code_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
+        e->perms = t->prot_all;
+        return 1;
+    }
+    /* unicorn_fill_tlb() ran cpu_restore_state(), leaving the faulting instruction's IT state in
+     * the CPU state; a running block keeps it 0, so clear it (cpu.py: _clear_stale_it_state) */
+    uint32_t xpsr = 0;
+    t->reg_read(t->uc, t->reg_xpsr, &xpsr);
+    if (xpsr & XPSR_IT) {
+        xpsr &= ~XPSR_IT;
+        t->reg_write(t->uc, t->reg_xpsr, &xpsr);
+    }
+    if (ram && !(r->code_pages[page >> 3] & (1u << (page & 7))))
+        e->perms = t->prot_rw;          /* data RAM no code came from: stores take the fast path */
+    else
+        e->perms = t->prot_all;
+    return 1;
+}
+
+static PyObject *TB_attach_tlb_fill(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    if (t->hook_add(t->uc, &t->tlb_hook, t->hook_tlb_type, (void *)on_tlb_fill, t,
+                    (uint64_t)1, (uint64_t)0) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "uc_hook_add(UC_HOOK_TLB_FILL) failed");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* --- MMIO: unicorn calls the model's read/write straight from here --------------------------- */
+static PyObject *call_failed(Window *w, int write)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    PyObject *res = PyObject_CallFunction(w->failed, "OO", value ? value : Py_None,
+                                          write ? Py_True : Py_False);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return res;
+}
+
+static uint64_t mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user)
+{
+    Window *w = (Window *)user;
+    (void)uc;
+    PyGILState_STATE g = PyGILState_Ensure();
+    w->owner->mmio_accesses++;
+    PyObject *res;
+    if (offset >= w->lo && offset < w->hi) {
+        PyObject *argv[2] = {PyLong_FromUnsignedLongLong(offset - w->lo), PyLong_FromUnsignedLong(size)};
+        res = argv[0] && argv[1] ? PyObject_Vectorcall(w->read, argv, 2, NULL) : NULL;
+        Py_XDECREF(argv[0]);
+        Py_XDECREF(argv[1]);
+    } else {
+        res = PyObject_CallFunction(w->outside, "KIO", (unsigned long long)offset, size, Py_False);
+    }
+    if (res == NULL)
+        res = call_failed(w, 0);
+    uint64_t value = 0;
+    if (res != NULL) {
+        value = PyLong_AsUnsignedLongLongMask(res);
+        Py_DECREF(res);
+    }
+    if (PyErr_Occurred())               /* not an integer, or `failed` itself raised */
+        keep_error(w->owner);
+    PyGILState_Release(g);
+    return value;
+}
+
+static void mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
+{
+    Window *w = (Window *)user;
+    (void)uc;
+    PyGILState_STATE g = PyGILState_Ensure();
+    w->owner->mmio_accesses++;
+    PyObject *res;
+    if (offset >= w->lo && offset < w->hi) {
+        PyObject *argv[3] = {PyLong_FromUnsignedLongLong(offset - w->lo), PyLong_FromUnsignedLong(size),
+                             PyLong_FromUnsignedLongLong(value)};
+        res = argv[0] && argv[1] && argv[2] ? PyObject_Vectorcall(w->write, argv, 3, NULL) : NULL;
+        Py_XDECREF(argv[0]);
+        Py_XDECREF(argv[1]);
+        Py_XDECREF(argv[2]);
+    } else {
+        res = PyObject_CallFunction(w->outside, "KIO", (unsigned long long)offset, size, Py_True);
+    }
+    if (res == NULL)
+        res = call_failed(w, 1);
+    Py_XDECREF(res);
+    if (PyErr_Occurred())
+        keep_error(w->owner);
+    PyGILState_Release(g);
+}
+
+static void Window_dealloc(Window *w)
+{
+    Py_XDECREF(w->read);
+    Py_XDECREF(w->write);
+    Py_XDECREF(w->outside);
+    Py_XDECREF(w->failed);
+    PyObject_Free(w);
+}
+
+static PyTypeObject WindowType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sim.machine._native.Window",
+    .tp_basicsize = sizeof(Window),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "an MMIO region unicorn calls the compiled helper for",
+    .tp_dealloc = (destructor)Window_dealloc,
+};
+
+/* map_mmio(address, size, read, write, lo, hi, outside, failed): accesses at [lo, hi) of the
+ * region go to read(offset - lo, size) / write(offset - lo, size, value), others to
+ * outside(offset, size, write); an exception from either goes to failed(exception, write) */
+static PyObject *TB_map_mmio(TimeBase *t, PyObject *args)
+{
+    unsigned long long address, size, lo, hi;
+    PyObject *read, *write, *outside, *failed;
+    if (!PyArg_ParseTuple(args, "KKOOKKOO", &address, &size, &read, &write, &lo, &hi, &outside, &failed))
+        return NULL;
+    Window *w = PyObject_New(Window, &WindowType);
+    if (w == NULL)
+        return NULL;
+    w->read = Py_NewRef(read);
+    w->write = Py_NewRef(write);
+    w->outside = Py_NewRef(outside);
+    w->failed = Py_NewRef(failed);
+    w->lo = lo;
+    w->hi = hi;
+    w->owner = t;                       /* the windows list keeps w alive as long as t */
+    int added = PyList_Append(t->windows, (PyObject *)w);
+    Py_DECREF(w);
+    if (added < 0)
+        return NULL;
+    uc_err err = t->mmio_map(t->uc, address, size, mmio_read, w, mmio_write, w);
+    if (err != 0) {
+        PyErr_Format(PyExc_RuntimeError, "uc_mmio_map(0x%llx, 0x%llx) failed: %d", address, size, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *TB_take_mmio_count(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    uint64_t n = t->mmio_accesses;
+    t->mmio_accesses = 0;
+    return PyLong_FromUnsignedLongLong(n);
 }
 
 static PyObject *TB_attach(TimeBase *t, PyObject *noargs)
@@ -455,7 +693,11 @@ static PyObject *TB_add_region(TimeBase *t, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "too many memory regions for the time base");
         return NULL;
     }
-    Region *r = &t->regions[t->nregions++];
+    Region *r = &t->regions[t->nregions];
+    r->code_pages = writable ? PyMem_Calloc((size >> 13) + 1, 1) : NULL;
+    if (writable && r->code_pages == NULL)
+        return PyErr_NoMemory();
+    t->nregions++;
     r->base = base;
     r->size = size;
     r->host = (const uint8_t *)(uintptr_t)host;
@@ -744,10 +986,21 @@ static PyMethodDef TB_methods[] = {
     {"remove_site", (PyCFunction)TB_remove_site, METH_O, ""},
     {"forget_code", (PyCFunction)TB_forget_code, METH_NOARGS, "code bytes changed"},
     {"take_error", (PyCFunction)TB_take_error, METH_NOARGS, "the exception a callback let escape"},
+    {"attach_tlb_fill", (PyCFunction)TB_attach_tlb_fill, METH_NOARGS, "the TLB fill in C"},
+    {"map_mmio", (PyCFunction)TB_map_mmio, METH_VARARGS, "an MMIO region served from C"},
+    {"take_mmio_count", (PyCFunction)TB_take_mmio_count, METH_NOARGS, "MMIO accesses since the last call"},
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *TB_get_native(TimeBase *t, void *closure)
+{
+    (void)t;
+    (void)closure;
+    Py_RETURN_TRUE;
+}
+
 static PyGetSetDef TB_getset[] = {
+    {"native", (getter)TB_get_native, NULL, "the compiled time base (TLB fill and MMIO in C too)", NULL},
     {"count", (getter)TB_get_count, NULL, "instructions counted in this slice", NULL},
     {"in_slice", (getter)TB_get_in_slice, NULL, "the CPU runs", NULL},
     {"slice_start", (getter)TB_get_slice_start, NULL, "cycle at which the slice began", NULL},
@@ -791,7 +1044,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native(void)
 {
-    if (PyType_Ready(&TimeBaseType) < 0)
+    if (PyType_Ready(&TimeBaseType) < 0 || PyType_Ready(&WindowType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
