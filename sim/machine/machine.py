@@ -48,6 +48,11 @@ _REGISTER_IDS.update(sp=A.UC_ARM_REG_SP, lr=A.UC_ARM_REG_LR, pc=A.UC_ARM_REG_PC,
                      fpscr=A.UC_ARM_REG_FPSCR, ipsr=A.UC_ARM_REG_IPSR)
 _REGISTER_IDS.update({f"s{i}": A.UC_ARM_REG_S0 + i for i in range(32)})
 _REGISTER_IDS.update({f"d{i}": A.UC_ARM_REG_D0 + i for i in range(16)})
+# what the compiled exception engine reads and writes
+_EXCEPTION_REGISTER_IDS = {name: _REGISTER_IDS[name] for name in (
+    "control", "xpsr", "msp", "psp", "r0", "r1", "r2", "r3", "r12", "lr", "pc", "primask", "basepri",
+    "faultmask", "fpscr", *(f"s{i}" for i in range(16)))}
+_EXCEPTION_REGISTER_IDS["apsr_nzcv"] = A.UC_ARM_REG_APSR_NZCV
 
 
 class Machine:
@@ -93,7 +98,11 @@ class Machine:
         self.schedule_at = self.loop.schedule_at
         self.exception_state_changed = self.loop.exception_state_changed
         core = self.core
-        core.hook_interrupt(self.loop.on_interrupt)
+        if core.timebase.native:             # SVC and exception return in C (native/exceptions.c)
+            core.timebase.bind_exceptions(self.scs, self.exceptions, self.run_state, self.loop,
+                                          _EXCEPTION_REGISTER_IDS)
+        else:
+            core.hook_interrupt(self.loop.on_interrupt)
         core.hook_invalid_instruction(self.faults.on_invalid_instruction)
         core.hook_bad_access(self.faults.on_bad_access)
 

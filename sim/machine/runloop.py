@@ -128,9 +128,12 @@ class RunLoop:
     def exception_state_changed(self) -> None:
         if self.state.in_slice and self.scs.candidates():
             self.tb.set_exception_pending(True)
-            if self.exceptions.takeable() is not None:
+            if self._takeable() is not None:
                 self.state.slice_break = True
                 self.stop_at_boundary()
+
+    def _takeable(self) -> int | None:
+        return self.tb.takeable() if self.tb.native else self.exceptions.takeable()
 
     def control_transfer(self) -> None:
         """The exception engine wrote the PC (entry, return): a new straight-line block begins
@@ -147,7 +150,7 @@ class RunLoop:
         was pending: True ends the slice there, so it is taken first (as on silicon: ARMv7-M ARM
         B5.2.3, the new mask applies from the next instruction)."""
         try:
-            if self.scs.candidates() and self.exceptions.takeable() is not None:
+            if self.scs.candidates() and self._takeable() is not None:
                 self.state.slice_break = True
                 return True
         except BaseException as exc:
@@ -390,6 +393,15 @@ class RunLoop:
         is left in state.entered_at)."""
         state, exceptions = self.state, self.exceptions
         state.entered_at = None
+        if self.tb.native:
+            handler = self.tb.take_pending()
+            if handler is None:
+                return None
+            if handler >= 0:                     # entered in C
+                state.entered_at = handler
+                state.at_boundary = True         # (loop.control_transfer outside a slice)
+                state.block_time = self.clock.now
+                return None
         ctx = exceptions.ctx.read()
         nxt = exceptions.takeable(ctx)
         if nxt is None:
@@ -459,6 +471,17 @@ class RunLoop:
     # =====================================================================================
     # the CPU's exception traps: SVC, exception return, BKPT
     # =====================================================================================
+    def tail_chain(self, exc: int, return_pc: int) -> None:
+        """The compiled engine returned from an exception and could not enter the next one
+        itself (unusual state): enter it here, as exception_return's tail-chaining does."""
+        try:
+            self.exceptions.enter(exc, return_pc)
+        except ExceptionError as exc_error:
+            self.state.fault = self.m.faults.exception_failed(exc_error)
+            self.tb.stop_before(self.m.pc())
+        except BaseException as error:
+            self.callback_failed(error)
+
     def on_interrupt(self, _uch, intno: int, _user) -> None:
         """unicorn's UC_HOOK_INTR: QEMU exception numbers (qemu/target/arm/cpu.h, EXCP_*)."""
         try:

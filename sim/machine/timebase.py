@@ -19,7 +19,9 @@ The interface (both implement it):
   set_callbacks(on_site, on_mask), add_site(pc), remove_site(pc), forget_code(),
   set_exact(on), take_error(), count, in_slice, slice_start
   native                                  True: the compiled one, which also serves the TLB fill
-                                          (attach_tlb_fill) and MMIO (map_mmio, take_mmio_count)
+                                          (attach_tlb_fill), MMIO (map_mmio, take_mmio_count) and
+                                          exception entry and return (bind_exceptions,
+                                          take_pending, takeable)
 docs/machine.md ("Time") explains the rules.
 """
 
@@ -39,7 +41,7 @@ __all__ = ["open_timebase", "native_available", "implementation", "STOP_NONE", "
 
 ENV = "TLS_FW_SIM_NATIVE"
 _API = ("uc_hook_add", "uc_hook_del", "uc_emu_start", "uc_emu_stop", "uc_reg_read", "uc_mem_read",
-        "uc_reg_write", "uc_mmio_map")
+        "uc_reg_write", "uc_mmio_map", "uc_reg_read_batch", "uc_reg_write_batch")
 
 try:   # the compiled module (a leaf: it imports nothing of ours)
     _NativeTimeBase = importlib.import_module(f"{__package__}._native").TimeBase
@@ -95,5 +97,5 @@ def open_timebase(uc):
     constants = {"reg_pc": A.UC_ARM_REG_PC, "reg_xpsr": A.UC_ARM_REG_XPSR, "hook_block": U.UC_HOOK_BLOCK,
                  "hook_code": U.UC_HOOK_CODE, "hook_tlb_fill": U.UC_HOOK_TLB_FILL,
                  "mem_fetch": U.UC_MEM_FETCH, "prot_all": U.UC_PROT_ALL,
-                 "prot_rw": U.UC_PROT_READ | U.UC_PROT_WRITE}
+                 "prot_rw": U.UC_PROT_READ | U.UC_PROT_WRITE, "hook_intr": U.UC_HOOK_INTR}
     return _NativeTimeBase(uc._uch.value, api, constants)

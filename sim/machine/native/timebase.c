@@ -4,45 +4,15 @@
  * that hook: it adds the block's instruction count (decoded once per block from the code bytes,
  * never from how unicorn happened to split the code), keeps the time at which the current
  * straight-line block began, and ends the slice at the first block boundary at or after its
- * deadline. docs/machine.md ("Time") gives the rules; sim/machine/timebase.py is the same time
- * base in Python (the fallback) and the interface both implement - keep the two identical.
+ * deadline. docs/machine.md ("Time") gives the rules; sim/machine/pytimebase.py is the same time
+ * base in Python (the fallback) and sim/machine/timebase.py the interface both implement - keep
+ * the two identical.
  *
  * unicorn's C API is reached through function pointers the Python binding's library provides
- * (no link-time dependency, no unicorn headers needed); the prototypes below are unicorn's
+ * (no link-time dependency, no unicorn headers needed); native.h declares unicorn's prototypes
  * (include/unicorn/unicorn.h, stable across 2.0 and 2.1).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-/* --- unicorn's API, as declared in include/unicorn/unicorn.h ------------------------------- */
-typedef void uc_engine;
-typedef size_t uc_hook;
-typedef int uc_err;
-typedef uc_err (*uc_hook_add_t)(uc_engine *, uc_hook *, int, void *, void *, uint64_t, uint64_t, ...);
-typedef uc_err (*uc_hook_del_t)(uc_engine *, uc_hook);
-typedef uc_err (*uc_emu_start_t)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
-typedef uc_err (*uc_emu_stop_t)(uc_engine *);
-typedef uc_err (*uc_reg_read_t)(uc_engine *, int, void *);
-typedef uc_err (*uc_mem_read_t)(uc_engine *, uint64_t, void *, size_t);
-typedef uc_err (*uc_reg_write_t)(uc_engine *, int, const void *);
-typedef uint64_t (*uc_cb_mmio_read_t)(uc_engine *, uint64_t, unsigned, void *);
-typedef void (*uc_cb_mmio_write_t)(uc_engine *, uint64_t, unsigned, uint64_t, void *);
-typedef uc_err (*uc_mmio_map_t)(uc_engine *, uint64_t, uint64_t, uc_cb_mmio_read_t, void *,
-                                uc_cb_mmio_write_t, void *);
-typedef struct { uint64_t paddr; int perms; } uc_tlb_entry;
-
-#define UNTIL_NEVER 0xFFFFFFFFu     /* odd: a Thumb PC never equals it */
-#define MAX_REGIONS 16
-#define CACHE_BITS 14
-#define CACHE_SIZE (1u << CACHE_BITS)
-#define SITE_FILTER_BITS 16
-#define SCRATCH 4096
-#define MAX_SITES 4096
-
-/* why a slice ended (TimeBase.run() returns it) */
-enum { STOP_NONE = 0, STOP_BOUNDARY = 1, STOP_BEFORE = 2, STOP_MASK = 3, STOP_ERROR = 4 };
+#include "native.h"
 
 /* --- what the time base needs to know about a Thumb instruction (thumb.py: thumb_info) ------ */
 static int is_wide(uint32_t hw1) { return (hw1 >> 11) >= 0x1D; }
@@ -95,7 +65,7 @@ static void info_32(uint32_t hw1, uint32_t hw2, int *ends, int *lowers)
 }
 
 /* size (2/4), ends a block, lowers a mask */
-static int thumb_info(uint32_t hw1, uint32_t hw2, int *ends, int *lowers)
+int thumb_info(uint32_t hw1, uint32_t hw2, int *ends, int *lowers)
 {
     if (!is_wide(hw1)) {
         *ends = ends_16(hw1);
@@ -105,84 +75,6 @@ static int thumb_info(uint32_t hw1, uint32_t hw2, int *ends, int *lowers)
     info_32(hw1, hw2, ends, lowers);
     return 4;
 }
-
-/* --- the time base ---------------------------------------------------------------------------- */
-typedef struct {
-    uint64_t base, size;
-    const uint8_t *host;
-    int writable;
-    uint8_t *code_pages;    /* writable memory: a bit per 1 KiB page code was fetched from */
-} Region;
-
-/* an MMIO window unicorn calls us for (read/write: the model's, called with offsets from `lo`) */
-typedef struct {
-    PyObject_HEAD
-    PyObject *read, *write;         /* (offset, size) -> value; (offset, size, value) */
-    PyObject *outside;              /* (offset from the region, size, write) -> 0: no register */
-    PyObject *failed;               /* (exception, write) -> 0: a callback raised */
-    uint64_t lo, hi;                /* the window within its unicorn region */
-    struct TimeBase *owner;
-} Window;
-
-typedef struct {
-    uint64_t key;           /* start | size << 32; 0: empty */
-    uint32_t n;             /* instructions */
-    uint8_t ends;           /* its last instruction always ends a block */
-    uint8_t lowers;         /* ... lowers an interrupt mask */
-    uint8_t site;           /* a hook is dispatched at its start */
-    uint8_t pad;
-} Block;
-
-#define KEY(pc, size) ((uint64_t)(pc) | (uint64_t)(size) << 32)
-
-typedef struct TimeBase {
-    PyObject_HEAD
-    /* --- what every block start reads and writes (one cache line) --- */
-    uint64_t count;         /* instructions counted in this slice, the current block's included */
-    uint64_t deadline;      /* in `count` units: stop at the first boundary at or after it */
-    uint64_t block_count;   /* `count` when the current straight-line block began */
-    uint64_t cur_base;      /* `count` before the current block */
-    uint32_t prev_key;      /* where a block start is no boundary: the end of the last block, if its
-                               last instruction does not end blocks; else odd (NO_BLOCK or end + 1) */
-    uint32_t cur_pc;        /* the current block's start; NO_BLOCK: none yet */
-    int attention;          /* something needs the slow path: a stop, a pending exception */
-    uint8_t *site_filter;   /* bit per halfword address (mod 2^SITE_FILTER_BITS): maybe a site */
-    /* --- the rest --- */
-    uint64_t slice_start;   /* absolute cycle when the slice began */
-    int stopping;           /* an exit was requested: no block runs before it takes effect */
-    int stop_reason, stop_boundary, code_stop, stop_before_block;
-    int in_slice, exc_pending;
-    int in_hook;            /* a hook at a known instruction runs: `exact_now` is the time */
-    uint64_t exact_now;
-    int64_t exact_left;     /* exact mode: instructions allowed to begin before the stop (-1: no limit) */
-    int stop_next_insn;
-    PyObject *error;        /* an exception a callback let escape (take_error re-raises it) */
-    uc_engine *uc;
-    uc_hook_add_t hook_add;
-    uc_hook_del_t hook_del;
-    uc_emu_start_t emu_start;
-    uc_emu_stop_t emu_stop;
-    uc_reg_read_t reg_read;
-    uc_mem_read_t mem_read;
-    uc_reg_write_t reg_write;
-    uc_mmio_map_t mmio_map;
-    int reg_pc, reg_xpsr, hook_block_type, hook_code_type, hook_tlb_type, mem_fetch;
-    int prot_all, prot_rw;
-    uc_hook tlb_hook;
-    uint64_t mmio_accesses;             /* since the last take_mmio_count() */
-    PyObject *windows;                  /* the Window objects unicorn holds pointers to */
-    uc_hook block_hook, insn_hook;
-    int attached, exact;
-    Region regions[MAX_REGIONS];
-    int nregions;
-    uint32_t sites[MAX_SITES];
-    int nsites;
-    PyObject *on_site, *on_mask;
-    uint8_t filter_bits[1u << (SITE_FILTER_BITS - 3)];
-    Block cache[CACHE_SIZE];
-} TimeBase;
-
-#define NO_BLOCK 1u             /* an odd address: no Thumb block starts there */
 
 static const uint8_t *code_at(TimeBase *t, uint32_t pc, uint32_t size, int *writable, uint8_t *scratch)
 {
@@ -289,7 +181,7 @@ static void update_attention(TimeBase *t)
     t->attention = t->stopping || t->exc_pending;
 }
 
-static void stop(TimeBase *t, int reason)
+void stop(TimeBase *t, int reason)
 {
     t->stopping = 1;
     t->attention = 1;
@@ -297,7 +189,7 @@ static void stop(TimeBase *t, int reason)
     t->emu_stop(t->uc);
 }
 
-static void keep_error(TimeBase *t)
+void keep_error(TimeBase *t)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -315,7 +207,7 @@ static void keep_error(TimeBase *t)
 
 /* Call a Python callback from inside the CPU (the GIL is free while it runs). Returns its
  * result's truth, 0 if it raised (the exception is kept and the block does not run). */
-static int call_python(TimeBase *t, PyObject *fn, uint32_t pc, int with_pc)
+int call_python(TimeBase *t, PyObject *fn, uint32_t pc, int with_pc)
 {
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *res = with_pc ? PyObject_CallFunction(fn, "k", (unsigned long)pc)
@@ -437,19 +329,20 @@ static int get_int(PyObject *dict, const char *key, unsigned long long *out)
 
 /* TimeBase(uch, api, constants): api maps unicorn's function names to their addresses, constants
  * the register, hook, memory-type and permission numbers of the binding (unicorn_const, arm_const) */
-static int TimeBase_init(TimeBase *t, PyObject *args, PyObject *kw)
+int TimeBase_init(TimeBase *t, PyObject *args, PyObject *kw)
 {
     static const char *fn[] = {"uc_hook_add", "uc_hook_del", "uc_emu_start", "uc_emu_stop",
-                               "uc_reg_read", "uc_mem_read", "uc_reg_write", "uc_mmio_map"};
+                               "uc_reg_read", "uc_mem_read", "uc_reg_write", "uc_mmio_map",
+                               "uc_reg_read_batch", "uc_reg_write_batch"};
     static const char *cn[] = {"reg_pc", "reg_xpsr", "hook_block", "hook_code", "hook_tlb_fill",
-                               "mem_fetch", "prot_all", "prot_rw"};
-    unsigned long long uch, v[8], c[8];
+                               "mem_fetch", "prot_all", "prot_rw", "hook_intr", ""};
+    unsigned long long uch, v[10], c[10];
     PyObject *api, *consts;
     (void)kw;
     if (!PyArg_ParseTuple(args, "KO!O!", &uch, &PyDict_Type, &api, &PyDict_Type, &consts))
         return -1;
-    for (int i = 0; i < 8; i++)
-        if (get_int(api, fn[i], &v[i]) < 0 || get_int(consts, cn[i], &c[i]) < 0)
+    for (int i = 0; i < 10; i++)
+        if (get_int(api, fn[i], &v[i]) < 0 || (i < 9 && get_int(consts, cn[i], &c[i]) < 0))
             return -1;
     t->uc = (uc_engine *)(uintptr_t)uch;
     t->hook_add = (uc_hook_add_t)(uintptr_t)v[0];
@@ -460,6 +353,9 @@ static int TimeBase_init(TimeBase *t, PyObject *args, PyObject *kw)
     t->mem_read = (uc_mem_read_t)(uintptr_t)v[5];
     t->reg_write = (uc_reg_write_t)(uintptr_t)v[6];
     t->mmio_map = (uc_mmio_map_t)(uintptr_t)v[7];
+    t->reg_read_batch = (uc_reg_batch_t)(uintptr_t)v[8];
+    t->reg_write_batch = (uc_reg_batch_t)(uintptr_t)v[9];
+    t->hook_intr_type = (int)c[8];
     t->reg_pc = (int)c[0];
     t->reg_xpsr = (int)c[1];
     t->hook_block_type = (int)c[2];
@@ -479,197 +375,42 @@ static int TimeBase_init(TimeBase *t, PyObject *args, PyObject *kw)
     return 0;
 }
 
-static void TimeBase_dealloc(TimeBase *t)
+int TimeBase_traverse(TimeBase *t, visitproc visit, void *arg)
 {
-    Py_XDECREF(t->on_site);
-    Py_XDECREF(t->on_mask);
-    Py_XDECREF(t->error);
-    Py_XDECREF(t->windows);
+    Py_VISIT(t->on_site);
+    Py_VISIT(t->on_mask);
+    Py_VISIT(t->error);
+    Py_VISIT(t->windows);
+    Py_VISIT(t->scs);
+    Py_VISIT(t->engine);
+    Py_VISIT(t->state);
+    Py_VISIT(t->loop);
+    return 0;
+}
+
+int TimeBase_clear(TimeBase *t)
+{
+    Py_CLEAR(t->on_site);
+    Py_CLEAR(t->on_mask);
+    Py_CLEAR(t->error);
+    Py_CLEAR(t->windows);
+    Py_CLEAR(t->scs);
+    Py_CLEAR(t->engine);
+    Py_CLEAR(t->state);
+    Py_CLEAR(t->loop);
+    return 0;
+}
+
+void TimeBase_dealloc(TimeBase *t)
+{
+    PyObject_GC_UnTrack(t);
+    TimeBase_clear(t);
     for (int i = 0; i < t->nregions; i++)
         PyMem_Free(t->regions[i].code_pages);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-/* --- the TLB fill (UC_TLB_VIRTUAL): what cpu.py's _fill_tlb does, without Python -------------- */
-#define XPSR_IT 0x0600FC00u                 /* IT[1:0] (bits 26:25) and IT[7:2] (bits 15:10) */
-
-static Region *region_of(TimeBase *t, uint64_t address)
-{
-    for (int i = 0; i < t->nregions; i++) {
-        Region *r = &t->regions[i];
-        if (address >= r->base && address < r->base + r->size)
-            return r;
-    }
-    return NULL;
-}
-
-static int on_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user)
-{
-    TimeBase *t = (TimeBase *)user;
-    (void)uc;
-    e->paddr = vaddr;                   /* identity: unicorn's own map decides the rest */
-    Region *r = region_of(t, vaddr);
-    int ram = r != NULL && r->writable;
-    uint64_t page = ram ? (vaddr - r->base) >> 10 : 0;
-    if (type == t->mem_fetch) {         /* a fetch marks its page executable for good */
-        if (ram)
-            r->code_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
-        e->perms = t->prot_all;
-        return 1;
-    }
-    /* unicorn_fill_tlb() ran cpu_restore_state(), leaving the faulting instruction's IT state in
-     * the CPU state; a running block keeps it 0, so clear it (cpu.py: _clear_stale_it_state) */
-    uint32_t xpsr = 0;
-    t->reg_read(t->uc, t->reg_xpsr, &xpsr);
-    if (xpsr & XPSR_IT) {
-        xpsr &= ~XPSR_IT;
-        t->reg_write(t->uc, t->reg_xpsr, &xpsr);
-    }
-    if (ram && !(r->code_pages[page >> 3] & (1u << (page & 7))))
-        e->perms = t->prot_rw;          /* data RAM no code came from: stores take the fast path */
-    else
-        e->perms = t->prot_all;
-    return 1;
-}
-
-static PyObject *TB_attach_tlb_fill(TimeBase *t, PyObject *noargs)
-{
-    (void)noargs;
-    if (t->hook_add(t->uc, &t->tlb_hook, t->hook_tlb_type, (void *)on_tlb_fill, t,
-                    (uint64_t)1, (uint64_t)0) != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "uc_hook_add(UC_HOOK_TLB_FILL) failed");
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-/* --- MMIO: unicorn calls the model's read/write straight from here --------------------------- */
-static PyObject *call_failed(Window *w, int write)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL)
-        PyException_SetTraceback(value, tb);
-    PyObject *res = PyObject_CallFunction(w->failed, "OO", value ? value : Py_None,
-                                          write ? Py_True : Py_False);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-    return res;
-}
-
-static uint64_t mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user)
-{
-    Window *w = (Window *)user;
-    (void)uc;
-    PyGILState_STATE g = PyGILState_Ensure();
-    w->owner->mmio_accesses++;
-    PyObject *res;
-    if (offset >= w->lo && offset < w->hi) {
-        PyObject *argv[2] = {PyLong_FromUnsignedLongLong(offset - w->lo), PyLong_FromUnsignedLong(size)};
-        res = argv[0] && argv[1] ? PyObject_Vectorcall(w->read, argv, 2, NULL) : NULL;
-        Py_XDECREF(argv[0]);
-        Py_XDECREF(argv[1]);
-    } else {
-        res = PyObject_CallFunction(w->outside, "KIO", (unsigned long long)offset, size, Py_False);
-    }
-    if (res == NULL)
-        res = call_failed(w, 0);
-    uint64_t value = 0;
-    if (res != NULL) {
-        value = PyLong_AsUnsignedLongLongMask(res);
-        Py_DECREF(res);
-    }
-    if (PyErr_Occurred())               /* not an integer, or `failed` itself raised */
-        keep_error(w->owner);
-    PyGILState_Release(g);
-    return value;
-}
-
-static void mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
-{
-    Window *w = (Window *)user;
-    (void)uc;
-    PyGILState_STATE g = PyGILState_Ensure();
-    w->owner->mmio_accesses++;
-    PyObject *res;
-    if (offset >= w->lo && offset < w->hi) {
-        PyObject *argv[3] = {PyLong_FromUnsignedLongLong(offset - w->lo), PyLong_FromUnsignedLong(size),
-                             PyLong_FromUnsignedLongLong(value)};
-        res = argv[0] && argv[1] && argv[2] ? PyObject_Vectorcall(w->write, argv, 3, NULL) : NULL;
-        Py_XDECREF(argv[0]);
-        Py_XDECREF(argv[1]);
-        Py_XDECREF(argv[2]);
-    } else {
-        res = PyObject_CallFunction(w->outside, "KIO", (unsigned long long)offset, size, Py_True);
-    }
-    if (res == NULL)
-        res = call_failed(w, 1);
-    Py_XDECREF(res);
-    if (PyErr_Occurred())
-        keep_error(w->owner);
-    PyGILState_Release(g);
-}
-
-static void Window_dealloc(Window *w)
-{
-    Py_XDECREF(w->read);
-    Py_XDECREF(w->write);
-    Py_XDECREF(w->outside);
-    Py_XDECREF(w->failed);
-    PyObject_Free(w);
-}
-
-static PyTypeObject WindowType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sim.machine._native.Window",
-    .tp_basicsize = sizeof(Window),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "an MMIO region unicorn calls the compiled helper for",
-    .tp_dealloc = (destructor)Window_dealloc,
-};
-
-/* map_mmio(address, size, read, write, lo, hi, outside, failed): accesses at [lo, hi) of the
- * region go to read(offset - lo, size) / write(offset - lo, size, value), others to
- * outside(offset, size, write); an exception from either goes to failed(exception, write) */
-static PyObject *TB_map_mmio(TimeBase *t, PyObject *args)
-{
-    unsigned long long address, size, lo, hi;
-    PyObject *read, *write, *outside, *failed;
-    if (!PyArg_ParseTuple(args, "KKOOKKOO", &address, &size, &read, &write, &lo, &hi, &outside, &failed))
-        return NULL;
-    Window *w = PyObject_New(Window, &WindowType);
-    if (w == NULL)
-        return NULL;
-    w->read = Py_NewRef(read);
-    w->write = Py_NewRef(write);
-    w->outside = Py_NewRef(outside);
-    w->failed = Py_NewRef(failed);
-    w->lo = lo;
-    w->hi = hi;
-    w->owner = t;                       /* the windows list keeps w alive as long as t */
-    int added = PyList_Append(t->windows, (PyObject *)w);
-    Py_DECREF(w);
-    if (added < 0)
-        return NULL;
-    uc_err err = t->mmio_map(t->uc, address, size, mmio_read, w, mmio_write, w);
-    if (err != 0) {
-        PyErr_Format(PyExc_RuntimeError, "uc_mmio_map(0x%llx, 0x%llx) failed: %d", address, size, err);
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *TB_take_mmio_count(TimeBase *t, PyObject *noargs)
-{
-    (void)noargs;
-    uint64_t n = t->mmio_accesses;
-    t->mmio_accesses = 0;
-    return PyLong_FromUnsignedLongLong(n);
-}
-
-static PyObject *TB_attach(TimeBase *t, PyObject *noargs)
+PyObject *TB_attach(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     if (t->attached)
@@ -683,7 +424,7 @@ static PyObject *TB_attach(TimeBase *t, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_add_region(TimeBase *t, PyObject *args)
+PyObject *TB_add_region(TimeBase *t, PyObject *args)
 {
     unsigned long long base, size, host;
     int writable;
@@ -705,7 +446,7 @@ static PyObject *TB_add_region(TimeBase *t, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_set_exact(TimeBase *t, PyObject *arg)
+PyObject *TB_set_exact(TimeBase *t, PyObject *arg)
 {
     int on = PyObject_IsTrue(arg);
     if (on < 0)
@@ -727,7 +468,7 @@ static PyObject *TB_set_exact(TimeBase *t, PyObject *arg)
  *   -> (uc_err, executed, at_boundary, block_time, stop_reason)
  * Times are absolute cycles; `at_boundary`: the slice starts at a block boundary (else it goes
  * on with the straight-line block that began at `block_time`). */
-static PyObject *TB_run(TimeBase *t, PyObject *args)
+PyObject *TB_run(TimeBase *t, PyObject *args)
 {
     unsigned long long pc, slice_start, deadline, block_time;
     long long exact_left;
@@ -775,13 +516,13 @@ static PyObject *TB_run(TimeBase *t, PyObject *args)
                          (unsigned long long)(t->slice_start + t->block_count), t->stop_reason);
 }
 
-static PyObject *TB_now(TimeBase *t, PyObject *noargs)
+PyObject *TB_now(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     return PyLong_FromUnsignedLongLong(t->in_hook ? t->exact_now : t->slice_start + t->block_count);
 }
 
-static PyObject *TB_time_at(TimeBase *t, PyObject *arg)
+PyObject *TB_time_at(TimeBase *t, PyObject *arg)
 {
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
     if (PyErr_Occurred())
@@ -789,7 +530,7 @@ static PyObject *TB_time_at(TimeBase *t, PyObject *arg)
     return PyLong_FromUnsignedLongLong(t->slice_start + begun_before(t, (uint32_t)pc & ~1u));
 }
 
-static PyObject *TB_enter_hook(TimeBase *t, PyObject *arg)
+PyObject *TB_enter_hook(TimeBase *t, PyObject *arg)
 {
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
     if (PyErr_Occurred())
@@ -799,14 +540,14 @@ static PyObject *TB_enter_hook(TimeBase *t, PyObject *arg)
     return PyLong_FromUnsignedLongLong(t->exact_now);
 }
 
-static PyObject *TB_leave_hook(TimeBase *t, PyObject *noargs)
+PyObject *TB_leave_hook(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     t->in_hook = 0;
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_first_instruction(TimeBase *t, PyObject *arg)
+PyObject *TB_first_instruction(TimeBase *t, PyObject *arg)
 {
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
     if (PyErr_Occurred())
@@ -814,7 +555,7 @@ static PyObject *TB_first_instruction(TimeBase *t, PyObject *arg)
     return PyBool_FromLong(t->cur_base == 0 && ((uint32_t)pc & ~1u) == t->cur_pc);
 }
 
-static PyObject *TB_set_deadline(TimeBase *t, PyObject *arg)
+PyObject *TB_set_deadline(TimeBase *t, PyObject *arg)
 {
     unsigned long long d = PyLong_AsUnsignedLongLong(arg);
     if (PyErr_Occurred())
@@ -825,14 +566,14 @@ static PyObject *TB_set_deadline(TimeBase *t, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_stop_at_boundary(TimeBase *t, PyObject *noargs)
+PyObject *TB_stop_at_boundary(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     t->deadline = 0;
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_stop_before(TimeBase *t, PyObject *arg)
+PyObject *TB_stop_before(TimeBase *t, PyObject *arg)
 {
     /* from a code hook (or the interrupt hook) at `pc`: end the slice before it runs */
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
@@ -846,28 +587,28 @@ static PyObject *TB_stop_before(TimeBase *t, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_stop_before_block(TimeBase *t, PyObject *noargs)
+PyObject *TB_stop_before_block(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     t->stop_before_block = 1;       /* a block hook's callback: its block does not run */
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_stop_next_instruction(TimeBase *t, PyObject *noargs)
+PyObject *TB_stop_next_instruction(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     t->stop_next_insn = 1;          /* exact mode: before the next instruction begins */
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_control_transfer(TimeBase *t, PyObject *noargs)
+PyObject *TB_control_transfer(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     t->prev_key = NO_BLOCK;         /* the exception engine wrote the PC: a new block begins */
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_set_exception_pending(TimeBase *t, PyObject *arg)
+PyObject *TB_set_exception_pending(TimeBase *t, PyObject *arg)
 {
     int on = PyObject_IsTrue(arg);
     if (on < 0)
@@ -877,7 +618,7 @@ static PyObject *TB_set_exception_pending(TimeBase *t, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_set_callbacks(TimeBase *t, PyObject *args)
+PyObject *TB_set_callbacks(TimeBase *t, PyObject *args)
 {
     PyObject *on_site, *on_mask;
     if (!PyArg_ParseTuple(args, "OO", &on_site, &on_mask))
@@ -896,7 +637,7 @@ static void rebuild_filter(TimeBase *t)
     }
 }
 
-static PyObject *TB_add_site(TimeBase *t, PyObject *arg)
+PyObject *TB_add_site(TimeBase *t, PyObject *arg)
 {
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
     if (PyErr_Occurred())
@@ -913,7 +654,7 @@ static PyObject *TB_add_site(TimeBase *t, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_remove_site(TimeBase *t, PyObject *arg)
+PyObject *TB_remove_site(TimeBase *t, PyObject *arg)
 {
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
     if (PyErr_Occurred())
@@ -929,14 +670,14 @@ static PyObject *TB_remove_site(TimeBase *t, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_forget_code(TimeBase *t, PyObject *noargs)
+PyObject *TB_forget_code(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     memset(t->cache, 0, sizeof t->cache);   /* code bytes changed (image load, restore, writes) */
     Py_RETURN_NONE;
 }
 
-static PyObject *TB_take_error(TimeBase *t, PyObject *noargs)
+PyObject *TB_take_error(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
     PyObject *e = t->error;
@@ -946,114 +687,21 @@ static PyObject *TB_take_error(TimeBase *t, PyObject *noargs)
     return e;
 }
 
-static PyObject *TB_get_count(TimeBase *t, void *closure)
+PyObject *TB_get_count(TimeBase *t, void *closure)
 {
     (void)closure;
     return PyLong_FromUnsignedLongLong(t->count);
 }
 
-static PyObject *TB_get_in_slice(TimeBase *t, void *closure)
+PyObject *TB_get_in_slice(TimeBase *t, void *closure)
 {
     (void)closure;
     return PyBool_FromLong(t->in_slice);
 }
 
-static PyObject *TB_get_slice_start(TimeBase *t, void *closure)
+PyObject *TB_get_slice_start(TimeBase *t, void *closure)
 {
     (void)closure;
     return PyLong_FromUnsignedLongLong(t->slice_start);
 }
 
-static PyMethodDef TB_methods[] = {
-    {"attach", (PyCFunction)TB_attach, METH_NOARGS, "register the block hook"},
-    {"add_region", (PyCFunction)TB_add_region, METH_VARARGS, "(base, size, host address, writable)"},
-    {"set_exact", (PyCFunction)TB_set_exact, METH_O, "per-instruction stops on/off"},
-    {"run", (PyCFunction)TB_run, METH_VARARGS, "run one slice"},
-    {"now", (PyCFunction)TB_now, METH_NOARGS, "virtual time inside the slice"},
-    {"time_at", (PyCFunction)TB_time_at, METH_O, "time at an instruction of the current block"},
-    {"enter_hook", (PyCFunction)TB_enter_hook, METH_O, "a hook at this instruction runs"},
-    {"leave_hook", (PyCFunction)TB_leave_hook, METH_NOARGS, "the hook returned"},
-    {"first_instruction", (PyCFunction)TB_first_instruction, METH_O, "the slice's first instruction?"},
-    {"set_deadline", (PyCFunction)TB_set_deadline, METH_O, "stop at the first boundary at or after it"},
-    {"stop_at_boundary", (PyCFunction)TB_stop_at_boundary, METH_NOARGS, "stop at the next boundary"},
-    {"stop_before", (PyCFunction)TB_stop_before, METH_O, "stop before this instruction (code hook)"},
-    {"stop_before_block", (PyCFunction)TB_stop_before_block, METH_NOARGS, "from a block hook"},
-    {"stop_next_instruction", (PyCFunction)TB_stop_next_instruction, METH_NOARGS, "exact mode"},
-    {"control_transfer", (PyCFunction)TB_control_transfer, METH_NOARGS, "the PC was written"},
-    {"set_exception_pending", (PyCFunction)TB_set_exception_pending, METH_O, "check after mask writes"},
-    {"set_callbacks", (PyCFunction)TB_set_callbacks, METH_VARARGS, "(on_site, on_mask)"},
-    {"add_site", (PyCFunction)TB_add_site, METH_O, "dispatch a hook at this block start"},
-    {"remove_site", (PyCFunction)TB_remove_site, METH_O, ""},
-    {"forget_code", (PyCFunction)TB_forget_code, METH_NOARGS, "code bytes changed"},
-    {"take_error", (PyCFunction)TB_take_error, METH_NOARGS, "the exception a callback let escape"},
-    {"attach_tlb_fill", (PyCFunction)TB_attach_tlb_fill, METH_NOARGS, "the TLB fill in C"},
-    {"map_mmio", (PyCFunction)TB_map_mmio, METH_VARARGS, "an MMIO region served from C"},
-    {"take_mmio_count", (PyCFunction)TB_take_mmio_count, METH_NOARGS, "MMIO accesses since the last call"},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyObject *TB_get_native(TimeBase *t, void *closure)
-{
-    (void)t;
-    (void)closure;
-    Py_RETURN_TRUE;
-}
-
-static PyGetSetDef TB_getset[] = {
-    {"native", (getter)TB_get_native, NULL, "the compiled time base (TLB fill and MMIO in C too)", NULL},
-    {"count", (getter)TB_get_count, NULL, "instructions counted in this slice", NULL},
-    {"in_slice", (getter)TB_get_in_slice, NULL, "the CPU runs", NULL},
-    {"slice_start", (getter)TB_get_slice_start, NULL, "cycle at which the slice began", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyTypeObject TimeBaseType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sim.machine._native.TimeBase",
-    .tp_basicsize = sizeof(TimeBase),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "virtual time counted per translated block (docs/machine.md)",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)TimeBase_init,
-    .tp_dealloc = (destructor)TimeBase_dealloc,
-    .tp_methods = TB_methods,
-    .tp_getset = TB_getset,
-};
-
-/* thumb_info(hw1, hw2) -> (size, ends_block, lowers_mask), for tests against thumb.py */
-static PyObject *py_thumb_info(PyObject *self, PyObject *args)
-{
-    unsigned int hw1, hw2;
-    int ends, lowers;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "II", &hw1, &hw2))
-        return NULL;
-    int size = thumb_info(hw1 & 0xFFFF, hw2 & 0xFFFF, &ends, &lowers);
-    return Py_BuildValue("iOO", size, ends ? Py_True : Py_False, lowers ? Py_True : Py_False);
-}
-
-static PyMethodDef module_methods[] = {
-    {"thumb_info", py_thumb_info, METH_VARARGS, "(hw1, hw2) -> (size, ends_block, lowers_mask)"},
-    {NULL, NULL, 0, NULL},
-};
-
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_native", "the machine's compiled helpers (docs/machine.md)", -1,
-    module_methods, NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC PyInit__native(void)
-{
-    if (PyType_Ready(&TimeBaseType) < 0 || PyType_Ready(&WindowType) < 0)
-        return NULL;
-    PyObject *m = PyModule_Create(&module);
-    if (m == NULL)
-        return NULL;
-    Py_INCREF(&TimeBaseType);
-    if (PyModule_AddObject(m, "TimeBase", (PyObject *)&TimeBaseType) < 0) {
-        Py_DECREF(&TimeBaseType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
-}
