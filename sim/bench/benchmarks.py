@@ -1,12 +1,15 @@
 """The benchmarks behind `scripts/bench`: emulation speed and scenario cost, beside the limit of
-our own design (bare unicorn with instruction counting, in the same run) and real time (a
-168 MHz STM32F407), as ratios, since absolute times vary between machines.
+our design (bare unicorn: no hooks, no counting, in the same run) and real time (a 168 MHz
+STM32F407), as ratios, since absolute times vary between machines; and the compiled time base
+against the Python fallback (TLS_FW_SIM_NATIVE=0, in a child process).
 
 Each benchmark runs a few times after a warm-up; `run_benchmarks` returns the medians under the
-keys README.md's Benchmarks section lists (raw_mips, machine_mips, boot_cold_s, boot_snapshot_s,
-scenario_speedup_min, post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s) plus the details
-(every sample, the per-suite handshake table, the same comparison on the reference firmware's own
-code). Wall time is read here only to measure; nothing it reads reaches a simulation.
+keys README.md's Benchmarks section lists (raw_mips, machine_mips, firmware_bare_mips,
+firmware_machine_mips, boot_cold_s, boot_snapshot_s, scenario_speedup_min, cli_cold_s,
+post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s, fallback_machine_mips,
+fallback_firmware_mips, fallback_scenario_speedup) plus the details (every sample, the
+per-suite handshake table). CPU time of this process is what the MIPS figures divide by (the
+2-core CI machine is shared); wall time for the rest. Nothing either reads reaches a simulation.
 
 The benchmarks measure a checkout (`project`): its robot/ suite and, under its build/, the
 reference firmware and the compute loop built from firmware/core_bench.c beside this module.
@@ -40,14 +43,17 @@ MATRIX = (
     ("1.1", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"), ("1.1", "TLS-RSA-WITH-AES-128-CBC-SHA"),
     ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"), ("1.2", "TLS-RSA-WITH-AES-128-GCM-SHA256"),
 )
-COMPUTE_INSTRUCTIONS = 40_000_000      # of the core_bench compute loop, per run
+COMPUTE_ITERATIONS = 5_000_000         # of the core_bench compute loop: 35 M instructions
 FIRMWARE_INSTRUCTIONS = 6_000_000      # of the reference firmware's ECDHE code, per run
 FIRMWARE_MARK = "mbedtls_ecdh_calc_secret"      # where that code starts (client side of ECDHE)
+ECDHE_GCM = ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256")
 
 # the performance targets (README.md, Benchmarks); direction "min": the value must be at least the target
 TARGETS = {
-    "machine_vs_raw": (0.75, "min", "machine MIPS / bare counted unicorn, compute loop"),
+    "machine_mips": (1500.0, "min", "compute loop in the machine"),
+    "firmware_machine_mips": (450.0, "min", "the reference firmware's ECDHE code in the machine"),
     "scenario_speedup_min": (3.0, "min", "every handshake faster than a 168 MHz STM32F407"),
+    "cli_cold_s": (0.6, "max", "one-shot CLI scenario, cold process"),
     "boot_cold_s": (0.3, "max", "boot to `ready`, cold"),
     "boot_snapshot_s": (0.020, "max", "boot to `ready` from the snapshot"),
     "suite_wall_s": (180.0, "max", "robot/post_large.robot, whole suite"),
@@ -89,32 +95,50 @@ def _core_bench_elf(project: Path) -> Path:
     try:
         with as_file(files(__package__) / "firmware") as source_dir:
             return build_image("core_bench", source_dir, project / "build" / "bench-firmware",
-                               defines={"WORKLOAD": 1, "ITERATIONS": 100_000_000}, variant="compute")
+                               defines={"WORKLOAD": 1, "ITERATIONS": COMPUTE_ITERATIONS}, variant="compute")
     except ImageBuildError as exc:
         raise BenchError(f"cannot build the compute loop (sim/bench/firmware/core_bench.c): {exc}") from None
 
 
-def _bare_core(memories: list[tuple[int, bytes, bool]]):
-    """A UnicornCore (counted, same TLB policy as the machine) with plain memory, no hooks."""
+def _bare_uc(memories: list[tuple[int, bytes, bool]]):
+    """Bare unicorn: a Cortex-M4 with the machine's memory policy (TLB fill) and the given memory,
+    but no time base, no hooks and no counting - the speed limit of any time base built on it.
+    Returns (uc, reload)."""
     import ctypes
 
     from unicorn import unicorn_const as U
 
     from sim.machine.cpu import UnicornCore
 
-    core = UnicornCore()
-    keep = []
+    core = UnicornCore(counted=False)
+    buffers = []
     for base, data, code in memories:
         buf = (ctypes.c_ubyte * len(data)).from_buffer_copy(data)
-        keep.append(buf)
+        buffers.append(buf)
         core.map_buffer(base, buf, U.UC_PROT_READ | U.UC_PROT_EXEC if code else U.UC_PROT_ALL)
         if not code:
             core.add_data_ram(base, base + len(data))
-    core._bench_buffers = keep
-    return core
+
+    def reload() -> None:
+        for buf, (_, data, _) in zip(buffers, memories):
+            ctypes.memmove(buf, data, len(data))
+    reload.core = core                   # keeps the buffers' core alive
+    return core.uc, reload
 
 
-def _bare_compute_mips(elf: Path, count: int) -> float:
+def _timed_bare(uc, pc: int) -> float:
+    """CPU seconds of one bare run from `pc` until it stops (a trap: BKPT or an MMIO access)."""
+    import unicorn
+
+    start = time.process_time()
+    try:
+        uc.emu_start(pc | 1, 0xFFFF_FFFF, 0, 0)
+    except unicorn.UcError:
+        pass
+    return time.process_time() - start
+
+
+def _compute_image(elf: Path) -> tuple[list[tuple[int, bytes, bool]], int, int]:
     from sim.machine.elf import read_elf
 
     image = read_elf(elf)
@@ -123,25 +147,29 @@ def _bare_compute_mips(elf: Path, count: int) -> float:
         off = seg.load_address - 0x0800_0000
         flash[off:off + len(seg.data)] = seg.data
     # the startup touches CPACR and the loop's end SysTick: plain RAM stands in for the SCS here
-    core = _bare_core([(0x0800_0000, bytes(flash), True), (0x2000_0000, bytes(0x2_0000), False),
-                       (0x1000_0000, bytes(0x1_0000), False), (0xE000_E000, bytes(0x1000), False)])
-    uc = core.uc
-    uc.reg_write(A.UC_ARM_REG_MSP, int.from_bytes(flash[0:4], "little"))
-    start = time.perf_counter()
-    core.start(int.from_bytes(flash[4:8], "little"), count)
-    elapsed = time.perf_counter() - start
-    return (core.counter - 1) / elapsed / 1e6
+    memories = [(0x0800_0000, bytes(flash), True), (0x2000_0000, bytes(0x2_0000), False),
+                (0x1000_0000, bytes(0x1_0000), False), (0xE000_E000, bytes(0x1000), False)]
+    return memories, int.from_bytes(flash[0:4], "little"), int.from_bytes(flash[4:8], "little")
 
 
-def _machine_compute_mips(elf: Path, count: int) -> float:
+def _machine_compute(elf: Path) -> tuple[float, int]:
+    """(MIPS, instructions) of the machine running the compute loop to its end (a BKPT)."""
     from sim.machine import Machine
 
     m = Machine()
     m.load_elf(elf)
-    start = time.perf_counter()
-    m.run(count)
-    elapsed = time.perf_counter() - start
-    return m.stats["instructions"] / elapsed / 1e6
+    start = time.process_time()
+    m.run(1 << 40)
+    elapsed = time.process_time() - start
+    return m.stats["instructions"] / elapsed / 1e6, m.stats["instructions"]
+
+
+def _bare_compute_mips(elf: Path, instructions: int) -> float:
+    memories, sp, pc = _compute_image(elf)
+    uc, reload = _bare_uc(memories)
+    reload()
+    uc.reg_write(A.UC_ARM_REG_MSP, sp)
+    return instructions / _timed_bare(uc, pc) / 1e6
 
 
 # --- the same comparison on the reference firmware's own code -------------------------------------------------
@@ -179,9 +207,9 @@ _CONTEXT = (tuple(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13))
 
 
 def firmware_mips(booted, count: int, runs: int) -> dict:
-    """Machine MIPS and bare counted unicorn MIPS on the reference firmware's ECDHE arithmetic,
-    from the same CPU state: the bare core has the firmware's memory and registers but no
-    peripherals, so it stops at the first MMIO access (the instructions up to there count)."""
+    """Machine MIPS and bare unicorn MIPS on the reference firmware's ECDHE arithmetic, from the
+    same CPU state: the bare core has the firmware's memory and registers but no peripherals, so
+    it stops at the first MMIO access (how many instructions that is, the time base counts)."""
     m = booted.backend
     _firmware_at_mark(booted)
     state = m.snapshot()
@@ -192,35 +220,45 @@ def firmware_mips(booted, count: int, runs: int) -> dict:
     def machine_run() -> float:
         m.restore(state)
         before = m.stats["instructions"]
-        start = time.perf_counter()
+        start = time.process_time()
         m.run(count)
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         return (m.stats["instructions"] - before) / elapsed / 1e6
 
-    executed = []
-    core = _bare_core(memories)        # one core: its translated code stays warm, as the machine's
+    uc, reload = _bare_uc(memories)      # one core: its translated code stays warm, as the machine's
 
     def bare_run() -> float:
-        import unicorn
-
-        for buf, (_, data, _) in zip(core._bench_buffers, memories):
-            buf[:] = data
+        reload()
         for reg, value in zip(_CONTEXT, regs):
-            core.uc.reg_write(reg, value)
-        start = time.perf_counter()
-        try:
-            core.start(pc, count)
-        except unicorn.UcError:
-            pass                       # an MMIO access: what ran until there is the sample
-        elapsed = time.perf_counter() - start
-        executed.append(core.counter - 1)
-        return (core.counter - 1) / elapsed / 1e6
+            uc.reg_write(reg, value)
+        return _timed_bare(uc, pc)
 
     machine = _measure(machine_run, runs)
-    bare = _measure(bare_run, runs)
+    bare_instructions = _instructions_to_first_trap(memories, regs, pc)
+    bare = _measure(lambda: bare_instructions / bare_run() / 1e6, runs)
     m.restore(booted.snapshot)
     return {"machine_mips": machine, "bare_mips": bare, "instructions": count,
-            "bare_instructions": min(executed), "from": FIRMWARE_MARK}
+            "bare_instructions": bare_instructions, "from": FIRMWARE_MARK}
+
+
+def _instructions_to_first_trap(memories, regs, pc) -> int:
+    """What the bare run executes: the same memory and registers under the machine's time base."""
+    import ctypes
+
+    from unicorn import unicorn_const as U
+
+    from sim.machine.cpu import UnicornCore
+
+    core = UnicornCore()
+    keep = []
+    for base, data, code in memories:
+        buf = (ctypes.c_ubyte * len(data)).from_buffer_copy(data)
+        keep.append(buf)
+        core.map_buffer(base, buf, U.UC_PROT_READ | U.UC_PROT_EXEC if code else U.UC_PROT_ALL)
+    for reg, value in zip(_CONTEXT, regs):
+        core.uc.reg_write(reg, value)
+    _err, executed, *_ = core.timebase.run(pc, 0, 1 << 63, True, 0, -1)
+    return executed
 
 
 # --- (3) boot ---------------------------------------------------------------------------------------------------------
@@ -241,12 +279,15 @@ def _scenario(booted, version: str, suite: str, size: int) -> dict:
     base = m.stats
     scenario = Scenario(firmware="fixed", steps=(Step("post", "/upload", size),),
                         tls_version=version, suite=suite)
+    cpu = time.process_time()
     result = run_scenario(scenario, booted=booted)
+    cpu = time.process_time() - cpu
     if not result.passed:
         raise BenchError(f"benchmark scenario TLS {version} {suite} POST {size} failed:\n{result.summary()}")
     stats = m.stats
-    return {"virtual_ms": result.virtual_ns / 1e6, "wall_s": result.wall_s,
+    return {"virtual_ms": result.virtual_ns / 1e6, "wall_s": result.wall_s, "cpu_s": cpu,
             "instructions": result.instructions, "speedup": result.speedup,
+            "cpu_speedup": result.virtual_ns / 1e9 / cpu,
             "exceptions": stats["exceptions"] - base["exceptions"],
             "mmio_accesses": stats["mmio_accesses"] - base["mmio_accesses"],
             "mips": result.instructions / result.wall_s / 1e6}
@@ -263,6 +304,63 @@ def handshake_matrix(booted, runs: int) -> list[dict]:
         row["speedup_samples"] = [s["speedup"] for s in samples]
         rows.append(row)
     return rows
+
+
+# --- the one-shot CLI scenario in a cold process ----------------------------------------------------------------
+def cli_cold_s(project: Path, runs: int) -> Samples:
+    """`python -m sim run ...` (one POST over ECDHE-GCM) in a fresh process, wall seconds; the
+    first run (untimed) leaves Python's bytecode cache behind, as an installed package has."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    version, suite = ECDHE_GCM
+
+    def once() -> float:
+        with tempfile.TemporaryDirectory(prefix="bench-cli-") as out:
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "sim", "run", "--firmware", "fixed", "--tls", version,
+                                   "--suite", suite, "--post", "/upload", "1", "--out", out],
+                                  cwd=project, capture_output=True, text=True, env=env)
+            wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise BenchError(f"the one-shot CLI scenario failed:\n{proc.stdout}{proc.stderr}")
+        return wall
+    return _measure(once, runs)
+
+
+# --- the compiled time base against the Python fallback ------------------------------------------------------------
+_FALLBACK_PROBE = """
+import json, sys, time
+from pathlib import Path
+from sim.bench.benchmarks import fallback_figures
+print(json.dumps(fallback_figures(Path(sys.argv[1]))))
+"""
+
+
+def fallback_figures(project: Path) -> dict:
+    """In this process (run with TLS_FW_SIM_NATIVE=0): the compute loop, the ECDHE code and one
+    ECDHE-GCM handshake with the Python time base, one sample each (it is slow)."""
+    from sim.machine.timebase import implementation
+    from sim.scenario import boot
+
+    mips, _ = _machine_compute(_core_bench_elf(project))
+    booted = boot("fixed")
+    fw = firmware_mips(booted, FIRMWARE_INSTRUCTIONS // 3, 1)
+    handshake = _scenario(booted, *ECDHE_GCM, 1)
+    return {"time_base": implementation(), "machine_mips": mips,
+            "firmware_machine_mips": fw["machine_mips"].median, "scenario_speedup": handshake["speedup"],
+            "handshake": handshake}
+
+
+def _fallback(project: Path) -> dict:
+    import os
+
+    env = {**os.environ, "TLS_FW_SIM_NATIVE": "0"}
+    proc = subprocess.run([sys.executable, "-c", _FALLBACK_PROBE, str(project)], cwd=project,
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise BenchError(f"the Python time base's benchmark failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # --- (6) the Robot suite, (7) memory: separate processes ---------------------------------------------------------
@@ -315,11 +413,13 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
     out: dict = {}
     details: dict = {}
 
-    progress("compute loop: bare counted unicorn and the machine")
+    progress("compute loop: bare unicorn and the machine")
     elf = _core_bench_elf(project)
-    raw = _measure(lambda: _bare_compute_mips(elf, COMPUTE_INSTRUCTIONS), runs)
-    machine = _measure(lambda: _machine_compute_mips(elf, COMPUTE_INSTRUCTIONS), runs)
+    machine_runs = [_machine_compute(elf) for _ in range(runs + 1)][1:]
+    machine = Samples([mips for mips, _ in machine_runs])
+    raw = _measure(lambda: _bare_compute_mips(elf, machine_runs[0][1]), runs)
     details["raw_mips"], details["machine_mips"] = raw.to_dict(), machine.to_dict()
+    details["compute_instructions"] = machine_runs[0][1]
 
     progress("boot to `ready`: cold and from the snapshot")
     generate_test_pki()                                  # once per process, not a boot cost
@@ -345,6 +445,14 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
     details["post64k"] = {"kib_per_s": post_rate.to_dict(), "wall_s": statistics.median(p["wall_s"] for p in post),
                           "virtual_ms": post[0]["virtual_ms"], "instructions": post[0]["instructions"],
                           "speedup": statistics.median(p["speedup"] for p in post)}
+
+    progress("one-shot CLI scenario in a cold process")
+    cli = cli_cold_s(project, runs)
+    details["cli_cold_s"] = cli.to_dict()
+
+    progress("the same with the Python time base (TLS_FW_SIM_NATIVE=0, a child process)")
+    fallback = _fallback(project)
+    details["fallback"] = fallback
 
     progress("link + host stack frames per second")
     link = _measure(_link_frames_per_s, runs)
@@ -378,8 +486,13 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
         "firmware_machine_mips": fw["machine_mips"].median,
         "firmware_bare_mips": fw["bare_mips"].median,
         "firmware_machine_vs_bare": fw["machine_mips"].median / fw["bare_mips"].median,
+        "cli_cold_s": cli.median,
+        "fallback_machine_mips": fallback["machine_mips"],
+        "fallback_firmware_mips": fallback["firmware_machine_mips"],
+        "fallback_scenario_speedup": fallback["scenario_speedup"],
     })
     spreads = {"raw_mips": raw, "machine_mips": machine, "boot_cold_s": cold, "boot_snapshot_s": snap,
+               "cli_cold_s": cli,
                "post64k_kib_per_s": post_rate, "rss_mb": rss, "link_frames_per_s": link,
                "firmware_machine_mips": fw["machine_mips"], "firmware_bare_mips": fw["bare_mips"]}
     if suite is not None:
@@ -405,11 +518,14 @@ def _timed(fn: Callable[[], object]) -> float:
 def _environment() -> dict:
     import unicorn
 
+    from sim.machine.timebase import implementation
+
     try:
         cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name")), platform.processor())
     except OSError:
         cpu = platform.processor()
     return {"python": platform.python_version(), "unicorn": unicorn.__version__, "cpu": cpu,
+            "time_base": implementation(),
             "load_average": list(__import__("os").getloadavg()),
             "max_rss_mb_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -81,7 +81,8 @@ class UnicornCore:
     """A unicorn Cortex-M4 with its time base (`timebase`, the one place instructions are
     counted: timebase.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, counted: bool = True) -> None:
+        """`counted=False`: no time base hook (the benchmark's bare unicorn with our TLB policy)."""
         self.uc = uc = _new_uc()
         self._keep: list[object] = []        # ctypes callbacks must outlive their registration
         self._hooks: dict[int, object] = {}
@@ -91,7 +92,8 @@ class UnicornCore:
         self.callback_error: BaseException | None = None   # raised inside the TLB fill
         uc.ctl_set_tlb_mode(U.UC_TLB_VIRTUAL)
         self.timebase = tb = open_timebase(uc)
-        tb.attach()
+        if counted:
+            tb.attach()
         if tb.native:
             tb.attach_tlb_fill()             # the same policy as _fill_tlb, in C
         else:

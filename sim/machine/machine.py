@@ -322,7 +322,8 @@ class Machine:
             off = address - r.base
             r.view[off:off + len(data)] = data
             self.core.uc.ctl_remove_cache(address, address + len(data))   # code may have changed
-            self.core.timebase.forget_code()
+            if not r.writable:
+                self.core.timebase.forget_code()   # it keeps what it decoded of read-only code
             return
         try:
             self.core.uc.mem_write(address, bytes(data))

@@ -268,7 +268,7 @@ class PyTimeBase:
         self._stop_next_insn = True
 
     def control_transfer(self) -> None:
-        self._prev_key = NO_BLOCK
+        self._prev_key |= 1          # odd: never a block start; the current block's end is kept
 
     def set_exception_pending(self, on: bool) -> None:
         self._exc_pending = bool(on)

@@ -131,9 +131,11 @@ def restore_snapshot(m: "Machine", snap: Snapshot) -> None:
         target.__dict__.update(state)
         target.__dict__.update(keep)
     m.core.uc.context_restore(snap.cpu)
-    for region in m.bus.restore_memories(snap.memories):
+    changed = m.bus.restore_memories(snap.memories)
+    for region in changed:
         m.core.uc.ctl_remove_cache(region.base, region.end)     # flash (code) differed
-    m.core.timebase.forget_code()
+    if changed:
+        m.core.timebase.forget_code()            # it keeps what it decoded of read-only code
     for region in m.bus.memories:
         if region.writable:
             m.core.uc.ctl_remove_cache(region.base, region.end)  # code in RAM may be stale

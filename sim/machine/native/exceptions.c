@@ -336,7 +336,7 @@ static int64_t enter(TimeBase *t, Nvic *n, int exc, uint32_t return_pc, const ui
         add_one(t->engine, "entries") < 0 || PyObject_SetAttrString(t->state, "stuck_regs", Py_None) < 0)
         return NT_FAILED;
     if (t->in_slice)
-        t->prev_key = NO_BLOCK;                 /* the handler begins a block (loop.control_transfer) */
+        t->prev_key |= 1;                       /* the handler begins a block (loop.control_transfer) */
     return handler & ~1u;
 }
 
@@ -494,7 +494,7 @@ static int64_t exception_return(TimeBase *t, Nvic *n)
     if (write_regs(t, regs, v, k) < 0 || add_one(t->engine, "returns") < 0)
         return NT_FAILED;
     if (t->in_slice)
-        t->prev_key = NO_BLOCK;                 /* loop.control_transfer */
+        t->prev_key |= 1;                       /* loop.control_transfer */
     /* tail-chaining: a pending exception that can run now is entered straight away */
     Bits c = candidates(n);
     if (c.lo || c.hi) {

@@ -62,15 +62,16 @@ typedef struct {
 } Window;
 
 typedef struct {
-    uint64_t key;           /* start | size << 32; 0: empty */
+    uint64_t key;           /* start | size << 32, | SITE when a hook is dispatched at its start;
+                               0: empty */
     uint32_t n;             /* instructions */
     uint8_t ends;           /* its last instruction always ends a block */
     uint8_t lowers;         /* ... lowers an interrupt mask */
-    uint8_t site;           /* a hook is dispatched at its start */
-    uint8_t pad;
+    uint16_t pad;
 } Block;
 
 #define KEY(pc, size) ((uint64_t)(pc) | (uint64_t)(size) << 32)
+#define SITE (1ull << 63)       /* in a key: the fast path never matches it, the slow path does */
 
 typedef struct TimeBase {
     PyObject_HEAD
@@ -78,7 +79,6 @@ typedef struct TimeBase {
     uint64_t count;         /* instructions counted in this slice, the current block's included */
     uint64_t deadline;      /* in `count` units: stop at the first boundary at or after it */
     uint64_t block_count;   /* `count` when the current straight-line block began */
-    uint64_t cur_base;      /* `count` before the current block */
     uint32_t prev_key;      /* where a block start is no boundary: the end of the last block, if its
                                last instruction does not end blocks; else odd (NO_BLOCK or end + 1) */
     uint32_t cur_pc;        /* the current block's start; NO_BLOCK: none yet */

@@ -141,8 +141,7 @@ static __attribute__((noinline)) const Block *decode(TimeBase *t, uint32_t pc, u
     int writable;
     const uint8_t *code = code_at(t, pc, size, &writable, scratch);
     Block *out = writable ? tmp : &t->cache[(pc >> 1) & (CACHE_SIZE - 1)];
-    out->key = KEY(pc, size);
-    out->site = (uint8_t)site_here(t, pc);
+    out->key = KEY(pc, size) | (site_here(t, pc) ? SITE : 0);
     if (code == NULL) {                     /* cannot happen for code unicorn just translated */
         out->n = (size + 1) / 2;
         out->ends = out->lowers = 0;
@@ -155,13 +154,23 @@ static __attribute__((noinline)) const Block *decode(TimeBase *t, uint32_t pc, u
 static uint32_t cur_end(TimeBase *t) { return t->prev_key & ~1u; }
 
 /* the current block began at a boundary (a continuation keeps an earlier block_count) */
-static int cur_boundary(TimeBase *t) { return t->cur_pc != NO_BLOCK && t->block_count == t->cur_base; }
-
 static const Block *block_at(TimeBase *t, uint32_t pc, uint32_t size, Block *tmp)
 {
     const Block *b = &t->cache[(pc >> 1) & (CACHE_SIZE - 1)];
-    return b->key == KEY(pc, size) ? b : decode(t, pc, size, tmp);
+    return (b->key & ~SITE) == KEY(pc, size) ? b : decode(t, pc, size, tmp);
 }
+
+/* `count` before the current block (derived: the fast path does not store it) */
+static uint64_t cur_base(TimeBase *t)
+{
+    if (t->cur_pc == NO_BLOCK)
+        return t->count;
+    Block tmp;
+    return t->count - block_at(t, t->cur_pc, cur_end(t) - t->cur_pc, &tmp)->n;
+}
+
+/* the current block began at a boundary (a continuation keeps an earlier block_count) */
+static int cur_boundary(TimeBase *t) { return t->cur_pc != NO_BLOCK && t->block_count == cur_base(t); }
 
 /* instructions counted before `pc`, an instruction of the current block (else: all counted) */
 static uint64_t begun_before(TimeBase *t, uint32_t pc)
@@ -172,8 +181,8 @@ static uint64_t begun_before(TimeBase *t, uint32_t pc)
     int writable;
     const uint8_t *code = code_at(t, t->cur_pc, cur_end(t) - t->cur_pc, &writable, scratch);
     if (code == NULL)
-        return t->cur_base;
-    return t->cur_base + index_in(code, pc - t->cur_pc);
+        return cur_base(t);
+    return cur_base(t) + index_in(code, pc - t->cur_pc);
 }
 
 static void update_attention(TimeBase *t)
@@ -265,7 +274,6 @@ static __attribute__((noinline)) void block_slow(TimeBase *t, uint32_t pc, uint3
             return;
         }
     }
-    t->cur_base = t->count;
     t->cur_pc = pc;
     t->count += b->n;
     t->prev_key = pc + size + b->ends;
@@ -279,7 +287,7 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     uint32_t pc = (uint32_t)address;
     const Block *b = &t->cache[(pc >> 1) & (CACHE_SIZE - 1)];
     (void)uc;
-    if (__builtin_expect(b->key != KEY(pc, size) || t->attention || b->site, 0)) {
+    if (__builtin_expect(b->key != KEY(pc, size) || t->attention, 0)) {
         block_slow(t, pc, size);
         return;
     }
@@ -291,7 +299,6 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
             return;
         }
     }
-    t->cur_base = c;
     t->cur_pc = pc;
     t->count = c + b->n;
     t->prev_key = pc + size + b->ends;
@@ -479,7 +486,7 @@ PyObject *TB_run(TimeBase *t, PyObject *args)
     pc &= ~1ull;
     t->slice_start = slice_start;
     t->deadline = deadline > slice_start ? deadline - slice_start : 0;
-    t->count = t->cur_base = 0;
+    t->count = 0;
     t->block_count = block_time - slice_start;      /* wraps below 0: added back on the way out */
     t->prev_key = at_boundary ? NO_BLOCK : (uint32_t)pc;
     t->cur_pc = NO_BLOCK;
@@ -552,7 +559,7 @@ PyObject *TB_first_instruction(TimeBase *t, PyObject *arg)
     unsigned long pc = PyLong_AsUnsignedLongMask(arg);
     if (PyErr_Occurred())
         return NULL;
-    return PyBool_FromLong(t->cur_base == 0 && ((uint32_t)pc & ~1u) == t->cur_pc);
+    return PyBool_FromLong(cur_base(t) == 0 && ((uint32_t)pc & ~1u) == t->cur_pc);
 }
 
 PyObject *TB_set_deadline(TimeBase *t, PyObject *arg)
@@ -604,7 +611,8 @@ PyObject *TB_stop_next_instruction(TimeBase *t, PyObject *noargs)
 PyObject *TB_control_transfer(TimeBase *t, PyObject *noargs)
 {
     (void)noargs;
-    t->prev_key = NO_BLOCK;         /* the exception engine wrote the PC: a new block begins */
+    t->prev_key |= 1;               /* the exception engine wrote the PC: a new block begins (odd:
+                                       never equal to a block start; the current block's end kept) */
     Py_RETURN_NONE;
 }
 
