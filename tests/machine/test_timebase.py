@@ -199,3 +199,36 @@ def test_an_unknown_setting_of_the_switch_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(timebase_module.ENV, "yes")
     with pytest.raises(BackendError, match="TLS_FW_SIM_NATIVE"):
         Machine(REAL_PLATFORM)
+
+
+# the machine tests a Python time base must pass like the compiled one (determinism, slicing,
+# hooks, exceptions, faults, Ctrl-C, the TLB policy)
+_FALLBACK_SLICE = ("tests/machine/test_run_control.py", "tests/machine/test_exceptions.py",
+                   "tests/machine/test_block_hooks.py", "tests/machine/test_interrupt.py",
+                   "tests/machine/test_faults.py", "tests/machine/test_tlb.py")
+
+
+def test_the_python_time_base_passes_the_machine_tests():
+    """CI's check of the fallback: a representative slice of the suite, in a process where
+    TLS_FW_SIM_NATIVE=0 forces it."""
+    env = {**os.environ, timebase_module.ENV: "0"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_FALLBACK_SLICE],
+                          capture_output=True, text=True, timeout=1200, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_a_scenario_gives_byte_identical_artifacts_with_either_time_base(tmp_path):
+    outs = {}
+    for native in ("1", "0"):
+        out = tmp_path / f"native{native}"
+        proc = subprocess.run([sys.executable, "-m", "sim", "run", "--firmware", "seedbug", "--tls", "1.1",
+                               "--suite", "TLS-RSA-WITH-AES-128-CBC-SHA", "--post", "/upload", "4096",
+                               "--expect", "bad_record_mac", "--out", str(out)],
+                              capture_output=True, text=True, timeout=600, cwd=ROOT,
+                              env={**os.environ, timebase_module.ENV: native})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outs[native] = out
+    for name in ("uart.log", "capture.pcapng", "journal.json", "diagnosis.txt"):
+        assert (outs["1"] / name).read_bytes() == (outs["0"] / name).read_bytes(), name
+    result = {k: json.loads((outs[k] / "result.json").read_text()) for k in outs}
+    assert result["1"]["instructions"] == result["0"]["instructions"] > 1_000_000
