@@ -90,7 +90,7 @@ def test_the_users_chain_is_served_and_verifies_in_openssl_and_curl(tmp_path, ki
         args += ["--server-key-password", password.decode()]
     root = str(tmp_path / "root.pem")
     with PeerProcess(*args) as peer:
-        assert f"identity: your chain from {tmp_path / 'chain.pem'}" in peer.lines[1]
+        assert f"identity: your chain from {tmp_path / 'chain.pem'}" in peer.wait_for(lambda ln: "identity:" in ln)
         run = s_client(peer.port, root, host)
         assert run.returncode == 0, run.stdout.decode(errors="replace")[-2000:] + run.stderr.decode(errors="replace")
         assert b"Verify return code: 0 (ok)" in run.stdout
@@ -114,7 +114,7 @@ def _test_roots(tmp_path) -> dict:
 def test_without_a_chain_each_sni_name_gets_a_leaf_under_the_test_roots(tmp_path):
     roots = _test_roots(tmp_path)
     with PeerProcess("--seed", "3") as peer:
-        assert "a leaf per SNI name" in peer.lines[1]
+        assert "a leaf per SNI name" in peer.wait_for(lambda ln: "identity:" in ln)
         leaves = {}
         for name in ("alpha.example.net", "beta.example.org"):
             run = s_client(peer.port, str(roots["rsa"]), name)
