@@ -133,6 +133,15 @@ def _build_parser() -> argparse.ArgumentParser:
     peer.add_argument("--seed", type=int, default=1)
     peer.add_argument("--journal", metavar="DIR",
                       help="write each connection's journal and key log into a new DIR/run-NNNN per start")
+    peer.add_argument("--server-cert", metavar="CHAIN.pem",
+                      help="serve this chain (PEM, leaf first) to every client instead of per-name leaves "
+                           "under the test roots; needs --server-key")
+    peer.add_argument("--server-key", metavar="KEY.pem", help="the private key of --server-cert's leaf (PEM, RSA or ECDSA)")
+    peer.add_argument("--server-key-password", metavar="PASSWORD", help="the password of an encrypted --server-key")
+    peer.add_argument("--date", metavar="DATE",
+                      help="the date certificates are judged at: --server-cert must be valid then, and per-name "
+                           "leaves are valid from a week before it (2026-03-01 or 2026-03-01T12:00:00Z; "
+                           "default: today, UTC)")
     # the limits' defaults live with PeerLimits (a leaf module: building the parser loads no TLS stack)
     from sim.peer.config import PeerLimits
     peer_limits = PeerLimits()

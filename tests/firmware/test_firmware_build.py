@@ -129,23 +129,28 @@ def compiled(dry_run_output: str, source: str) -> list[str]:
 
 
 def test_variants_share_every_object_but_their_variant_files(tmp_path):
-    """A clean build of the four variants: Mbed TLS once per TLS configuration (the shell
+    """A clean build of the six variants: Mbed TLS once per TLS configuration (the shell
     images' and the autopost images' with a clock), the kernel once, lwIP and our code once per
-    application, only net/ethernetif.c and common/variant.c once per variant."""
-    result = make_dry_run(tmp_path)
+    application (shell, autopost, autopost-prod), only net/ethernetif.c and common/variant.c once
+    per variant; the production roots are generated for the autopost-prod objects only."""
+    result = make_dry_run(tmp_path, PKI_DIR=str(tmp_path / "pki"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert len(compiled(out, "/library/ssl_tls.c")) == 2
     assert len(compiled(out, "/firmware/kernel/tasks.c")) == 1
-    assert len(compiled(out, "/src/core/tcp.c")) == 2
-    assert len(compiled(out, "/src/apps/sntp/sntp.c")) == 1               # autopost only
-    assert len(compiled(out, "/firmware/drivers/eth_mac.c")) == 2
+    assert len(compiled(out, "/src/core/tcp.c")) == 3
+    assert len(compiled(out, "/src/apps/sntp/sntp.c")) == 2               # the autopost applications only
+    assert len(compiled(out, "/firmware/drivers/eth_mac.c")) == 3
     assert len(compiled(out, "/firmware/shell/https.c")) == 1
-    assert len(compiled(out, "/firmware/autopost/telemetry.c")) == 1
+    assert len(compiled(out, "/firmware/autopost/telemetry.c")) == 2
+    tls_client = compiled(out, "/firmware/tls/tls_client.c")
+    assert len(tls_client) == 3 and sum("-DFW_TRUST_PRODUCTION=1" in line for line in tls_client) == 1
+    assert "firmware/tools/production_roots.py --out" in out
     ethernetif = compiled(out, "/firmware/net/ethernetif.c")
-    assert len(ethernetif) == 4
-    assert sum("-DFW_SEEDBUG=1" in line for line in ethernetif) == 2
-    for variant in ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug"):
+    assert len(ethernetif) == 6
+    assert sum("-DFW_SEEDBUG=1" in line for line in ethernetif) == 3
+    for variant in ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug", "autopost-prod-fixed",
+                    "autopost-prod-seedbug"):
         assert f"-o {tmp_path}/build/{variant}.elf" in out
 
 
