@@ -88,6 +88,7 @@ class Scenario:
     repl: Path = DEFAULT_REPL
     backend: str = "builtin"
     policy: object | None = None                    # sim.tls.policy.ServerPolicy; None = accept everything
+    network: object | None = None                   # sim.net.InternetConfig; None = its defaults
     faults: tuple[LinkFault, ...] = ()
     max_virtual_s: float = 60.0
     max_wall_s: float = 300.0

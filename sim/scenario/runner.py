@@ -1,9 +1,10 @@
 """The runner core: one run of a booted firmware against the host side, in virtual time.
 
-`Runner` restores the boot snapshot, wires the machine's Ethernet to a `Link`, the host TCP/IP
-stack and the TLS/HTTP peer, and owns the virtual clock: it runs the machine in quanta that end
-at the next host event (a frame arriving, a TCP timer), so every frame reaches the firmware at its
-exact virtual arrival time; between quanta it moves the frames the firmware sent across the link
+`Runner` restores the boot snapshot, wires the machine's Ethernet to a `Link` and the virtual
+internet (`sim.net.VirtualInternet`: the router, DHCP, DNS, SNTP, and the TLS/HTTP peer on the TLS
+ports), and owns the virtual clock: it runs the machine in quanta that end at the next host event
+(a frame arriving, a TCP timer), so every frame reaches the firmware at its exact virtual arrival
+time; between quanta it moves the frames the firmware sent across the link
 and fires host timers. `advance(until, ...)` does that until a condition holds or a limit ends it
 - always with a message that says what was awaited and shows the last UART lines.
 
@@ -32,7 +33,6 @@ from .uart import UartLines
 
 DEVICE_IP = "192.0.2.10"
 PEER_IP = "192.0.2.1"
-PEER_MAC = bytes.fromhex("020000000001")
 PEER_PORT = 443
 TLS_SEND_SYMBOL = "fw_tls_send"        # the image's Mbed TLS send callback (BIO), when it has one
 
@@ -47,7 +47,7 @@ class Runner:
 
     def __init__(self, scenario: Scenario, out_dir: Path | None = None, *, booted: BootedMachine | None = None,
                  debugger=None, progress: Callable[[str], None] | None = None) -> None:
-        from sim.net.hoststack import HostStack
+        from sim.net.internet import VirtualInternet
         from sim.net.link import Link
         from sim.net.pcapng import PcapngWriter
         from sim.peer import PeerFactory
@@ -74,15 +74,16 @@ class Runner:
         self.link = Link(self.queue, rng=rng.child("link"), capture=self.capture)
         for fault in scenario.faults:
             self.link.add_fault(fault.direction, _fault_rule(fault))
-        self.stack = HostStack(self.queue, mac=PEER_MAC, ip=PEER_IP, rng=rng.child("host"),
-                               transmit=self.link.from_host)
-        self.link.attach_host(self.stack.handle_frame)
-        self.link.attach_device(self.machine.ethernet.receive)
         self.policy = scenario.policy if scenario.policy is not None else ServerPolicy()
         self.peer = PeerFactory(self.policy, scenario.seed)
         self.sessions: list = []                       # every PeerSession of this run, in order
         self._sessions_by_step: list[list] = []
-        self.stack.listen(PEER_PORT, self._new_session)
+        # the device's whole world: router, DHCP, DNS, SNTP, the peer on the TLS ports, a sink elsewhere
+        self.net = VirtualInternet(self.queue, rng=rng.child("host"), transmit=self.link.from_host,
+                                   config=scenario.network, tls_application=self._new_session)
+        self.stack = self.net.stack
+        self.link.attach_host(self.net.handle_frame)
+        self.link.attach_device(self.machine.ethernet.receive)
         self.locator = StreamLocator(self.link, self.machine.symbolize)
 
         self._pending_tx: list[TxFrame] = []
@@ -287,6 +288,7 @@ class Runner:
             out_dir=self.out_dir, error=error, interrupted=interrupted, failure=failure,
             stats={**{f"link_{k}": v for k, v in self.link.stats.items()},
                    **{f"host_{k}": v for k, v in self.stack.stats.items()},
+                   **{f"net_{k}": v for k, v in self.net.all_stats().items()},
                    **{f"machine_{k}": v for k, v in self.machine.stats.items()}},
         )
         if self.out_dir is not None:
