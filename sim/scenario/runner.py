@@ -25,7 +25,7 @@ from sim.frame_types import TxFrame
 from sim.vtime import NS_PER_MS, NS_PER_S, EventQueue, cycles_to_ns, ns_to_cycles
 
 from .artifacts import write_artifacts
-from .boot import SHELL_UART, BootedMachine, boot
+from .boot import SHELL_UART, BootedMachine, boot_scenario
 from .limits import Ending, WallLimit, describe_halt, run_until
 from .locator import StreamLocator
 from .model import LinkFault, Result, Scenario, StepResult, require_positive_seconds
@@ -56,9 +56,7 @@ class Runner:
 
         self.scenario = scenario
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.booted = booted or boot(scenario.firmware, repl=scenario.repl, seed=scenario.seed,
-                                     backend=scenario.backend, timeout_s=scenario.boot_timeout_s,
-                                     max_wall_s=scenario.max_wall_s)
+        self.booted = booted or boot_scenario(scenario)
         self.machine = self.booted.backend
         self.machine.restore(self.booted.snapshot)
         self.debugger = debugger
@@ -90,12 +88,13 @@ class Runner:
         self.uart = UartLines(self.machine, initial=self.booted.boot_transcript)
         self._line_start = len(self.uart.data)
         self._device_sent = bytearray()
-        self._send_call: tuple[int, int] | None = None
+        self._send_call: tuple[int, int, int] | None = None
         self._hooks: list[int] = []
+        self.has_send_hook = False                       # the image has fw_tls_send, and it is hooked
         self.unfinished_step: StepResult | None = None   # the step a stop cut short, for finish()
         self.result: Result | None = None                # set by finish()
         self.booted.router.on_tx = self._pending_tx.append
-        self.booted.router.on_uart = self.uart.feed
+        self.booted.router.on_uart = self._uart_output
         self._install_send_hook()
         self.started_wall = time.monotonic()
         self.wall = WallLimit(scenario.max_wall_s, paused=self._halted_wall_s)
@@ -119,18 +118,20 @@ class Runner:
             address = self.machine.symbol_address(TLS_SEND_SYMBOL)
         except (KeyError, BackendError, LookupError):
             return          # a user ELF without our symbol: the diagnosis works without it
+        self.has_send_hook = True
 
         def on_return(ctx) -> None:
             if self._send_call is None:
                 return
-            buf, length = self._send_call
+            context, buf, length = self._send_call
             self._send_call = None
             accepted = _signed32(self.machine.read_register("r0"))
             if accepted > 0:
-                self._device_sent.extend(self.machine.read_memory(buf, min(accepted, length)))
+                self._tls_sent(context, self.machine.read_memory(buf, min(accepted, length)))
 
         def on_entry(ctx) -> None:
-            self._send_call = (self.machine.read_register("r1"), self.machine.read_register("r2"))
+            self._send_call = (self.machine.read_register("r0"), self.machine.read_register("r1"),
+                               self.machine.read_register("r2"))
             lr = self.machine.read_register("lr") & ~1
             if lr not in self._return_hooks:
                 self._return_hooks.add(lr)
@@ -138,6 +139,10 @@ class Runner:
 
         self._return_hooks: set[int] = set()
         self._hooks.append(self.machine.hook(address, on_entry))
+
+    def _tls_sent(self, context: int, data: bytes) -> None:
+        """Bytes the TLS layer handed to TCP through the send callback with context `context`."""
+        self._device_sent.extend(data)
 
     def _remove_hooks(self) -> None:
         for handle in self._hooks:
@@ -221,6 +226,11 @@ class Runner:
         self.advance(quiet, "the link to quiesce", end + 1)
 
     # --- the UART ---------------------------------------------------------------------------------
+    def _uart_output(self, name: str, data: bytes) -> None:
+        """Output of a UART the boot registered: the shell's is the console."""
+        if name == SHELL_UART:
+            self.uart.feed(data)
+
     def uart_text(self) -> str:
         return self.uart.text()
 
@@ -291,10 +301,21 @@ class Runner:
                    **{f"net_{k}": v for k, v in self.net.all_stats().items()},
                    **{f"machine_{k}": v for k, v in self.machine.stats.items()}},
         )
+        self._complete(result)
         if self.out_dir is not None:
             write_artifacts(result, self.out_dir, capture=self.capture, keylog=self.keylog())
         self.result = result
         return result
+
+    def _complete(self, result: Result) -> None:
+        """What a subclass adds to the Result before the artifacts are written."""
+
+    def _finish_quietly(self, steps: list[StepResult], error: str | None = None, *, interrupted: bool = False) -> None:
+        """finish() on the way out of an exception: a second failure must not hide the first."""
+        try:
+            self.finish(steps, error, interrupted=interrupted)
+        except Exception:
+            pass
 
     def keylog(self) -> str:
         """NSS key log lines of every TLS session of this run."""
