@@ -122,11 +122,7 @@ class DeviceRunner(Runner):
             self.other_uarts[name] = self.other_uarts.get(name, 0) + len(data)
 
     def _hook_symbol(self, name: str) -> None:
-        try:
-            self.machine.symbol_address(name)
-        except (KeyError, LookupError, BackendError):
-            raise InvalidScenario(f"the image has no symbol {name!r} to stop at: give a function it defines "
-                                  f"(e.g. the name of its error handler)") from None
+        require_symbol(self.machine, name)
 
         def reached(ctx) -> None:
             if self._symbol_reached_ns is None:
@@ -288,8 +284,17 @@ class DeviceRunner(Runner):
         return super().finish([], error, interrupted=interrupted, failure=failure)
 
 
+def require_symbol(backend, name: str) -> int:
+    """The address of function `name` in the loaded image, or InvalidScenario saying what to give."""
+    try:
+        return backend.symbol_address(name)
+    except (KeyError, LookupError, BackendError):
+        raise InvalidScenario(f"the image has no symbol {name!r} to stop at: give a function it defines "
+                              f"(e.g. the name of its error handler)") from None
+
+
 def _ended(session) -> bool:
     return session.lost_reason is not None or session.closed
 
 
-__all__ = ["DeviceRunner"]
+__all__ = ["DeviceRunner", "require_symbol"]

@@ -19,7 +19,7 @@ from sim.vtime import NS_PER_MS, NS_PER_S
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_DIR = PROJECT_ROOT / "build" / "firmware"
-VARIANTS = ("fixed", "seedbug")
+VARIANTS = ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug")
 EXPECTATIONS = ("ok", "bad_record_mac", "any")
 SEED_RANGE = range(0, 1 << 64)
 
@@ -81,7 +81,7 @@ class LinkFault:
 
 CONSOLE_AUTO = "auto"                # the first USART the image writes to
 CONSOLE_NONE = "none"                # no console: uart.log stays empty
-_SYMBOL = re.compile(r"^[A-Za-z_.$][A-Za-z0-9_.$]*$")
+SYMBOL_NAME = re.compile(r"^[A-Za-z_.$][A-Za-z0-9_.$]*$")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class DeviceInitiated:
         if self.until_uart is not None and (not self.until_uart or "\n" in self.until_uart or "\r" in self.until_uart):
             raise InvalidScenario(f"the UART text to stop at must be the text of one line (not empty), "
                                   f"not {self.until_uart!r}")
-        if self.until_symbol is not None and not _SYMBOL.match(self.until_symbol):
+        if self.until_symbol is not None and not SYMBOL_NAME.match(self.until_symbol):
             raise InvalidScenario(f"{self.until_symbol!r} is not a symbol name: give a function of the image, "
                                   f"e.g. Error_Handler")
         if self.expect not in EXPECTATIONS:

@@ -7,6 +7,8 @@ fatal alert, a reset, a close in the middle of a body) the request that was unde
 the device never got to send one, the attempt - is recorded as failed, with the alert.
 
 A request is *finished* once it was answered or failed; a device-initiated scenario counts those.
+A request whose first record failed its MAC or tag check is known by that record only: its bytes
+never became plaintext, so its method and path stay unknown.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class RequestResult:
     alert_from: str | None = None            # "peer" or "device"
     reason: str | None = None                # why it failed, in words
     expect: str = "any"
+    failed_record: int | None = None         # journal index of the failed record that carried it (unreadable)
 
     @property
     def finished(self) -> bool:
@@ -59,6 +62,8 @@ class RequestResult:
         return self.finished and (self.expect == "any" or self.outcome == self.expect)
 
     def describe(self) -> str:
+        if self.method is None and self.failed_record is not None:
+            return f"(request in failed record #{self.failed_record})"
         if self.method is None:
             return "(no request: the connection failed first)"
         size = f" {self.size} bytes" if self.size else ""
@@ -68,7 +73,7 @@ class RequestResult:
         return {"connection": self.connection, "method": self.method, "path": self.path, "size": self.size,
                 "received": self.received, "outcome": self.outcome, "meets_expectation": self.meets_expectation(),
                 "status": self.status, "server_sha256": self.server_sha256, "alert": self.alert,
-                "alert_from": self.alert_from, "reason": self.reason,
+                "alert_from": self.alert_from, "reason": self.reason, "failed_record": self.failed_record,
                 "started_ms": self.started_ns / NS_PER_MS,
                 "ended_ms": None if self.ended_ns is None else self.ended_ns / NS_PER_MS}
 
@@ -171,6 +176,11 @@ class RequestWatcher:
             if fatal is None and session.failure is None:
                 return                        # closed cleanly before asking anything: no attempt
             request = RequestResult(self.connection, None, None, None, started_ns=self.clock(), expect=self.expect)
+        failed = session.journal.first_failure()
+        if request.method is None and failed is not None and failed.content_type == "application_data":
+            # the request's first bytes were in a record that failed its check: they never became
+            # plaintext, so only the record is known
+            request.failed_record = failed.index
         if fatal is not None:
             request.alert = fatal.get("description")
             request.alert_from = "peer" if fatal.get("direction") == "server->client" else "device"
