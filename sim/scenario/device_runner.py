@@ -196,7 +196,7 @@ class DeviceRunner(Runner):
         self.advance(lambda: found() is not None, what, self.cycles_after(timeout_s))
         index = found()
         self._seen_connections = index + 1
-        return self._connection_result(index)
+        return self.connection_result(index)
 
     def wait_for_request(self, timeout_s: float, *, method: str | None = None,
                          path: str | None = None) -> RequestResult:
@@ -219,9 +219,9 @@ class DeviceRunner(Runner):
     # --- the result -------------------------------------------------------------------------------
     def connection_results(self) -> list[ConnectionResult]:
         self.poll()
-        return [self._connection_result(i) for i in range(len(self.net.connections))]
+        return [self.connection_result(i) for i in range(len(self.net.connections))]
 
-    def _connection_result(self, index: int) -> ConnectionResult:
+    def connection_result(self, index: int) -> ConnectionResult:
         record = self.net.connections[index]
         session = record.handler if record.application == "tls" else None
         watcher = next((w for w in self._watchers if w.session is session), None) if session is not None else None
@@ -235,7 +235,7 @@ class DeviceRunner(Runner):
             device_sent=bytes(self._sent.get(id(session), b"")) if session is not None else b"")
         return result
 
-    def _diagnose(self, connection: ConnectionResult):
+    def diagnose_connection(self, connection: ConnectionResult):
         from sim.tls.diagnosis import diagnose
 
         if not connection.sessions:
@@ -251,7 +251,7 @@ class DeviceRunner(Runner):
     def _complete(self, result: Result) -> None:
         connections = self.connection_results()
         for c in connections:
-            c.diagnosis = self._diagnose(c)
+            c.diagnosis = self.diagnose_connection(c)
         result.connections = connections
         date = self.net.clock.iso(self.net.clock.origin_ns)
         report = DeviceReport(
