@@ -184,7 +184,10 @@ class RequestWatcher:
         if fatal is not None:
             request.alert = fatal.get("description")
             request.alert_from = "peer" if fatal.get("direction") == "server->client" else "device"
-            request.reason = fatal.get("reason") or f"fatal alert {request.alert} from the {request.alert_from}"
+            if request.alert_from == "peer":
+                request.reason = fatal.get("reason") or f"the peer sent a fatal {request.alert} alert"
+            else:
+                request.reason = f"the device sent a fatal {request.alert} alert ({fatal.get('reason')})"
         elif session.failure is not None:
             request.reason = str(getattr(session.failure, "reason", session.failure))
         else:

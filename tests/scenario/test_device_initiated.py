@@ -226,6 +226,17 @@ def test_autopost_run_is_byte_identical_for_a_seed_and_tshark_decrypts_it(autopo
     assert ["POST", "/upload", ""] in http and ["", "", "200"] in http
 
 
+def test_an_image_that_checks_the_host_name_rejects_a_leaf_for_another_name(autopost, monkeypatch):
+    import sim.scenario.identity as identity
+
+    issue = identity.server_identity
+    monkeypatch.setattr(identity, "server_identity", lambda name: issue("other.example.org"))
+    result = run_scenario(Scenario(firmware="autopost-fixed", device=DeviceInitiated(requests=1, expect="any")))
+    [request] = result.requests
+    assert (request.outcome, request.alert, request.alert_from) == ("error", "bad_certificate", "device")
+    assert "does not match with the expected CN" in result.uart.decode()      # Mbed TLS's own words
+
+
 def test_an_image_that_checks_the_host_name_accepts_the_per_name_leaf(autopost, tmp_path):
     """The leaf for a name the test PKI does not carry: the autopost image verifies it (handshake
     ok), and openssl verifies it against the test CA for that host name."""
