@@ -2,8 +2,9 @@
 
 Everything the backend asks Renode to do that has a documented Monitor form is built here as a
 string, so the exact command sequence can be tested without Renode and exported as a `.resc`
-script for people who run plain Renode. The syntax of each command is the one in
-facts/renode.md (section named in each docstring).
+script for people who run plain Renode. The syntax of each command is the one Renode 1.16.1's
+Monitor accepts (its documentation, and the C# method each command calls, named in the
+docstrings).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _UNSAFE_PATH = re.compile(r"[\s\"'`$;]")
 
 
 def monitor_path(path: str | Path) -> str:
-    """`@/absolute/path` as the Monitor takes file arguments (§1.1 `LoadPlatformDescription @path.repl`)."""
+    """`@/absolute/path` as the Monitor takes file arguments (as in `machine LoadPlatformDescription @path.repl`)."""
     text = str(Path(path).resolve())
     if _UNSAFE_PATH.search(text):
         raise BackendError(
@@ -34,7 +35,8 @@ def monitor_path(path: str | Path) -> str:
 
 
 def renode_seed(seed: int) -> int:
-    """The value passed to `emulation SetSeed`: Renode's seed is a 32-bit int (§3.2).
+    """The value passed to `emulation SetSeed`: Renode's seed is a 32-bit int
+    (`Emulation.SetSeed(int)`, renode-infrastructure src/Emulator/Main/Core/Emulation.cs).
 
     Seeds 0..2**31-1 are passed unchanged, so `--seed 7` is `emulation SetSeed 7`; any other
     integer is folded deterministically into that range.
@@ -48,10 +50,12 @@ def time_string(microseconds: int) -> str:
     """A Monitor time argument for a whole number of microseconds.
 
     Renode parses `[[h:]m:]s[.frac]` and turns the fraction into ticks through a double,
-    truncating (TimeInterval.TryParse, §3.2). "0.000007" becomes 6.99999... us and is cut to 6 on
-    a microsecond-resolution build. A guard digit 1e-10 s past the last microsecond digit keeps the
-    product just above the exact tick count on both microsecond- and nanosecond-resolution
-    builds, so the truncation lands on the intended value.
+    truncating (TimeInterval.TryParse, renode-infrastructure src/Emulator/Main/Time/TimeInterval.cs):
+    "0.000007" becomes 6.99999... us and is cut to 6 on a microsecond-resolution build. A guard
+    digit 1e-10 s past the last microsecond digit keeps the product just above the exact tick
+    count on both microsecond- and nanosecond-resolution builds, so the truncation lands on the
+    intended value (the backend runs time through `Emulation.RunFor` with whole microseconds; the
+    strings are for the quantum and for `.resc` scripts).
     """
     if microseconds < 0:
         raise ValueError("virtual time cannot be negative")
@@ -75,7 +79,7 @@ def parse_time_string(text: str, ticks_per_second: int) -> int:
 def performance_in_mips(frequency_hz: int) -> int:
     """`cpu PerformanceInMips` for one instruction per cycle at the platform clock.
 
-    The built-in machine counts one cycle per instruction; Renode's default is 100 MIPS (§3.2),
+    The built-in machine counts one cycle per instruction; Renode's default is 100 MIPS (BaseCPU.cs),
     which would make busy-wait loops and time-outs 1.68x longer in virtual time at 168 MHz.
     """
     if frequency_hz <= 0 or frequency_hz % US_PER_S:
@@ -102,12 +106,12 @@ def commands_for_boot(plan: BootPlan) -> list[str]:
     """Monitor commands that create the machine, in the order Renode needs them.
 
     - `emulation SetSeed` first: the seed must be set before anything draws a random number, or
-      Renode logs that the run cannot be reproduced (§3.2, §8 quirk 9).
-    - the platform file is loaded unchanged (§1.1).
-    - `cpu PerformanceInMips` makes one instruction one cycle at the platform clock (§3.2).
-    - an explicit global quantum, so runs do not depend on Renode's default (100 us, §3.2).
-    - `SetGlobalAdvanceImmediately true`: never wait for the wall clock (§3.2); virtual time only.
-    - the ELF last (`sysbus LoadELF`, §1.4's .resc).
+      Renode logs that the run cannot be reproduced (PseudorandomNumberGenerator.cs).
+    - the platform file is loaded unchanged.
+    - `cpu PerformanceInMips` makes one instruction one cycle at the platform clock.
+    - an explicit global quantum, so runs do not depend on Renode's default (100 us).
+    - `SetGlobalAdvanceImmediately true`: never wait for the wall clock; virtual time only.
+    - the ELF last (`sysbus LoadELF`, as Renode's own stm32f4_discovery.resc does).
     """
     if plan.quantum_us <= 0:
         raise BackendError("the Renode quantum must be at least 1 us")
@@ -124,15 +128,33 @@ def commands_for_boot(plan: BootPlan) -> list[str]:
     return commands
 
 
-def run_for_command(microseconds: int) -> str:
-    """Run exactly this much virtual time, then pause (§3.2 `emulation RunFor "1.5"`)."""
-    if microseconds <= 0:
-        raise ValueError("RunFor needs a positive duration")
-    return f'emulation RunFor "{time_string(microseconds)}"'
+def log_commands(path: Path) -> list[str]:
+    """Send Renode's own log to a file (`logFile @path`), read back when something fails.
+
+    Warnings and errors only (`logLevel 2`): at the default level Renode logs two lines per RunFor
+    slice ("Machine paused/resumed"), which would grow the file without bound.
+    """
+    return [f"logFile {monitor_path(path)}", "logLevel 2"]
+
+
+def save_command(path: Path) -> str:
+    """Save the whole emulation to a file (`Save @path`, Renode's state snapshots)."""
+    return f"Save {monitor_path(path)}"
+
+
+def load_command(path: Path) -> str:
+    """Replace the emulation with one saved by `Save` (`Load @path`)."""
+    return f"Load {monitor_path(path)}"
+
+
+def select_machine_command(name: str = DEFAULT_MACHINE_NAME) -> str:
+    """Make `name` the Monitor's current machine again after a `Load` (`mach set "name"`)."""
+    return f'mach set "{name}"'
 
 
 def gdb_server_command(port: int, autostart: bool = False) -> str:
-    """`machine StartGdbServer <port> <autostart>` (§3.2).
+    """`machine StartGdbServer <port> <autostart>` (Machine.StartGdbServer(int port, bool
+    autostartEmulation = true, ...), renode-infrastructure src/Emulator/Main/Core/Machine.cs).
 
     Renode's autostart defaults to true, which starts the emulation freely when GDB connects; our
     runner advances time with RunFor, which throws on a started emulation. So we pass false: GDB

@@ -3,8 +3,9 @@
 Renode's SynopsysEthernetMAC hands out transmitted frames with the 4-byte FCS still attached, and
 its RX path sets RDES0.FL to the length of the frame it was given, FCS included, as the silicon
 does (the driver subtracts 4). The 1.16.1 model also drops every received frame whose FCS is
-missing or wrong (facts/renode.md §2.1, §2.2). So frames going in get an FCS, frames coming out
-lose it.
+missing or wrong (renode-infrastructure
+src/Emulator/Peripherals/Peripherals/Network/SynopsysEthernetMAC.cs at Renode 1.16.1). So frames
+going in get an FCS, frames coming out lose it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import zlib
 
 FCS_LEN = 4
-MIN_HEADER = 14   # the 1.16.1 model drops anything shorter than an Ethernet header (§2.2)
+MIN_HEADER = 14   # the 1.16.1 model drops anything shorter than an Ethernet header
 
 
 def fcs(frame: bytes) -> bytes:

@@ -1,6 +1,6 @@
 """Is a Renode reachable through pyrenode3 here, and if not, what exactly is missing?
 
-pyrenode3 loads Renode when it is imported, guided by its own variables (facts/renode.md §5):
+pyrenode3 loads Renode when it is imported, guided by its own variables (pyrenode3's src/pyrenode3/env.py):
 exactly one of PYRENODE_PKG (a package tarball), PYRENODE_BUILD_DIR (a source tree with
 output/bin/Release) or PYRENODE_BIN (a portable single-file binary), and PYRENODE_RUNTIME
 (mono, the default, or coreclr, which current dotnet packages need). With none set it runs

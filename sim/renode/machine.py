@@ -1,18 +1,23 @@
 """RenodeMachine: the sim.backend.Backend surface on a real Renode, driven through pyrenode3.
 
-Time: `run(max_cycles)` advances Renode with `emulation RunFor` in slices of at most `slice_us`
-virtual microseconds, so a transmitted frame or `request_stop()` ends the run at the next slice
-boundary (Renode cannot be paused from inside its CPU thread). Between slices the emulation is
-paused: queued UART bytes and received frames are handed over then, and Renode delivers them at
-its next sync point. One instruction is one cycle at the platform clock (PerformanceInMips), so
-`cycles` means the same as on the built-in machine; Renode time is whole microseconds, so the
-backend runs the whole microseconds a request covers and carries the rest into the next run.
+Boot: `load_elf` only reads the image; the machine is built (seed first, platform, ELF) by the
+first thing that needs it, or by `reset()`. So `load_elf` then `reset` boots once.
 
-State: Renode's own save/restore is not documented in the facts, so a snapshot is the record of
-everything that changed the machine since boot (RunFor slices, UART bytes, frames, memory and
-register writes), and `restore` boots again and replays it with callbacks muted. With the seed
-set first and the same slice sequence this reproduces the state; hooks are assumed to observe,
-not to modify.
+Time: `run(max_cycles)` advances Renode with `RunFor` in slices of at most `slice_us` virtual
+microseconds, so a transmitted frame or `request_stop()` ends the run at the next slice boundary
+(Renode cannot be paused from inside its CPU thread). Between slices the emulation is paused:
+queued UART bytes and received frames are handed over then, and Renode delivers them at its next
+sync point. One instruction is one cycle at the platform clock (PerformanceInMips), so `cycles`
+means the same as on the built-in machine; Renode time is whole microseconds, so the backend runs
+the whole microseconds a request covers and carries the rest into the next run.
+
+State: a snapshot is Renode's own saved emulation (the Monitor's `Save`) plus what this backend
+keeps beside it (UART transcripts, counters, the TX descriptor position); `restore` loads it
+(`Load`) and attaches our callbacks to the loaded machine. Nothing is replayed.
+
+Ethernet: Renode 1.16.1's MAC model never clears DMAOMR.FTF and does not say which descriptors a
+frame came from; sim.renode.ethernet_dma supplies both (a write hook on the MAC, and a walk of the
+TX descriptors in guest memory when a frame appears).
 
 Debugging: breakpoints, watchpoints and single steps are Renode's GDB server's job
 (`start_gdb_server`); the methods of the contract that would need them say so.
@@ -21,6 +26,9 @@ Debugging: breakpoints, watchpoints and single steps are Renode's GDB server's j
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import tempfile
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,8 +37,8 @@ from typing import Any, Callable
 
 from sim.backend import HookContext, RunResult, StopReason
 from sim.errors import BackendError
-from sim.frame_types import TxFrame
-from sim.renode import commands, registers
+from sim.frame_types import DmaSegment, TxFrame
+from sim.renode import commands, ethernet_dma, registers
 from sim.renode.frames import split_fcs, with_fcs
 from sim.renode.locate import renode_status
 from sim.renode.platform_info import RenodePlatform, read_platform
@@ -41,6 +49,7 @@ from sim.renode.symbols import FirmwareImage
 
 MACA0HR, MACA0LR = 0x40, 0x44
 BROADCAST = b"\xff" * 6
+LOG_TAIL_LINES = 30
 
 _DEBUG_HINT = ("on the Renode backend, breakpoints, watchpoints and single steps go through Renode's "
                "GDB server: call start_gdb_server(port) (or `--gdb PORT`) and use gdb-multiarch")
@@ -50,10 +59,14 @@ _active: "weakref.ref[RenodeMachine] | None" = None
 
 @dataclass(frozen=True)
 class RenodeSnapshot:
+    """A saved emulation (Renode's file) and the backend's own state beside it."""
+
     firmware: Path | None
-    log: tuple[tuple, ...]
+    emulation_file: Path
     cycles: int
+    microseconds: int
     uarts: dict[str, tuple[bytes, bytes, int]]
+    tx_cursor: int | None
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -69,6 +82,13 @@ def _checked_platform(path: Path) -> RenodePlatform:
         raise BackendError("the platform file will not work on Renode 1.16.1:\n"
                            + "\n".join(str(p) for p in problems))
     return read_platform(path)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class RenodeMachine:
@@ -91,6 +111,10 @@ class RenodeMachine:
 
         from sim.renode.bridge import RenodeBridge  # imports pyrenode3, which loads Renode
         self._bridge = RenodeBridge()
+        # Renode's own log and saved emulations live here while the machine does
+        self._workdir = Path(tempfile.mkdtemp(prefix="sim-renode-"))
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self._workdir, True)
+        self.log_path = self._workdir / "renode.log"
 
         self._image: FirmwareImage | None = None
         self._uarts = {name: RenodeUart(name) for name in self.platform.uarts}
@@ -98,8 +122,33 @@ class RenodeMachine:
         self._hooks: dict[int, tuple[int, str | None, Callable[[HookContext], None]]] = {}
         self._hook_delegates: dict[int, Any] = {}
         self._hook_ids = itertools.count(1)
+        self._snapshot_ids = itertools.count(1)
         self._closed = False
-        self._boot()
+        self._retired = False
+        self._booted = False
+        self._attached: list[Callable[[], None]] = []
+        self._stats: Counter[str] = Counter()
+        self._reset_counters()
+        self._claim_emulation()
+
+    def _claim_emulation(self) -> None:
+        """Renode runs one emulation per process (RunFor advances every machine in it): the machine
+        that boots or restores takes it, and the previous owner is retired until it does the same."""
+        global _active
+        previous = _active() if _active is not None else None
+        if previous is not None and previous is not self:
+            previous._retired = True
+        self._retired = False
+        _active = weakref.ref(self)
+
+    def _reset_counters(self) -> None:
+        self._us_done = 0
+        self._cycles = 0
+        self._slice_end = 0
+        self._stop = False
+        self._error: BaseException | None = None
+        self._tx_cursor: int | None = None
+        self._stats = Counter()
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def _plan(self) -> commands.BootPlan:
@@ -108,51 +157,94 @@ class RenodeMachine:
             frequency_hz=self.frequency, quantum_us=self.quantum_us, cpu=self.platform.cpu)
 
     def _boot(self) -> None:
-        """A fresh Renode machine from the platform file (and the ELF, if one is loaded)."""
-        global _active
-        previous = _active() if _active is not None else None
-        if previous is not None and previous is not self:
-            previous._closed = True        # one emulation per process: RunFor runs every machine
-        _active = weakref.ref(self)
+        """A fresh Renode machine from the platform file and the loaded ELF, seed set first."""
+        if self._closed:
+            self._check_open()
+        self._claim_emulation()
         bridge = self._bridge
+        self._attached = []
         bridge.clear()
+        for command in commands.log_commands(self.log_path):
+            bridge.execute(command)
         for uart in self._uarts.values():
             uart.set_state((b"", b"", 0))
-        for command in commands.commands_for_boot(self._plan()):
-            bridge.execute(command)
+        self._reset_counters()
+        try:
+            for command in commands.commands_for_boot(self._plan()):
+                bridge.execute(command)
+        except BackendError as exc:
+            raise BackendError(f"{exc}{self._log_tail()}") from exc
+        self._booted = True
+        self._attach()
+
+    def _attach(self) -> None:
+        """Find the machine's parts and connect our callbacks (after a boot or a Load)."""
+        bridge = self._bridge
         self._mach = bridge.machine(commands.DEFAULT_MACHINE_NAME)
         self._cpu = bridge.peripheral(self._mach, self.platform.cpu)
+        detach: list[Callable[[], None]] = []
         self._uart_peripherals = {}
         for name in self._uarts:
             peripheral = bridge.peripheral(self._mach, name)
-            bridge.on_uart_char(peripheral, lambda value, name=name: self._uart_output(name, value))
+            detach.append(bridge.on_uart_char(peripheral, lambda value, name=name: self._uart_output(name, value)))
             self._uart_peripherals[name] = peripheral
         self._mac = None
         if self.platform.ethernet is not None:
             self._mac = bridge.peripheral(self._mach, self.platform.ethernet)
-            bridge.on_frame_ready(self._mac, self._frame_output)
+            detach.append(bridge.on_frame_ready(self._mac, self._frame_output))
+            detach.append(bridge.hook_writes(self._mach, self._mac, self._mac_write))
+        self._attached = detach
         self._hook_delegates = {handle: self._attach_hook(handle) for handle in self._hooks}
-        self._us_done = 0
-        self._cycles = 0
-        self._slice_end = 0
-        self._log: list[tuple] = []
-        self._stop = False
-        self._error: BaseException | None = None
-        self._replaying = False
-        self._stats: Counter[str] = Counter()
+
+    def _detach(self) -> None:
+        """Disconnect every Python callback: Renode cannot save an emulation that refers to them."""
+        for handle in list(self._hook_delegates):
+            address = self._hooks[handle][0]
+            self._bridge.remove_hook(self._cpu, address, self._hook_delegates.pop(handle))
+        for undo in reversed(self._attached):
+            undo()
+        self._attached = []
+
+    def _ensure_booted(self) -> None:
+        self._check_open()
+        if not self._booted:
+            self._boot()
 
     def _check_open(self) -> None:
         if self._closed:
-            raise BackendError("this RenodeMachine was replaced by a newer one or closed: Renode runs "
-                               "one emulation per process (RunFor advances every machine in it)")
+            raise BackendError("this RenodeMachine is closed")
+        if self._retired:
+            raise BackendError("another RenodeMachine took Renode's emulation since this one last booted: "
+                               "Renode runs one emulation per process (RunFor advances every machine in "
+                               "it). restore() a snapshot or reset() to take it back.")
+
+    def _log_tail(self) -> str:
+        """The end of Renode's own log, for error messages."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        if not lines:
+            return ""
+        shown = "\n".join(f"  | {line}" for line in lines[-LOG_TAIL_LINES:])
+        return f"\nRenode's log ({self.log_path}), last {min(len(lines), LOG_TAIL_LINES)} lines:\n{shown}"
+
+    def renode_log(self) -> str:
+        """Everything Renode logged since this machine last booted (warnings about unmodelled
+        registers, loads, saves)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def close(self) -> None:
         global _active
         if not self._closed:
             self._closed = True
-            self._bridge.clear()
-            if _active is not None and _active() is self:
+            if _active is not None and _active() is self:   # a retired machine's emulation is gone
+                self._bridge.clear()
                 _active = None
+            self._remove_workdir()                          # its log and saved emulations
 
     def __enter__(self) -> "RenodeMachine":
         return self
@@ -161,13 +253,13 @@ class RenodeMachine:
         self.close()
 
     def load_elf(self, path: str) -> None:
+        """Take the firmware; the machine boots with it at the next reset() or first use."""
         self._check_open()
         self._image = FirmwareImage(path)
-        self._boot()
+        self._booted = False
 
     def reset(self) -> None:
-        """Boot again from the platform and the loaded ELF (a fresh machine, seed set first)."""
-        self._check_open()
+        """Boot from the platform and the loaded ELF (a fresh machine, seed set first)."""
         self._boot()
 
     @property
@@ -176,7 +268,7 @@ class RenodeMachine:
 
     # --- running -----------------------------------------------------------------------------------
     def run(self, max_cycles: int) -> RunResult:
-        self._check_open()
+        self._ensure_booted()
         if max_cycles < 0:
             raise ValueError("max_cycles cannot be negative")
         start = self._cycles
@@ -196,12 +288,13 @@ class RenodeMachine:
             chunk = uart.take_for_slice(microseconds)
             if chunk:
                 self._bridge.uart_write(self._uart_peripherals[name], chunk)
-                self._log.append(("uart", name, chunk))
                 self._stats["uart_rx_bytes"] += len(chunk)
         self._slice_end = (self._us_done + microseconds) * self._mips
-        self._bridge.execute(commands.run_for_command(microseconds))
+        try:
+            self._bridge.run_for(microseconds)
+        except BackendError as exc:
+            raise BackendError(f"{exc}{self._log_tail()}") from exc
         self._us_done += microseconds
-        self._log.append(("run", microseconds))
         self._stats["slices"] += 1
         if self._error is not None:
             error, self._error = self._error, None
@@ -214,32 +307,64 @@ class RenodeMachine:
         raise BackendError(f"step() is not available: {_DEBUG_HINT}")
 
     # --- callbacks from Renode's CPU thread --------------------------------------------------------------
+    def _fail_after_slice(self, exc: BaseException) -> None:
+        """An exception inside a callback must not unwind into Renode: keep the first one, stop
+        at the slice boundary and raise it there."""
+        if self._error is None:
+            self._error = exc
+        self._stop = True
+
     def _guarded(self, callback: Callable[..., Any], *args: Any) -> None:
-        if self._replaying:
-            return
         try:
             callback(*args)
-        except BaseException as exc:  # must not unwind into Renode; re-raised after the slice
-            if self._error is None:
-                self._error = exc
-            self._stop = True
+        except BaseException as exc:
+            self._fail_after_slice(exc)
 
     def _uart_output(self, name: str, value: int) -> None:
-        if self._replaying:
-            return
         self._stats["uart_tx_bytes"] += 1
         for callback in self._uarts[name].emitted(value):
             self._guarded(callback, bytes([value]))
 
+    def _mac_write(self, offset: int, value: int) -> int:
+        """Every firmware write to the MAC, before the model sees it (sim.renode.ethernet_dma)."""
+        try:
+            if offset == ethernet_dma.DMATDLAR:
+                self._tx_cursor = ethernet_dma.list_address(value)
+            changed = ethernet_dma.write_seen_by_model(offset, value)
+            if changed != value:
+                self._stats["ftf_cleared"] += 1
+            return changed
+        except BaseException as exc:
+            self._fail_after_slice(exc)
+            return value
+
+    def _read_descriptor(self, address: int) -> tuple[int, int, int, int]:
+        raw = self._bridge.read_memory(self._mach, address, ethernet_dma.DESCRIPTOR_BYTES)
+        return tuple(int.from_bytes(raw[i:i + 4], "little") for i in range(0, 16, 4))  # type: ignore[return-value]
+
+    def _gather_list(self, data: bytes) -> tuple[tuple[DmaSegment, ...], int]:
+        """The DMA segments and CIC of the frame just sent, read back from its TX descriptors."""
+        found = None
+        if self._tx_cursor is not None:
+            found = ethernet_dma.gather_list(self._read_descriptor, self._tx_cursor, len(data))
+        if found is None:
+            self._stats["tx_gather_unknown"] += 1
+            return (), 0
+        segments, self._tx_cursor, cic = found
+        return segments, cic
+
     def _frame_output(self, raw: bytes) -> None:
-        if self._replaying:
-            return
         data, fcs_ok = split_fcs(raw)
         self._stats["frames_tx"] += 1
         if not fcs_ok:
             self._stats["tx_bad_fcs"] += 1
+        try:
+            segments, cic = self._gather_list(data)
+        except BaseException as exc:
+            self._fail_after_slice(exc)
+            return
         # the frame reaches the link at the end of the slice, when the runner regains control
-        frame = TxFrame(data=data, cycles=self._slice_end)
+        frame = TxFrame(data=data, cycles=self._slice_end, segments=segments, checksum_insertion=cic)
         for callback in self._ethernet.callbacks:
             self._guarded(callback, frame)
         self._stop = True
@@ -259,7 +384,7 @@ class RenodeMachine:
         return self._ethernet
 
     def _read_mac_address(self) -> bytes | None:
-        self._check_open()
+        self._ensure_booted()
         base = self.platform.ethernet_base
         if base is None:
             return None
@@ -271,10 +396,10 @@ class RenodeMachine:
         """Hand a frame (without FCS) to Renode's MAC, FCS attached; it arrives at the next sync point.
 
         The return value predicts the 1.16.1 model's address filter (only its own address and
-        broadcast pass, multicast is dropped, §2.2): Renode delivers asynchronously and reports
-        no drops back.
+        broadcast pass, multicast is dropped): Renode delivers asynchronously and reports no drops
+        back.
         """
-        self._check_open()
+        self._ensure_booted()
         if self._mac is None:
             raise BackendError(f"{self.platform.path.name} declares no Network.SynopsysEthernetMAC")
         try:
@@ -283,7 +408,6 @@ class RenodeMachine:
             self._stats["rx_dropped"] += 1
             return False
         self._bridge.inject_frame(self._mach, self._mac, data)
-        self._log.append(("frame", data))
         self._stats["frames_rx"] += 1
         destination = bytes(frame[:6])
         if destination != BROADCAST and destination != self._read_mac_address():
@@ -311,7 +435,8 @@ class RenodeMachine:
             address, symbol = target & ~1, self.symbolize(target & ~1)
         handle = next(self._hook_ids)
         self._hooks[handle] = (address, symbol, callback)
-        self._hook_delegates[handle] = self._attach_hook(handle)
+        if self._booted:
+            self._hook_delegates[handle] = self._attach_hook(handle)
         return handle
 
     def _attach_hook(self, handle: int) -> Any:
@@ -324,35 +449,46 @@ class RenodeMachine:
         if handle not in self._hooks:
             raise BackendError(f"no hook with handle {handle} (already removed?)")
         address, _, _ = self._hooks.pop(handle)
-        self._bridge.remove_hook(self._cpu, address, self._hook_delegates.pop(handle))
+        delegate = self._hook_delegates.pop(handle, None)
+        if delegate is not None and not (self._closed or self._retired):
+            self._bridge.remove_hook(self._cpu, address, delegate)
 
     def read_memory(self, address: int, size: int) -> bytes:
-        self._check_open()
+        self._ensure_booted()
         return self._bridge.read_memory(self._mach, address, size)
 
     def write_memory(self, address: int, data: bytes) -> None:
-        self._check_open()
+        self._ensure_booted()
         self._bridge.write_memory(self._mach, address, bytes(data))
-        if not self._replaying:
-            self._log.append(("mem", address, bytes(data)))
-
-    def _register_index(self, name: str) -> int:
-        if name.lower() in registers.BANKED:
-            control = self._bridge.get_register(self._cpu, registers.CONTROL)
-            xpsr = self._bridge.get_register(self._cpu, registers.XPSR)
-            return registers.banked_sp_index(name, control, xpsr)
-        return registers.register_index(name)
 
     def read_register(self, name: str) -> int:
-        self._check_open()
-        return self._bridge.get_register(self._cpu, self._register_index(name))
+        self._ensure_booted()
+        key = name.lower()
+        bridge, cpu = self._bridge, self._cpu
+        if key in registers.STACK_POINTERS or key == "control":
+            on_psp = bridge.get_register(cpu, registers.PROCESS_SP_IN_USE)
+            if key == "control":
+                return registers.control_value(bridge.get_register(cpu, registers.CONTROL), on_psp)
+            return bridge.get_register(cpu, registers.stack_pointer_index(key, on_psp))
+        return bridge.get_register(cpu, registers.register_index(key))
 
     def write_register(self, name: str, value: int) -> None:
-        self._check_open()
-        index = self._register_index(name)
-        self._bridge.set_register(self._cpu, index, value)
-        if not self._replaying:
-            self._log.append(("reg", index, value & 0xFFFF_FFFF))
+        self._ensure_booted()
+        key = name.lower()
+        value &= 0xFFFF_FFFF
+        bridge, cpu = self._bridge, self._cpu
+        if key == "control":
+            on_psp = bridge.get_register(cpu, registers.PROCESS_SP_IN_USE)
+            if bool(value & registers.CONTROL_SPSEL) != bool(on_psp):
+                raise BackendError("changing CONTROL.SPSEL through write_register would not switch "
+                                   "stacks on Renode (tlib keeps the stack in use apart from CONTROL); "
+                                   "set MSP/PSP instead, or use Renode's GDB server")
+            index = registers.CONTROL
+        elif key in registers.STACK_POINTERS:
+            index = registers.stack_pointer_index(key, bridge.get_register(cpu, registers.PROCESS_SP_IN_USE))
+        else:
+            index = registers.register_index(key)
+        bridge.set_register(cpu, index, value)
 
     # --- debugging ----------------------------------------------------------------------------------------
     def add_breakpoint(self, address: int) -> None:
@@ -373,60 +509,72 @@ class RenodeMachine:
         The emulation does not start on connect: time still advances only through run(), and
         stands still while GDB holds the CPU halted, so the host peer never times out.
         """
-        self._check_open()
+        self._ensure_booted()
         self._bridge.execute(commands.gdb_server_command(port))
         return port
 
     # --- state ------------------------------------------------------------------------------------------------
     def snapshot(self) -> RenodeSnapshot:
-        self._check_open()
-        return RenodeSnapshot(
-            firmware=self._image.path if self._image else None, log=tuple(self._log),
-            cycles=self._cycles, uarts={name: uart.state() for name, uart in self._uarts.items()},
-            stats=dict(self._stats))
+        """Save the emulation with Renode's `Save` (callbacks detached for it) and our state beside it.
+
+        The file is deleted when the snapshot object is no longer referenced, or with the machine.
+        """
+        self._ensure_booted()
+        path = self._workdir / f"snapshot-{next(self._snapshot_ids)}.save"
+        self._detach()
+        try:
+            self._bridge.save(commands.save_command(path))
+        except BackendError as exc:
+            raise BackendError(f"{exc}{self._log_tail()}") from exc
+        finally:
+            self._attach()
+        self._stats["snapshots"] += 1
+        snapshot = RenodeSnapshot(
+            firmware=self._image.path if self._image else None, emulation_file=path,
+            cycles=self._cycles, microseconds=self._us_done,
+            uarts={name: uart.state() for name, uart in self._uarts.items()},
+            tx_cursor=self._tx_cursor, stats=dict(self._stats))
+        weakref.finalize(snapshot, _unlink, path)
+        return snapshot
 
     def restore(self, snapshot: object) -> None:
-        """Boot again and replay the snapshot's record, with every callback muted."""
-        self._check_open()
+        """Load the saved emulation (Renode's `Load`) and attach our callbacks to it."""
+        if self._closed:
+            self._check_open()
         if not isinstance(snapshot, RenodeSnapshot):
             raise BackendError(f"restore() needs a snapshot taken by RenodeMachine, not {type(snapshot).__name__}")
+        if not snapshot.emulation_file.is_file():
+            raise BackendError(f"the snapshot's saved emulation {snapshot.emulation_file} is gone "
+                               f"(it lives only as long as its RenodeMachine)")
+        was_current = not self._retired
+        self._claim_emulation()
         current = self._image.path if self._image else None
         if snapshot.firmware != current:
             self._image = FirmwareImage(snapshot.firmware) if snapshot.firmware else None
-        self._boot()
-        self._replaying = True
+        if self._booted and was_current:
+            self._detach()
         try:
-            for entry in snapshot.log:
-                self._replay(entry)
-        finally:
-            self._replaying = False
-            self._error = None
-        self._log = list(snapshot.log)
+            self._bridge.load(commands.load_command(snapshot.emulation_file),
+                              commands.select_machine_command(), commands.DEFAULT_MACHINE_NAME)
+        except BackendError as exc:
+            raise BackendError(f"{exc}{self._log_tail()}") from exc
+        self._booted = True
+        self._attach()
+        self._stop = False
+        self._error = None
         self._cycles = snapshot.cycles
+        self._us_done = snapshot.microseconds
+        self._slice_end = self._us_done * self._mips
+        self._tx_cursor = snapshot.tx_cursor
         for name, state in snapshot.uarts.items():
             self._uarts[name].set_state(state)
         self._stats = Counter(snapshot.stats)
-
-    def _replay(self, entry: tuple) -> None:
-        kind = entry[0]
-        if kind == "run":
-            self._bridge.execute(commands.run_for_command(entry[1]))
-            self._us_done += entry[1]
-        elif kind == "uart":
-            self._bridge.uart_write(self._uart_peripherals[entry[1]], entry[2])
-        elif kind == "frame":
-            self._bridge.inject_frame(self._mach, self._mac, entry[1])
-        elif kind == "mem":
-            self._bridge.write_memory(self._mach, entry[1], entry[2])
-        elif kind == "reg":
-            self._bridge.set_register(self._cpu, entry[1], entry[2])
-        else:
-            raise BackendError(f"unknown snapshot record {kind!r}")
+        self._stats["restores"] += 1
 
     @property
     def stats(self) -> dict[str, int]:
         counters = dict(self._stats)
-        if not self._closed:
+        if not (self._closed or self._retired) and self._booted:
             instructions = self._bridge.executed_instructions(self._cpu)
             if instructions is not None:
                 counters["instructions"] = instructions

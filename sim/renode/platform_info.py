@@ -1,4 +1,4 @@
-"""The few facts about our platform file the Renode backend needs at run time."""
+"""What the Renode backend needs to know about our platform file the Renode backend needs at run time."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def read_platform(path: str | Path) -> RenodePlatform:
     systick = _last_value(repl, nvics[0].name, "systickFrequency")
     if systick is None:
         raise BackendError(f"{path}:{nvics[0].line}: {nvics[0].name} has no systickFrequency; set it "
-                           f"to the core clock (e.g. systickFrequency: 168000000), see facts §8 quirk 2")
+                           f"to the core clock (e.g. systickFrequency: 168000000), see docs/renode.md")
     frequency = int(systick.replace("_", ""), 0)
     macs = _entries_of(repl, "Network.SynopsysEthernetMAC")
     mac_base = None

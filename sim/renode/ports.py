@@ -20,7 +20,7 @@ US_PER_S = 1_000_000
 class RenodeUart:
     """One STM32_UART. Output arrives through Renode's CharReceived event; input is queued here and
     handed to Renode's WriteChar at the configured baud, a slice at a time (Renode 1.16.1 does not
-    pace received characters itself, facts §8 quirk 4)."""
+    pace received characters itself)."""
 
     def __init__(self, name: str, baud: int = 115200) -> None:
         self.name = name
@@ -75,7 +75,8 @@ class RenodeUart:
 
 
 def mac_from_registers(high: int, low: int) -> bytes | None:
-    """Station address from MACA0HR/MACA0LR: LR holds octets a-d, HR bits 15:0 octets e-f (§2.1)."""
+    """Station address from MACA0HR/MACA0LR: LR holds octets a-d, HR bits 15:0 octets e-f
+    (RM0090, ETH_MACA0HR and ETH_MACA0LR)."""
     address = (low & 0xFFFF_FFFF).to_bytes(4, "little") + (high & 0xFFFF).to_bytes(2, "little")
     if address in (b"\x00" * 6, b"\xff" * 6):
         return None

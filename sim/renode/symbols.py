@@ -2,7 +2,7 @@
 
 Renode's own ELF loader would accept or reject the file with a .NET message; checking here first
 gives the same clear errors as the built-in machine, and the symbol table serves
-`symbol_address`, `symbolize` and `hook("fw_tls_send", ...)` without asking Renode.
+`symbol_address`, `symbolize` (functions and data objects) and `hook("fw_tls_send", ...)` without asking Renode.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ class FirmwareImage:
                 elf = ELFFile(stream)
                 self._check(elf)
                 self.entry = elf.header["e_entry"]
-                self.symbols, self._functions = self._read_symbols(elf)
+                self.symbols, self._sized = self._read_symbols(elf)
         except FileNotFoundError:
             raise BackendError(f"firmware {self.path} does not exist (build it with scripts/setup)") from None
         except ELFError as exc:
             raise BackendError(f"firmware {self.path} is not an ELF file: {exc}") from exc
-        self._starts = [start for start, _, _ in self._functions]
+        self._starts = [start for start, _, _ in self._sized]
 
     def _check(self, elf: ELFFile) -> None:
         if elf.elfclass != 32 or elf["e_machine"] != "EM_ARM":
@@ -44,10 +44,10 @@ class FirmwareImage:
     @staticmethod
     def _read_symbols(elf: ELFFile):
         symbols: dict[str, int] = {}
-        functions: list[tuple[int, int, str]] = []
+        sized: list[tuple[int, int, str]] = []
         table = elf.get_section_by_name(".symtab")
         if table is None:
-            return symbols, functions
+            return symbols, sized
         for sym in table.iter_symbols():
             kind = sym["st_info"]["type"]
             if not sym.name or kind not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
@@ -58,10 +58,10 @@ class FirmwareImage:
             address = sym["st_value"] & ~1 if kind == "STT_FUNC" else sym["st_value"]
             if kind != "STT_NOTYPE" or sym.name not in symbols:
                 symbols[sym.name] = address
-            if kind == "STT_FUNC":
-                functions.append((address, max(sym["st_size"], 1), sym.name))
-        functions.sort()
-        return symbols, functions
+            if kind in ("STT_FUNC", "STT_OBJECT"):
+                sized.append((address, max(sym["st_size"], 1), sym.name))
+        sized.sort()
+        return symbols, sized
 
     def address_of(self, name: str) -> int:
         try:
@@ -71,11 +71,12 @@ class FirmwareImage:
                                f"removed by --gc-sections?)") from None
 
     def symbolize(self, address: int) -> str | None:
-        """'function+0xNN' for the function that contains `address`, else None."""
+        """'name+0xNN' for the function or data object that contains `address`, else None
+        (a DMA buffer in a diagnosis reads `eth_tx_buffers+0xc00`, as on the built-in machine)."""
         index = bisect.bisect_right(self._starts, address) - 1
         if index < 0:
             return None
-        start, size, name = self._functions[index]
+        start, size, name = self._sized[index]
         if address >= start + size:
             return None
         return name if address == start else f"{name}+0x{address - start:x}"

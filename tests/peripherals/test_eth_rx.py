@@ -1,5 +1,5 @@
 """Ethernet MAC receive path: FCS and FL, spanning descriptors, exhaustion and resume, address
-filtering, checksum status (facts §9.5, §10.2-10.4)."""
+filtering, checksum status (RM0090 §33.6.8 receive DMA and RX descriptors, §33.5 filtering)."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def test_mmc_counts_good_frames_and_its_interrupt_storms_unless_masked(machine):
     for _ in range(16):
         drv.send(udp_frame(b"2"))
     assert drv.r["MMCTIR"] & (1 << 21)                  # TGFS: half range reached
-    assert machine.irq(ETH_IRQ), "unmasked MMC interrupt raises the ETH line (facts §12.3.1)"
+    assert machine.irq(ETH_IRQ), "unmasked MMC interrupt raises the ETH line (RM0090 §33.8.2: masks reset to 0)"
     assert drv.r["MACSR"] & (1 << 6) and drv.r["DMASR"] & (1 << 27)
     drv.r["MMCTGFCR"]                                   # reading the counter clears it
     assert not machine.irq(ETH_IRQ)

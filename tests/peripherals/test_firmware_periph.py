@@ -128,8 +128,10 @@ def test_ethernet_hal_style_bring_up_tx_rx_and_descriptor_exhaustion(build_test_
 
 
 def test_ethernet_software_reset_sticks_without_a_phy(build_test_firmware, tmp_path):
-    """No PHY on MDIO means no RMII reference clock: DMABMR.SR never clears (facts §5), and ST's
-    SMR scan reads 0xFFFF everywhere, so it 'finds' address 31 (facts §11.2)."""
+    """No PHY on MDIO means no RMII reference clock: DMABMR.SR never clears (ST's HAL:
+    stm32f4xx_hal_eth.c, "the SWR is not performed if the ETH_RX_CLK or the ETH_TX_CLK are not
+    available"), and ST's SMR scan (stm32-lan8742 lan8742.c) reads 0xFFFF everywhere - MDIO is
+    pulled up, IEEE 802.3 §22.2.2 - so it 'finds' address 31."""
     text = REPL.read_text()
     no_phy = re.sub(r"\nphy: Network\.EthernetPhysicalLayer @ ethernet 0\n(    .*\n|\s*//.*\n)*", "\n", text)
     assert "EthernetPhysicalLayer" not in no_phy
@@ -169,3 +171,6 @@ def test_snapshot_of_a_booted_mac_restores_its_dma_and_phy_state(build_test_firm
         outcomes.append(([f.data for f in sent], result.values, m.ethernet.counters["frames_rx"]))
     assert outcomes[0] == outcomes[1]
     assert len(outcomes[0][0]) == 7 and outcomes[0][2] == 7
+    mac = m.ethernet                     # the MAC's rooms point at the live MAC and PHY, not copies
+    assert mac.tx.mac is mac and mac.rx.mac is mac and mac.smi.mac is mac
+    assert mac.smi.phys[0] is m.peripherals["phy"]

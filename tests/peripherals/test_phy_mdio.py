@@ -100,3 +100,26 @@ def test_repl_properties_set_registers_and_bad_ones_are_named(machine):
     with pytest.raises(ValueError, match="Id1 must be a 16-bit"):
         EthernetPhysicalLayer(machine, "phy", {"Id1": 0x12345}, {})
 
+
+
+def test_only_a_phy_may_sit_on_the_mdio_bus_and_each_address_once(tmp_path):
+    """The platform file names what is wrong: a non-PHY registered on the MAC, two PHYs at one
+    address, an address outside 0..31 - a PlatformError, which the CLI prints as one line."""
+    import pytest
+    from sim.machine import Machine
+    from sim.platform import DEFAULT_REPL, PlatformError
+    text = DEFAULT_REPL.read_text()
+    cases = {
+        "rng: Miscellaneous.STM32F4_RNG @ ethernet 1": "rng.*is not a PHY",
+        "phy2: Network.EthernetPhysicalLayer @ ethernet 0": "two PHYs at MDIO address 0",
+        "phy2: Network.EthernetPhysicalLayer @ ethernet 32": "outside 0..31",
+    }
+    for entry, message in cases.items():
+        if entry.startswith("rng:"):
+            repl_text = text.replace("rng: Miscellaneous.STM32F4_RNG @ sysbus 0x50060800", entry)
+        else:
+            repl_text = text + "\n" + entry + "\n"
+        repl = tmp_path / "platform.repl"
+        repl.write_text(repl_text)
+        with pytest.raises(PlatformError, match=message):
+            Machine(str(repl))

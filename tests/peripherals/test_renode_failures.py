@@ -1,5 +1,6 @@
 """Renode's SynopsysEthernetMAC/EthernetPhysicalLayer fail real drivers in known ways; each test
-here replays what the driver in the issue does and shows this model behaves like the silicon."""
+here replays what the driver in the Renode issue it names does and shows this model behaves like the
+silicon."""
 
 from __future__ import annotations
 

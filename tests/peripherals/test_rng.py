@@ -1,4 +1,4 @@
-"""STM32F4_RNG: seeded values, DRDY timing, no repeats, error injection (facts §8)."""
+"""STM32F4_RNG: seeded values, DRDY timing, no repeats, error injection (RM0090 §24)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""RCC, FLASH interface, PWR, GPIO and EXTI models against facts/stm32f407.md §3-6."""
+"""RCC, FLASH interface, PWR, GPIO and EXTI models against RM0090 (§7 RCC, §3 FLASH, §5 PWR, §8 GPIO, §12
+EXTI)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def rcc(machine):
     return model, Regs(model)
 
 
-def test_rcc_reset_values_follow_the_facts(rcc):
+def test_rcc_reset_values_follow_rm0090(rcc):
     _, r = rcc
     assert r["CR"] == 0x0000_0083
     assert r["PLLCFGR"] == 0x2400_3010

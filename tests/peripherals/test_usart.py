@@ -1,4 +1,4 @@
-"""STM32_UART: baud-paced TX/RX in virtual time, flags, overrun, interrupts (facts §7)."""
+"""STM32_UART: baud-paced TX/RX in virtual time, flags, overrun, interrupts (RM0090 §30)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 It lets the Renode backend's thin pyrenode3 layer run without Renode, so tests can check the call
 sequence, and it refuses any Monitor command that is not in the documented syntax table below
-(facts/renode.md), so an undocumented command fails the test instead of passing silently.
+(Renode 1.16.1's Monitor), so an unknown command fails the test instead of passing silently.
 
 `FakeRenode.on_run` lets a test script what "the firmware" does during an `emulation RunFor`:
 print on a UART, transmit a frame, hit a hooked address.
@@ -17,19 +17,21 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.renode.commands import parse_time_string
-
-# Documented Monitor syntax, one regex per command form (facts/renode.md section in the comment).
+# Monitor syntax Renode 1.16.1 accepts, one regex per command form (what it calls in the comment).
 DOCUMENTED_COMMANDS = {
-    "SetSeed": r"emulation SetSeed \d+",                                   # §3.2, §8 quirk 9
+    "SetSeed": r"emulation SetSeed \d+",                                   # Emulation.SetSeed
     "mach create": r'mach create "[\w.-]+"',                               # renode-docs machines
-    "LoadPlatformDescription": r"machine LoadPlatformDescription @\S+",    # §1.1
-    "PerformanceInMips": r"\w+ PerformanceInMips \d+",                     # §3.2, §1.4 resc
-    "SetGlobalQuantum": r'emulation SetGlobalQuantum "[\d:.]+"',           # §3.2
-    "SetGlobalAdvanceImmediately": r"emulation SetGlobalAdvanceImmediately (true|false)",  # §3.2
-    "LoadELF": r"sysbus LoadELF @\S+",                                     # §1.4 resc
-    "RunFor": r'emulation RunFor "[\d:.]+"',                               # §3.2
-    "StartGdbServer": r"machine StartGdbServer \d+( (true|false))?",       # §3.2
+    "LoadPlatformDescription": r"machine LoadPlatformDescription @\S+",    # PlatformDescriptionMachineExtensions
+    "PerformanceInMips": r"\w+ PerformanceInMips \d+",                     # BaseCPU.PerformanceInMips
+    "SetGlobalQuantum": r'emulation SetGlobalQuantum "[\d:.]+"',           # Emulation.SetGlobalQuantum
+    "SetGlobalAdvanceImmediately": r"emulation SetGlobalAdvanceImmediately (true|false)",  # Emulation
+    "LoadELF": r"sysbus LoadELF @\S+",                                     # FileLoaderExtensions.LoadELF
+    "StartGdbServer": r"machine StartGdbServer \d+( (true|false))?",       # Machine.StartGdbServer
+    "logFile": r"logFile @\S+",                                            # the Monitor's logFile
+    "logLevel": r"logLevel -?\d",                                          # the Monitor's logLevel
+    "Save": r"Save @\S+",                                                  # EmulationManager.Save
+    "Load": r"Load @\S+",                                                  # EmulationManager.Load
+    "mach set": r'mach set "[\w.-]+"',                                    # the Monitor's mach
 }
 TICKS_PER_SECOND = 10**9   # TimeInterval resolution on Renode master (1e-9 s)
 
@@ -92,6 +94,11 @@ class RegisterValue:
     def __init__(self, value: int) -> None:
         self.RawValue = value
 
+    @staticmethod
+    def Create(value: int, bits: int) -> "RegisterValue":
+        assert bits == 32
+        return RegisterValue(int(value))
+
 
 class FakePeripheral:
     def __init__(self, path: str) -> None:
@@ -117,14 +124,30 @@ class FakePeripheral:
         internal.AddHook = add_hook
         internal.RemoveHook = remove_hook
         internal.registers = {}
-        internal.GetRegisterUnsafe = lambda index: RegisterValue(internal.registers.get(index, 0))
+        internal.GetRegister = lambda index: RegisterValue(internal.registers.get(index, 0))
 
         def set_register(index, value):
-            FAKE.record(f"{path}.SetRegisterUnsafe", index, int(value))
-            internal.registers[index] = int(value)
+            FAKE.record(f"{path}.SetRegister", index, value.RawValue)
+            internal.registers[index] = value.RawValue
 
-        internal.SetRegisterUnsafe = set_register
+        internal.SetRegister = set_register
         internal.ExecutedInstructions = 0
+
+
+class _SetHook:
+    """`SetHookBeforePeripheralWrite[UInt32](peripheral, hook, range)`: a None hook clears it."""
+
+    def __init__(self, machine: "FakeMachine") -> None:
+        self._machine = machine
+
+    def __getitem__(self, type_arg):
+        def set_hook(peripheral, hook, subrange):
+            FAKE.record("sysbus.SetHookBeforePeripheralWrite", peripheral.path, hook is not None)
+            if hook is None:
+                self._machine.write_hooks.pop(peripheral.path, None)
+            else:
+                self._machine.write_hooks[peripheral.path] = hook
+        return set_hook
 
 
 class FakeSysbus:
@@ -134,7 +157,8 @@ class FakeSysbus:
             ReadBytes=lambda address, count: [machine.memory.get(int(address) + i, 0) for i in range(count)],
             WriteBytes=self._write_bytes,
             ReadDoubleWord=lambda address: int.from_bytes(
-                bytes(machine.memory.get(int(address) + i, 0) for i in range(4)), "little"))
+                bytes(machine.memory.get(int(address) + i, 0) for i in range(4)), "little"),
+            SetHookBeforePeripheralWrite=_SetHook(machine))
 
     def _write_bytes(self, data, address) -> None:
         FAKE.record("sysbus.WriteBytes", int(address), bytes(data))
@@ -163,11 +187,29 @@ class FakeMachine:
                     outer.pending_events.append((handler, argument))
                 return handle
 
-        self.internal = types.SimpleNamespace(HandleTimeDomainEvent=_HandleTimeDomainEvent())
+        class _TryGetByName:
+            def __getitem__(self, type_arg):
+                def find(path):
+                    name = path.split(".", 1)[1] if path.startswith("sysbus.") else None
+                    peripheral = outer.peripherals.get(name)
+                    return (peripheral is not None), (peripheral.internal if peripheral else None)
+                return find
+
+        self.write_hooks: dict[str, Callable] = {}
+        self.mac_registers: dict[int, int] = {}
+        self.started = False
+        self.internal = types.SimpleNamespace(
+            HandleTimeDomainEvent=_HandleTimeDomainEvent(), SystemBus=self.sysbus.internal,
+            TryGetByName=_TryGetByName(), Start=self._start, Pause=lambda: FAKE.record("machine.Pause"))
+
+    def _start(self) -> None:
+        FAKE.record("machine.Start")
+        self.started = True
 
     def add_peripherals(self, names: list[str]) -> None:
         for name in names:
             self.peripherals[name] = FakePeripheral(f"sysbus.{name}")
+            self.peripherals[name].internal.path = f"sysbus.{name}"
 
 
 class FakeRenode:
@@ -181,6 +223,7 @@ class FakeRenode:
         self.elapsed_ticks = 0
         self.seed: int | None = None
         self.on_run: Callable[["FakeRenode", int], None] | None = None
+        self.saved: dict[str, dict] = {}
         self.peripheral_names = ["cpu", "usart1", "usart2", "usart3", "usart6", "ethernet"]
 
     def record(self, *call: Any) -> None:
@@ -209,17 +252,62 @@ class FakeRenode:
         elif words[:2] == ["sysbus", "LoadELF"]:
             if not Path(words[2][1:]).is_file():
                 return "", f"Could not find file {words[2][1:]}"
-        elif words[:2] == ["emulation", "RunFor"]:
-            ticks = parse_time_string(command.split('"')[1], TICKS_PER_SECOND)
-            machine = self.current
-            # externally injected events are delivered at the first sync point, while running
-            events, machine.pending_events = machine.pending_events, []
-            for handler, argument in events:
-                handler(argument)
-            if self.on_run is not None:
-                self.on_run(self, ticks)
-            self.elapsed_ticks += ticks
+        elif words[0] == "Save":
+            attached = self.python_callbacks()
+            if attached:
+                # what Renode 1.16.1 answers when an event or hook still points at Python code
+                return "", ("Error encountered during saving: Pointer or ThreadLocal or SpinLock "
+                            f"encountered during serialization ({', '.join(attached)})")
+            self.saved[words[1][1:]] = self.state_of(self.current)
+            Path(words[1][1:]).write_bytes(b"fake saved emulation")
+        elif words[0] == "Load":
+            if words[1][1:] not in self.saved:
+                return "", f"Could not find file {words[1][1:]}"
+            self.load_state(self.saved[words[1][1:]])
         return "ok", ""
+
+    def run_for(self, ticks: int) -> None:
+        """`Emulation.RunFor`: deliver pending events at the first sync point, let the scripted
+        firmware act, advance the clock."""
+        self.record("Emulation.RunFor", ticks)
+        machine = self.current
+        # externally injected events are delivered at the first sync point, while running
+        events, machine.pending_events = machine.pending_events, []
+        for handler, argument in events:
+            handler(argument)
+        if self.on_run is not None:
+            self.on_run(self, ticks)
+        self.elapsed_ticks += ticks
+
+    # --- saved emulations -------------------------------------------------------------------------
+    def python_callbacks(self) -> list[str]:
+        """What still points at Python code: Renode cannot save an emulation while anything does."""
+        found = []
+        for name, peripheral in self.current.peripherals.items():
+            internal = peripheral.internal
+            if internal.CharReceived.handlers or internal.FrameReady.handlers:
+                found.append(f"{name} event")
+            if any(internal.hooks.values()):
+                found.append(f"{name} hook")
+        found += [f"{path} write hook" for path in self.current.write_hooks]
+        return found
+
+    def state_of(self, machine: "FakeMachine") -> dict:
+        return {"name": machine.name, "memory": dict(machine.memory), "elapsed": self.elapsed_ticks,
+                "registers": {n: dict(p.internal.registers) for n, p in machine.peripherals.items()},
+                "mac": dict(machine.mac_registers)}
+
+    def load_state(self, state: dict) -> None:
+        """A new machine object with the saved contents, as Renode's Load builds one."""
+        machine = FakeMachine(state["name"])
+        machine.add_peripherals(self.peripheral_names)
+        machine.memory = dict(state["memory"])
+        machine.mac_registers = dict(state["mac"])
+        for name, values in state["registers"].items():
+            machine.peripherals[name].internal.registers = dict(values)
+        self.machines = {machine.name: machine}
+        self.current = machine
+        self.elapsed_ticks = state["elapsed"]
 
     def clear(self) -> None:
         self.record("Emulation.clear")
@@ -243,6 +331,20 @@ class FakeRenode:
     def transmit(self, frame_with_fcs: bytes) -> None:
         self.peripheral("ethernet").internal.FrameReady.fire(EthernetFrame(frame_with_fcs))
 
+    def mac_write(self, offset: int, value: int) -> int:
+        """The firmware writes a MAC register: the write hook (if any) first, then the model."""
+        hook = self.current.write_hooks.get("sysbus.ethernet")
+        if hook is not None:
+            value = int(hook(value, offset))
+        self.current.mac_registers[offset] = value
+        return value
+
+    def write_words(self, address: int, words: list[int]) -> None:
+        """Guest memory as the firmware leaves it (descriptors, buffers)."""
+        for n, word in enumerate(words):
+            for i, byte in enumerate(word.to_bytes(4, "little")):
+                self.current.memory[address + 4 * n + i] = byte
+
     def hit(self, address: int) -> None:
         cpu = self.peripheral("cpu")
         for delegate in list(cpu.internal.hooks.get(address, [])):
@@ -264,12 +366,19 @@ def install(monkeypatch) -> FakeRenode:
     global FAKE
     FAKE = FakeRenode()
 
+    class _CurrentEmulation:
+        def TryGetMachineByName(self, name: str):
+            machine = FAKE.get_mach(name)
+            return (machine is not None), (machine.internal if machine else None)
+
+        def RunFor(self, interval) -> None:
+            FAKE.run_for(int(interval))
+
     class Emulation:
+        internal = _CurrentEmulation()
+
         def clear(self) -> None:
             FAKE.clear()
-
-        def get_mach(self, name: str):
-            return FAKE.get_mach(name)
 
     class Monitor:
         def execute(self, command: str):
@@ -277,9 +386,14 @@ def install(monkeypatch) -> FakeRenode:
 
     class EmulationManager:
         ExternalWorld = "ExternalWorld"
+        Instance = types.SimpleNamespace(CurrentEmulation=_CurrentEmulation())
 
     class TimeInterval:
         Empty = 0
+
+        @staticmethod
+        def FromMicroseconds(us) -> int:
+            return int(us) * (TICKS_PER_SECOND // 1_000_000)
 
     class TimeStamp:
         def __init__(self, interval, domain) -> None:
@@ -288,7 +402,7 @@ def install(monkeypatch) -> FakeRenode:
         def __repr__(self) -> str:
             return f"TimeStamp({self.interval}, {self.domain})"
 
-    class ICpuSupportingGdb:
+    class IPeripheral:
         pass
 
     class Byte(int):
@@ -297,19 +411,31 @@ def install(monkeypatch) -> FakeRenode:
     class UInt64(int):
         pass
 
+    class UInt32(int):
+        pass
+
+    class Int64(int):
+        pass
+
+    def cpu_address_hook(function):
+        return Delegate(("ICpuSupportingGdb", "UInt64"), function)
+
     modules = {
         "pyrenode3": _module("pyrenode3"),
         "pyrenode3.wrappers": _module("pyrenode3.wrappers", Emulation=Emulation, Monitor=Monitor),
         "pythonnet": _module("pythonnet"),
         "System": _module("System", Action=_Generic("Action", lambda t, fn: Delegate(t, fn)),
-                          Array=_Generic("Array", lambda t, items: list(items)), Byte=Byte, UInt64=UInt64),
+                          Func=_Generic("Func", lambda t, fn: Delegate(t, fn)),
+                          Array=_Generic("Array", lambda t, items: list(items)), Byte=Byte,
+                          UInt32=UInt32, UInt64=UInt64, Int64=Int64),
         "Antmicro": _module("Antmicro"),
         "Antmicro.Renode": _module("Antmicro.Renode"),
         "Antmicro.Renode.Core": _module("Antmicro.Renode.Core", EmulationManager=EmulationManager),
         "Antmicro.Renode.Network": _module("Antmicro.Renode.Network", EthernetFrame=EthernetFrame),
-        "Antmicro.Renode.Peripherals": _module("Antmicro.Renode.Peripherals"),
+        "Antmicro.Renode.Peripherals": _module("Antmicro.Renode.Peripherals", IPeripheral=IPeripheral),
         "Antmicro.Renode.Peripherals.CPU": _module("Antmicro.Renode.Peripherals.CPU",
-                                                   ICpuSupportingGdb=ICpuSupportingGdb),
+                                                   CpuAddressHook=cpu_address_hook,
+                                                   RegisterValue=RegisterValue),
         "Antmicro.Renode.Time": _module("Antmicro.Renode.Time", TimeInterval=TimeInterval,
                                         TimeStamp=TimeStamp),
     }

@@ -24,7 +24,7 @@ def test_time_strings_parse_to_the_exact_microseconds_on_both_renode_resolutions
 
 
 def test_the_naive_decimal_form_would_lose_a_microsecond():
-    # the reason for the guard digit: Renode truncates the double product (§3.2)
+    # the reason for the guard digit: Renode truncates the double product (TimeInterval.TryParse)
     lost = [us for us in range(1, 2000) if parse_time_string(f"0.{us:06d}", 10**6) != us]
     assert lost, "if no value were lost, the guard digit would be unnecessary"
     assert all(parse_time_string(time_string(us), 10**6) == us for us in lost)
@@ -46,15 +46,16 @@ def test_boot_commands_set_the_seed_first_and_load_the_elf_last(tmp_path):
 
 def test_every_generated_command_has_a_documented_form(tmp_path):
     plan = BootPlan(repl=REPL, elf=tmp_path / "fw.elf", seed=3, frequency_hz=168_000_000)
-    generated = commands.commands_for_boot(plan) + [
-        commands.run_for_command(1000), commands.gdb_server_command(3333)]
+    generated = commands.commands_for_boot(plan) + commands.log_commands(tmp_path / "renode.log") + [
+        commands.gdb_server_command(3333), commands.save_command(tmp_path / "a.save"),
+        commands.load_command(tmp_path / "a.save"), commands.select_machine_command()]
     undocumented = [c for c in generated if not documented(c)]
     assert not undocumented
     # each documented form is in use, and a near miss is refused (the table is not a blanket match)
     import re
     for name, pattern in DOCUMENTED_COMMANDS.items():
         assert any(re.fullmatch(pattern, c) for c in generated), name
-    assert not documented("emulation RunFor 0.001")          # unquoted time
+    assert not documented("emulation SetGlobalQuantum 0.001")          # unquoted time
     assert not documented("machine LoadPlatformDescription platforms/x.repl")   # no '@'
 
 
@@ -84,15 +85,15 @@ def test_performance_matches_one_instruction_per_cycle():
         commands.performance_in_mips(168_500_000)
 
 
-def test_run_for_and_gdb_commands():
-    assert commands.run_for_command(1000) == 'emulation RunFor "0.0010000001"'
-    assert commands.run_for_command(2_500_000) == 'emulation RunFor "2.5000000001"'
-    with pytest.raises(ValueError):
-        commands.run_for_command(0)
-    # autostart false: RunFor throws on a started emulation (§3.2)
+def test_gdb_and_state_commands(tmp_path):
+    # autostart false: RunFor throws on a started emulation (Emulation.RunFor in
+    # renode-infrastructure src/Emulator/Main/Core/Emulation.cs)
     assert commands.gdb_server_command(3333) == "machine StartGdbServer 3333 false"
     with pytest.raises(BackendError, match="outside"):
         commands.gdb_server_command(70000)
+    assert commands.save_command(tmp_path / "a.save") == f"Save @{tmp_path / 'a.save'}"
+    assert commands.load_command(tmp_path / "a.save") == f"Load @{tmp_path / 'a.save'}"
+    assert commands.select_machine_command() == 'mach set "stm32f407"'
 
 
 def test_renode_script_is_the_boot_plus_gdb(tmp_path):

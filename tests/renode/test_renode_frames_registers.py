@@ -38,22 +38,29 @@ def test_a_corrupted_frame_is_reported_and_a_runt_refused():
 
 
 def test_core_registers_map_to_renode_cortexm_indices():
+    # Renode 1.16.1's CortexMRegisters: r0-r15 = 0-15, CPSR (xPSR) 25, BASEPRI 19, PRIMASK 28,
+    # FAULTMASK 30 (renode-infrastructure src/Emulator/Cores/Arm-M/CortexMRegisters.cs)
     assert [registers.register_index(n) for n in CORE_REGISTERS] == list(range(16)) + [25]
-    assert registers.register_index("basepri") == 19
-    assert registers.register_index("control") == 18
+    assert [registers.register_index(n) for n in ("basepri", "primask", "faultmask")] == [19, 28, 30]
 
 
-@pytest.mark.parametrize("control, xpsr, msp, psp", [
-    (0x0, 0x0100_0000, registers.CURRENT_SP, registers.OTHER_SP),   # thread mode on MSP
-    (0x2, 0x0100_0000, registers.OTHER_SP, registers.CURRENT_SP),   # thread mode, SPSEL: PSP
-    (0x2, 0x0100_000F, registers.CURRENT_SP, registers.OTHER_SP),   # handler (SysTick): MSP
+@pytest.mark.parametrize("process_sp_in_use, msp, psp", [
+    (0, registers.SP, registers.INACTIVE_SP),     # on the main stack: r13 is MSP, 22 holds PSP
+    (1, registers.INACTIVE_SP, registers.SP),     # a task on the process stack: r13 is PSP
 ])
-def test_banked_stack_pointers_follow_spsel_and_the_mode(control, xpsr, msp, psp):
-    assert registers.banked_sp_index("msp", control, xpsr) == msp
-    assert registers.banked_sp_index("psp", control, xpsr) == psp
+def test_stack_pointers_follow_the_stack_in_use(process_sp_in_use, msp, psp):
+    assert registers.stack_pointer_index("msp", process_sp_in_use) == msp
+    assert registers.stack_pointer_index("psp", process_sp_in_use) == psp
+
+
+def test_control_shows_spsel_exactly_while_the_process_stack_is_in_use():
+    # tlib leaves its stored SPSEL at 0 after an exception return to the process stack
+    assert registers.control_value(0x0, 1) == 0x2
+    assert registers.control_value(0x4, 1) == 0x6          # FPCA kept
+    assert registers.control_value(0x2, 0) == 0x0          # handler mode runs on MSP
 
 
 def test_registers_renode_does_not_expose_point_to_gdb():
-    for name in ("primask", "faultmask", "s0", "fpscr"):
+    for name in ("s0", "fpscr", "d3"):
         with pytest.raises(BackendError, match="start_gdb_server"):
             registers.register_index(name)

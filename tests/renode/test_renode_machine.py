@@ -9,10 +9,10 @@ from fake_pyrenode3 import documented
 
 from sim.backend import Backend, StopReason
 from sim.errors import BackendError
-from sim.frame_types import TxFrame
+from sim.frame_types import DmaSegment, TxFrame
 from sim.platform import DEFAULT_REPL
 from sim.renode import RenodeMachine
-from sim.renode.commands import BootPlan, commands_for_boot, time_string
+from sim.renode.commands import BootPlan, commands_for_boot
 from sim.renode.frames import fcs, with_fcs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +27,14 @@ def _frame(destination: bytes, payload: bytes = b"\x08\x00" + bytes(46)) -> byte
     return destination + PEER_MAC + payload
 
 
-def _inputs(calls: list[tuple]) -> list[tuple]:
-    """What changes the machine: RunFor slices, UART bytes and frames, in order."""
-    return [c[:2] for c in calls if (c[0] == "Monitor.execute" and "RunFor" in c[1])
-            or c[0] in ("sysbus.usart1.WriteChar", "machine.HandleTimeDomainEvent")]
+def _run_fors(calls: list[tuple]) -> list[int]:
+    """The RunFor durations Renode was asked for, in ns ticks."""
+    return [c[1] for c in calls if c[0] == "Emulation.RunFor"]
 
 
 def _set_station_address(fake, mac: bytes) -> None:
-    """What the firmware's writes to MACA0LR (octets a-d) and MACA0HR (e-f) leave there (§2.1)."""
+    """What the firmware's writes to MACA0LR (octets a-d) and MACA0HR (e-f) leave there
+    (RM0090, ETH_MACA0HR and ETH_MACA0LR)."""
     memory = fake.current.memory
     low, high = mac[:4], mac[4:6] + b"\x00\x00"
     for offset, word in ((0x44, low), (0x40, high)):
@@ -46,34 +46,39 @@ def _set_station_address(fake, mac: bytes) -> None:
 def machine(fake_renode, tiny_elf):
     m = RenodeMachine(PLATFORM, seed=5)
     m.load_elf(str(tiny_elf))
+    m.reset()
     fake_renode.calls.clear()
     fake_renode.commands.clear()
     return m
 
 
-def test_it_is_a_backend_and_boots_with_the_documented_sequence(fake_renode, tiny_elf):
+def test_it_is_a_backend_and_load_elf_then_reset_boots_once_seed_first(fake_renode, tiny_elf):
     m = RenodeMachine(PLATFORM, seed=5)
     assert isinstance(m, Backend)
     assert (m.name, m.frequency) == ("renode", 168_000_000)
+    assert fake_renode.calls == []                 # nothing is built before it is needed
     m.load_elf(str(tiny_elf))
+    m.reset()
     plan = BootPlan(repl=PLATFORM, elf=Path(tiny_elf), seed=5, frequency_hz=168_000_000)
-    # the last boot: a fresh emulation, then exactly the translated commands, seed first
-    last_clear = max(i for i, c in enumerate(fake_renode.calls) if c == ("Emulation.clear",))
-    executed = [c[1] for c in fake_renode.calls[last_clear:] if c[0] == "Monitor.execute"]
-    assert executed == commands_for_boot(plan)
-    assert executed[0] == "emulation SetSeed 5"
+    assert fake_renode.calls.count(("Emulation.clear",)) == 1
+    executed = [c[1] for c in fake_renode.calls if c[0] == "Monitor.execute"]
+    boot = [c for c in executed if not c.startswith(("logFile", "logLevel"))]
+    assert boot == commands_for_boot(plan)
+    assert boot[0] == "emulation SetSeed 5"
     assert all(documented(c) for c in fake_renode.commands)
     assert fake_renode.seed == 5
+    m.run(MS)                                      # already booted: no second boot
+    assert fake_renode.calls.count(("Emulation.clear",)) == 1
 
 
 def test_run_advances_renode_in_slices_and_carries_sub_microsecond_remainders(machine, fake_renode):
     result = machine.run(3 * MS + 100)
     assert (result.reason, result.cycles, machine.cycles) == (StopReason.LIMIT, 3 * MS + 100, 3 * MS + 100)
-    assert fake_renode.commands == [f'emulation RunFor "{time_string(1000)}"'] * 3
-    assert fake_renode.elapsed_ticks == 3_000_000                  # ns: exactly 3 ms in Renode
+    assert _run_fors(fake_renode.calls) == [1_000_000] * 3         # ns: exactly 3 x 1 ms in Renode
     machine.run(MHZ - 100)                                          # completes the next microsecond
-    assert fake_renode.commands[-1] == f'emulation RunFor "{time_string(1)}"'
+    assert _run_fors(fake_renode.calls)[-1] == 1000
     assert fake_renode.elapsed_ticks * MHZ // 1000 == machine.cycles
+    assert machine.stats["slices"] == 4
 
 
 def test_uart_output_reaches_the_transcript_and_callbacks_inside_run(machine, fake_renode):
@@ -89,10 +94,10 @@ def test_uart_output_reaches_the_transcript_and_callbacks_inside_run(machine, fa
 def test_uart_input_is_paced_at_115200_baud_per_slice(machine, fake_renode):
     machine.uart("usart1").write(b"x" * 30)
     machine.run(3 * MS)
-    writes = [c for c in fake_renode.calls if c[0] in ("sysbus.usart1.WriteChar", "Monitor.execute")]
+    writes = [c for c in fake_renode.calls if c[0] in ("sysbus.usart1.WriteChar", "Emulation.RunFor")]
     per_slice, count = [], 0
     for call in writes:
-        if call[0] == "Monitor.execute":
+        if call[0] == "Emulation.RunFor":
             per_slice.append(count)
             count = 0
         else:
@@ -112,6 +117,76 @@ def test_a_transmitted_frame_loses_its_fcs_and_ends_the_run_at_the_slice(machine
     assert result.reason is StopReason.REQUESTED and result.cycles == 2 * MS
     assert frames == [TxFrame(data=sent, cycles=2 * MS)]
     assert machine.stats["frames_tx"] == 1 and "tx_bad_fcs" not in machine.stats
+    assert machine.stats["tx_gather_unknown"] == 1          # the firmware never set DMATDLAR here
+
+
+TX_LIST = 0x2000_BE00        # a chained TX descriptor ring of three, as the reference driver builds
+TCH, FS, LS, CIC_FULL = 1 << 20, 1 << 28, 1 << 29, 3 << 22
+
+
+def _descriptors(fake, frames: list[list[tuple[int, int]]]) -> None:
+    """Lay out chained descriptors (RM0090, Ethernet chapter, "TxDMA descriptors") for `frames`,
+    each a list of (buffer, length), and leave them as the DMA leaves them after sending: OWN
+    clear, FS/LS/buffers in place."""
+    address = TX_LIST
+    ring = [d for frame in frames for d in range(len(frame))]
+    count = len(ring)
+    n = 0
+    for frame in frames:
+        for i, (buffer, length) in enumerate(frame):
+            control = TCH | CIC_FULL | (FS if i == 0 else 0) | (LS if i == len(frame) - 1 else 0)
+            following = TX_LIST + 16 * ((n + 1) % count)
+            fake.write_words(address, [control, length, buffer, following])
+            address = following
+            n += 1
+
+
+def test_each_frame_carries_the_dma_segments_read_back_from_its_descriptors(machine, fake_renode):
+    frames: list[TxFrame] = []
+    machine.ethernet.on_transmit(frames.append)
+    first, second = _frame(b"\xff" * 6, b"\x08\x00" + bytes(100)), _frame(b"\xff" * 6, b"\x08\x00" + bytes(30))
+    _descriptors(fake_renode, [[(0x2000_A000, 60), (0x2000_A400, len(first) - 60)],
+                               [(0x2000_A800, len(second))]])
+
+    def firmware(fake, ticks):
+        if fake.elapsed_ticks == 0:
+            fake.mac_write(0x1010, TX_LIST | 0x3)       # DMATDLAR (bits 1:0 ignored)
+            fake.transmit(with_fcs(first))
+        else:
+            fake.transmit(with_fcs(second))
+    fake_renode.on_run = firmware
+    machine.run(5 * MS)
+    machine.run(5 * MS)
+    assert [f.segments for f in frames] == [
+        (DmaSegment(TX_LIST, 0x2000_A000, 0, 60), DmaSegment(TX_LIST + 16, 0x2000_A400, 60, len(first) - 60)),
+        (DmaSegment(TX_LIST + 32, 0x2000_A800, 0, len(second)),)]
+    assert [f.checksum_insertion for f in frames] == [3, 3]
+    assert "tx_gather_unknown" not in machine.stats
+
+
+def test_a_frame_the_descriptors_do_not_account_for_has_no_segments(machine, fake_renode):
+    frames: list[TxFrame] = []
+    machine.ethernet.on_transmit(frames.append)
+    sent = _frame(b"\xff" * 6)
+    _descriptors(fake_renode, [[(0x2000_A000, len(sent) + 4)]])       # 4 bytes more than was sent
+
+    def firmware(fake, ticks):
+        fake.mac_write(0x1010, TX_LIST)
+        fake.transmit(with_fcs(sent))
+    fake_renode.on_run = firmware
+    machine.run(5 * MS)
+    assert frames[0].segments == () and machine.stats["tx_gather_unknown"] == 1
+
+
+def test_the_tx_fifo_flush_completes_at_once(machine, fake_renode):
+    # RM0090 ETH_DMAOMR: FTF is cleared by hardware when the flush is done; Renode's model keeps it
+    seen = []
+    fake_renode.on_run = lambda fake, ticks: seen.append(fake.mac_write(0x1018, (1 << 20) | (1 << 13) | 1))
+    machine.run(MS)
+    assert seen == [(1 << 13) | 1] and machine.stats["ftf_cleared"] == 1
+    fake_renode.on_run = lambda fake, ticks: seen.append(fake.mac_write(0x1000, 1 << 20))
+    machine.run(MS)
+    assert seen[-1] == 1 << 20                               # other registers pass unchanged
 
 
 def test_received_frames_get_an_fcs_and_are_delivered_while_renode_runs(machine, fake_renode):
@@ -120,7 +195,7 @@ def test_received_frames_get_an_fcs_and_are_delivered_while_renode_runs(machine,
     unicast, broadcast, multicast = _frame(DEVICE_MAC), _frame(b"\xff" * 6), _frame(bytes.fromhex("01005e000001"))
     assert machine.ethernet.receive(unicast) is True
     assert machine.ethernet.receive(broadcast) is True
-    assert machine.ethernet.receive(multicast) is False        # the 1.16.1 model drops it (§2.2)
+    assert machine.ethernet.receive(multicast) is False        # the 1.16.1 model drops it
     mac = fake_renode.peripheral("ethernet").internal
     assert mac.received == []                                  # nothing handed over while paused
     created = [c for c in fake_renode.calls if c[0] == "EthernetFrame.TryCreateEthernetFrame"]
@@ -158,20 +233,27 @@ def test_an_exception_in_a_callback_does_not_unwind_into_renode_and_is_raised_af
     fake_renode.on_run = lambda fake, ticks: fake.transmit(with_fcs(_frame(b"\xff" * 6)))
     with pytest.raises(RuntimeError, match="runner bug"):
         machine.run(5 * MS)
-    assert len([c for c in fake_renode.commands if "RunFor" in c]) == 1
+    assert len(_run_fors(fake_renode.calls)) == 1
 
 
 def test_registers_and_memory_go_through_renode(machine, fake_renode):
     cpu = fake_renode.peripheral("cpu").internal
-    cpu.registers.update({18: 0x2, 25: 0x0100_0000, 21: 0x2000_8000, 22: 0x2001_F000})
-    assert machine.read_register("psp") == 0x2000_8000      # thread mode with SPSEL: current = PSP
+    # a task on the process stack: r13 is PSP, 22 holds MSP, 21 is tlib's "process stack" flag
+    cpu.registers.update({13: 0x2000_8000, 18: 0x0, 21: 1, 22: 0x2001_F000, 25: 0x0100_0000, 28: 1})
+    assert machine.read_register("psp") == 0x2000_8000
     assert machine.read_register("msp") == 0x2001_F000
+    assert machine.read_register("control") == 0x2          # SPSEL shown while on PSP
+    assert machine.read_register("primask") == 1
+    machine.write_register("msp", 0x2001_FF00)
+    assert ("sysbus.cpu.SetRegister", 22, 0x2001_FF00) in fake_renode.calls
     machine.write_register("r0", 0x1234)
-    assert ("sysbus.cpu.SetRegisterUnsafe", 0, 0x1234) in fake_renode.calls
+    assert ("sysbus.cpu.SetRegister", 0, 0x1234) in fake_renode.calls
+    with pytest.raises(BackendError, match="would not switch stacks"):
+        machine.write_register("control", 0x0)
     machine.write_memory(0x2000_0000, b"\x01\x02\x03")
     assert machine.read_memory(0x2000_0000, 4) == b"\x01\x02\x03\x00"
     with pytest.raises(BackendError, match="start_gdb_server"):
-        machine.read_register("primask")
+        machine.read_register("s0")
 
 
 def test_debugging_goes_through_renodes_gdb_server(machine, fake_renode):
@@ -183,35 +265,35 @@ def test_debugging_goes_through_renodes_gdb_server(machine, fake_renode):
             call()
 
 
-def test_restore_boots_again_and_replays_the_record_with_callbacks_muted(machine, fake_renode):
+def test_snapshot_is_renodes_saved_emulation_and_restore_loads_it_without_replay(machine, fake_renode):
     frames = []
     machine.ethernet.on_transmit(frames.append)
+    machine.hook("fw_tls_send", lambda ctx: None)
     fake_renode.on_run = lambda fake, ticks: fake.uart_print("usart1", b".")
-    machine.uart("usart1").write(b"get /\n")
     machine.run(2 * MS)
-    machine.ethernet.receive(_frame(b"\xff" * 6))
     machine.write_memory(0x2000_0100, b"\xaa")
-    machine.run(MS)
-    snap = machine.snapshot()
-    history = [c for c in fake_renode.calls if not c[0].startswith("sysbus.WriteBytes")]
-    assert machine.uart("usart1").transcript == b"..."
+    snap = machine.snapshot()                      # the fake refuses Save while Python is attached
+    assert snap.emulation_file.is_file()
+    assert machine.uart("usart1").transcript == b".."
 
-    fake_renode.on_run = lambda fake, ticks: (fake.uart_print("usart1", b"!"), fake.transmit(with_fcs(_frame(b"\xff" * 6))))
+    fake_renode.on_run = lambda fake, ticks: (fake.uart_print("usart1", b"!"),
+                                              fake.transmit(with_fcs(_frame(b"\xff" * 6))))
+    machine.write_memory(0x2000_0100, b"\xbb")
     machine.run(5 * MS)
     frames.clear()
     fake_renode.calls.clear()
     machine.restore(snap)
-
-    replay = fake_renode.calls
-    assert replay[0] == ("Emulation.clear",)
-    # after the boot, the same inputs and RunFor slices in the same order as the first time
-    assert _inputs(replay) == _inputs(history) != []
-    assert ("sysbus.WriteBytes", 0x2000_0100, b"\xaa") in replay
-    assert frames == []                                    # muted during the replay
-    assert machine.uart("usart1").transcript == b"..."     # the snapshot's transcript, not the replay's
-    assert machine.cycles == 3 * MS
+    assert _run_fors(fake_renode.calls) == []                        # nothing replayed
+    assert [c[1] for c in fake_renode.calls if c[0] == "Monitor.execute"] == [
+        f"Load @{snap.emulation_file}", 'mach set "stm32f407"']
+    assert ("machine.Start",) in fake_renode.calls                    # ready for RunFor again
+    assert machine.read_memory(0x2000_0100, 1) == b"\xaa"            # the saved memory
+    assert machine.uart("usart1").transcript == b".."
+    assert machine.cycles == 2 * MS
     machine.run(MS)
-    assert len(frames) == 1                                 # live again after the restore
+    assert len(frames) == 1                                  # callbacks attached to the loaded machine
+    assert fake_renode.peripheral("cpu").internal.hooks      # and the hooks
+    assert machine.stats["restores"] == 1
 
 
 def test_reset_boots_a_fresh_machine_and_clears_the_transcript(machine, fake_renode):
@@ -222,11 +304,18 @@ def test_reset_boots_a_fresh_machine_and_clears_the_transcript(machine, fake_ren
     assert fake_renode.commands[-1].startswith("sysbus LoadELF @")
 
 
-def test_one_emulation_per_process_a_newer_machine_retires_the_older(fake_renode, tiny_elf):
+def test_one_emulation_per_process_a_newer_machine_retires_the_older_until_it_restores(fake_renode, tiny_elf):
     first = RenodeMachine(PLATFORM, seed=1)
-    RenodeMachine(PLATFORM, seed=2)
+    first.load_elf(str(tiny_elf))
+    snap = first.snapshot()
+    second = RenodeMachine(PLATFORM, seed=2)
+    second.reset()
     with pytest.raises(BackendError, match="one emulation per process"):
         first.run(MS)
+    first.restore(snap)                  # takes the emulation back; now the second one is retired
+    first.run(MS)
+    with pytest.raises(BackendError, match="restore\\(\\) a snapshot or reset\\(\\)"):
+        second.run(MS)
 
 
 def test_a_platform_renode_cannot_use_is_refused_before_renode_is_touched(fake_renode, tmp_path):

@@ -132,7 +132,9 @@ def test_selecting_renode_by_name_takes_the_same_path(fake_renode, monkeypatch):
     # what `--backend renode` and `--variable BACKEND:renode` go through (sim.backend.create_backend)
     from sim.backends import create_backend
     machine = create_backend("renode", DEFAULT_REPL, seed=9)
-    assert isinstance(machine, RenodeMachine) and fake_renode.seed == 9
+    assert isinstance(machine, RenodeMachine)
+    machine.reset()
+    assert fake_renode.seed == 9
     monkeypatch.delenv("PYRENODE_BIN")
     monkeypatch.setenv("PATH", "")
     with pytest.raises(BackendError, match="Renode is not available.*PYRENODE_RUNTIME=coreclr"):

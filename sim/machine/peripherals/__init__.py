@@ -1,5 +1,14 @@
 """Built-in peripheral models, one module per Renode type; importing this package fills
-`base.MODEL_TYPES` (Renode type name -> model class) for the machine's bus."""
+`base.MODEL_TYPES` (Renode type name -> model class) for the machine's bus.
+
+    base.py          Peripheral (bus interface, register storage), MachineServices, @model
+    registers.py     registers declared field by field: access modes, resets, callbacks, dumps
+    timing.py        named virtual-time deadlines a model arms
+    rcc.py flash.py pwr.py gpio.py exti.py usart.py rng.py   the STM32F407 system blocks
+    ethernet/        the Ethernet MAC: registers, MDIO, TX DMA, RX path
+    phy.py           the LAN8742A-like PHY on the MAC's MDIO bus
+    eth_checksum.py  the MAC's checksum offload engine
+"""
 
 from sim.machine.peripherals import (  # noqa: F401  (imported for their @model registration)
     ethernet,
@@ -12,6 +21,9 @@ from sim.machine.peripherals import (  # noqa: F401  (imported for their @model 
     rng,
     usart,
 )
-from sim.machine.peripherals.base import MODEL_TYPES
+from sim.machine.peripherals.base import MODEL_TYPES, DmaError, MachineServices, Peripheral
+from sim.machine.peripherals.ethernet import PhyDevice
+from sim.machine.peripherals.registers import Access, Field, Register, dump, format_dump
 
-__all__ = ["MODEL_TYPES"]
+__all__ = ["MODEL_TYPES", "Access", "DmaError", "Field", "MachineServices", "Peripheral", "PhyDevice",
+           "Register", "dump", "format_dump"]

@@ -1,10 +1,10 @@
 """Peripheral models: registers declared as data, and the services a model gets from the machine.
 
 A model subclasses `Peripheral`, names the Renode type it stands for with `@model("UART.STM32_UART")`,
-and declares its registers as `Register` entries (name, offset, reset value, fields, write mask,
-write-1-to-clear mask, read/write callbacks). The bus calls `read(offset, size)` and
-`write(offset, size, value)`; sub-word accesses are merged into the 32-bit register here, so models
-only ever see whole registers.
+and declares its registers field by field in `REGISTERS` (registers.py: bits, access mode, reset
+value, callbacks). The bus calls `read(offset, size)` and `write(offset, size, value)`; sub-word
+accesses are merged into the 32-bit register here, and the access modes are applied here, so model
+code only reacts to what a write meant.
 
 State rule (for machine snapshots): everything a model must remember lives in instance attributes
 that `copy.deepcopy` can copy, and every event it schedules is a bound method of the model.
@@ -12,8 +12,9 @@ that `copy.deepcopy` can copy, and every event it schedules is a bound method of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Protocol
+
+from sim.machine.peripherals.registers import Field, Register, RegisterLayout
 
 MASK32 = 0xFFFF_FFFF
 
@@ -56,46 +57,6 @@ class DmaError(Exception):
         self.write = write
 
 
-@dataclass(frozen=True)
-class Field:
-    name: str
-    lsb: int
-    width: int = 1
-
-    @property
-    def mask(self) -> int:
-        return ((1 << self.width) - 1) << self.lsb
-
-    def get(self, value: int) -> int:
-        return (value >> self.lsb) & ((1 << self.width) - 1)
-
-    def set(self, value: int, field_value: int) -> int:
-        return (value & ~self.mask) | ((field_value << self.lsb) & self.mask)
-
-
-ReadHook = Callable[["Peripheral", int], int]              # (model, stored value) -> value read
-WriteHook = Callable[["Peripheral", int, int], None]        # (model, old value, new value)
-
-
-@dataclass(frozen=True)
-class Register:
-    name: str
-    offset: int
-    reset: int = 0
-    fields: tuple[Field, ...] = ()
-    write_mask: int = MASK32        # bits software can write (others keep their value)
-    w1c_mask: int = 0               # bits cleared by writing 1 (writing 0 leaves them)
-    on_read: ReadHook | None = None
-    on_write: WriteHook | None = None
-    read_clears: int = 0            # bits cleared by the read itself (e.g. SysTick COUNTFLAG)
-
-    def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(f"{self.name} has no field {name}")
-
-
 MODEL_TYPES: dict[str, type["Peripheral"]] = {}
 
 
@@ -111,9 +72,25 @@ def model(renode_type: str) -> Callable[[type["Peripheral"]], type["Peripheral"]
 
 
 class Peripheral:
+    """Base of every model: register storage, the bus interface and helpers.
+
+    Register values live in `self.values` (register name -> int), the one piece of register
+    state, so snapshots copy a dict. Model code reads and sets fields by name:
+    `self[DMASR.TPS]`, `self[DMASR.TPS] = 6`, `self[MACCR]` (the whole register). Those are the
+    hardware's own updates: access modes and callbacks apply to bus accesses only.
+    """
+
     RENODE_TYPE: ClassVar[str] = ""
     REGISTERS: ClassVar[tuple[Register, ...]] = ()
     SIZE: ClassVar[int] = 0x400          # default bus window when the .repl gives a point address
+    REGISTER_ADDRESSING: ClassVar[str] = "byte"     # "index": offsets are register numbers (MDIO)
+    layout: ClassVar[RegisterLayout]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # compiled once per class: offsets, masks and resolved callbacks for the bus path
+        cls.layout = RegisterLayout(cls, cls.REGISTERS, bytewise=cls.REGISTER_ADDRESSING == "byte")
+        cls._by_byte = cls.layout.by_byte
 
     def __init__(self, services: MachineServices, name: str, params: dict[str, Any] | None = None,
                  irqs: dict[str, int] | None = None) -> None:
@@ -121,67 +98,42 @@ class Peripheral:
         self.name = name
         self.params = dict(params or {})
         self.irqs = dict(irqs or {})       # output name ("" for the default output) -> NVIC line
-        self._by_offset = {r.offset: r for r in self.REGISTERS}
-        self._by_name = {r.name: r for r in self.REGISTERS}
         self.values: dict[str, int] = {}
         self.reset()
 
     # --- lifecycle -------------------------------------------------------------
     def reset(self) -> None:
-        self.values = {r.name: r.reset for r in self.REGISTERS}
+        self.values = dict(self.layout.reset_values)
 
-    # --- register access by name (for the model's own logic) -----------------
-    def reg(self, name: str) -> int:
-        return self.values[name]
+    # --- fields and registers by name (the model's own logic) --------------------
+    # (a Register has register_name/lsb/bits/mask like a field covering it whole)
+    def __getitem__(self, key: Field | Register) -> int:
+        return (self.values[key.register_name] >> key.lsb) & key.bits
 
-    def set_reg(self, name: str, value: int) -> None:
-        self.values[name] = value & MASK32
+    def __setitem__(self, key: Field | Register, value: int) -> None:
+        values, name, mask = self.values, key.register_name, key.mask
+        values[name] = (values[name] & ~mask) | ((value << key.lsb) & mask)
 
-    def get_field(self, reg: str, field_name: str) -> int:
-        return self._by_name[reg].field(field_name).get(self.values[reg])
-
-    def set_field(self, reg: str, field_name: str, value: int) -> None:
-        f = self._by_name[reg].field(field_name)
-        self.values[reg] = f.set(self.values[reg], value)
-
-    def set_bits(self, reg: str, mask: int) -> None:
-        self.values[reg] |= mask
-
-    def clear_bits(self, reg: str, mask: int) -> None:
-        self.values[reg] &= ~mask & MASK32
+    def peek(self, register: Register) -> int:
+        """What a read of `register` would return, without the read's side effects."""
+        return self.layout.by_name[register.name].peek(self)
 
     # --- bus interface -----------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
-        base = offset & ~3
-        reg = self._by_offset.get(base)
-        if reg is None:
+        compiled = self._by_byte.get(offset)
+        if compiled is None:
             return self.read_unmapped(offset, size)
-        value = self.values[reg.name]
-        if reg.on_read is not None:
-            value = reg.on_read(self, value) & MASK32
-        if reg.read_clears:
-            self.values[reg.name] &= ~reg.read_clears & MASK32
-        shift = (offset & 3) * 8
-        return (value >> shift) & ((1 << (size * 8)) - 1)
+        value = self.values[compiled.name] if compiled.plain_read else compiled.load(self)
+        return (value >> ((offset & 3) << 3)) & _SIZE_MASK[size]
 
     def write(self, offset: int, size: int, value: int) -> None:
-        base = offset & ~3
-        reg = self._by_offset.get(base)
-        if reg is None:
+        compiled = self._by_byte.get(offset)
+        if compiled is None:
             self.write_unmapped(offset, size, value)
             return
-        old = self.values[reg.name]
-        shift = (offset & 3) * 8
-        lane = (((1 << (size * 8)) - 1) << shift) & MASK32
-        value = (value << shift) & lane
-        wmask = reg.write_mask & lane
-        new = (old & ~wmask) | (value & wmask)
-        if reg.w1c_mask:
-            new &= ~(value & reg.w1c_mask & lane)
-        new &= MASK32
-        self.values[reg.name] = new
-        if reg.on_write is not None:
-            reg.on_write(self, old, new)
+        shift = (offset & 3) << 3
+        lane = (_SIZE_MASK[size] << shift) & MASK32
+        compiled.store(self, (value << shift) & lane, lane)
 
     def read_unmapped(self, offset: int, size: int) -> int:
         """Reserved offsets read as zero, like most STM32 blocks."""
@@ -203,8 +155,4 @@ class Peripheral:
         return self.params.get(name, default)
 
 
-@dataclass
-class PeripheralStats:
-    reads: int = 0
-    writes: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
+_SIZE_MASK = (0, 0xFF, 0xFFFF, 0xFF_FFFF, 0xFFFF_FFFF)

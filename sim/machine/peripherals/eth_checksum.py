@@ -1,6 +1,7 @@
 """The Ethernet MAC's checksum offload engine: TX insertion (TDES0.CIC) and RX checking (MACCR.IPCO).
 
-Rules from facts/stm32f407.md §10.6 (RM0090 Rev 11 pp.1133-1134):
+Rules from RM0090 §33.5, "Transmit checksum offload" and "Receive checksum offload" (Rev 11
+pp.1133-1134):
 - CIC 01: IPv4 header checksum only. CIC 10: header + TCP/UDP/ICMP checksum over the segment,
   the pseudo-header sum already in the checksum field (summed as found). CIC 11: header + full
   checksum, the field ignored and the pseudo-header computed here.

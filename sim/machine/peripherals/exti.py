@@ -1,6 +1,6 @@
 """STM32F4 external interrupt/event controller (Renode type `IRQControllers.STM32F4_EXTI`).
 
-Registers IMR, EMR, RTSR, FTSR, SWIER, PR (RM0090 layout, 23 lines on the F407). An edge on a
+Registers IMR, EMR, RTSR, FTSR, SWIER, PR (RM0090 §12.3, 23 lines on the F407). An edge on a
 line (`set_line(line, level)`, e.g. from a GPIO pin) that matches RTSR/FTSR sets its PR bit;
 writing 1 to SWIER while the line is unmasked sets it too. PR bits clear by writing 1 (which
 also clears SWIER). Output line n is high while PR[n] & IMR[n].
@@ -15,37 +15,29 @@ Not modelled: events (EMR) - there is no WFE wake-up source modelling.
 
 from __future__ import annotations
 
-from sim.machine.peripherals.base import Peripheral, Register, model
+from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.registers import RW, W1C, Access, Field, Register
+
+LINES = 23                      # EXTI lines 0..22 on the F407 (RM0090 §12.3)
 
 
-def _masks_written(self: "STM32F4_EXTI", old: int, new: int) -> None:
-    self._update_outputs()
+def _lines(prefix: str, access: Access = RW) -> list[Field]:
+    """One bit per line, named as RM0090 names them (MR0, TR0, SWIER0, PR0, ...)."""
+    return [Field(f"{prefix}{n}", n, access=access) for n in range(LINES)]
 
 
-def _swier_written(self: "STM32F4_EXTI", old: int, new: int) -> None:
-    rising = new & ~old & self.values["IMR"] & self.line_mask
-    self.values["PR"] |= rising
-    self.values["SWIER"] = new & self.line_mask
-    self._update_outputs()
-
-
-def _pr_written(self: "STM32F4_EXTI", old: int, new: int) -> None:
-    cleared = old & ~new
-    self.values["SWIER"] &= ~cleared
-    self._update_outputs()
+IMR = Register("IMR", 0x00, _lines("MR"), on_write="_masks_written")
+EMR = Register("EMR", 0x04, _lines("MR"))
+RTSR = Register("RTSR", 0x08, _lines("TR"))
+FTSR = Register("FTSR", 0x0C, _lines("TR"))
+SWIER = Register("SWIER", 0x10, _lines("SWIER"), on_write="_swier_written")
+PR = Register("PR", 0x14, _lines("PR", W1C), on_write="_pr_written")
 
 
 @model("IRQControllers.STM32F4_EXTI")
 class STM32F4_EXTI(Peripheral):
     SIZE = 0x400
-    REGISTERS = (
-        Register("IMR", 0x00, 0, on_write=_masks_written),
-        Register("EMR", 0x04, 0),
-        Register("RTSR", 0x08, 0),
-        Register("FTSR", 0x0C, 0),
-        Register("SWIER", 0x10, 0, on_write=_swier_written),
-        Register("PR", 0x14, 0, write_mask=0, w1c_mask=0xFFFF_FFFF, on_write=_pr_written),
-    )
+    REGISTERS = (IMR, EMR, RTSR, FTSR, SWIER, PR)
 
     def __init__(self, services, name, params=None, irqs=None) -> None:
         lines = int((params or {}).get("numberOfOutputLines", 23))
@@ -62,6 +54,22 @@ class STM32F4_EXTI(Peripheral):
         self._levels = 0
         self._nvic_levels = {line: False for line in self._nvic_sources}
 
+    # --- register callbacks ------------------------------------------------------------------
+    def _masks_written(self, old: int, new: int) -> None:
+        self._update_outputs()
+
+    def _swier_written(self, old: int, new: int) -> None:
+        rising = new & ~old & self[IMR] & self.line_mask
+        self[PR] |= rising
+        self[SWIER] = new & self.line_mask
+        self._update_outputs()
+
+    def _pr_written(self, old: int, new: int) -> None:
+        cleared = old & ~new
+        self[SWIER] &= ~cleared                 # clearing PR also clears the software request
+        self._update_outputs()
+
+    # --- lines ---------------------------------------------------------------------------------
     def set_line(self, line: int, level: bool) -> None:
         """An input line changed (GPIO pin, or an internal source such as the ETH wake-up)."""
         if line < 0 or not (self.line_mask >> line) & 1:
@@ -71,13 +79,13 @@ class STM32F4_EXTI(Peripheral):
         if level == was:
             return
         self._levels ^= bit
-        edge_enabled = self.values["RTSR"] if level else self.values["FTSR"]
+        edge_enabled = self[RTSR] if level else self[FTSR]
         if edge_enabled & bit:
-            self.values["PR"] |= bit
+            self[PR] |= bit
             self._update_outputs()
 
     def pending_outputs(self) -> int:
-        return self.values["PR"] & self.values["IMR"] & self.line_mask
+        return self[PR] & self[IMR] & self.line_mask
 
     def _update_outputs(self) -> None:
         active = self.pending_outputs()

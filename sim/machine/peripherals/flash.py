@@ -1,10 +1,11 @@
 """STM32F4 flash interface registers (Renode type `MTD.STM32F4_FlashController`).
 
-Facts §4: ACR (LATENCY, PRFTEN, ICEN, DCEN, ICRST, DCRST) reads back what was written, so
-firmware that programs LATENCY=5 before switching to 168 MHz and checks the read-back works.
-The key registers implement the unlock sequences: KEY1 then KEY2 clears CR.LOCK, OPTKEY1 then
-OPTKEY2 clears OPTCR.OPTLOCK; a wrong key locks until reset. CR and OPTCR ignore writes while
-locked. SR error/EOP bits are write-1-to-clear.
+Registers as RM0090 §3.9 describes them for the STM32F405/407. ACR (LATENCY, PRFTEN, ICEN,
+DCEN, ICRST, DCRST) reads back what was written, so firmware that programs LATENCY = 5 before
+switching to 168 MHz and checks the read-back works. The key registers implement the unlock
+sequences (RM0090 §3.9, FLASH_KEYR and FLASH_OPTKEYR): KEY1 then KEY2 clears CR.LOCK, OPTKEY1
+then OPTKEY2 clears OPTCR.OPTLOCK; a wrong key locks until reset. CR and OPTCR ignore writes while locked.
+SR error/EOP bits are write-1-to-clear.
 
 Not modelled: programming and erasing the flash array (the array is read-only memory of the
 machine), wait states (every instruction costs one cycle whatever LATENCY says), option-byte
@@ -13,65 +14,67 @@ loading.
 
 from __future__ import annotations
 
-from sim.machine.peripherals.base import Field, Peripheral, Register, model
+from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.registers import RO, W1C, W1S, WO, Field, Register
 
 KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
 OPTKEY1, OPTKEY2 = 0x0819_2A3B, 0x4C5D_6E7F
-CR_LOCK = 1 << 31
-OPTCR_OPTLOCK = 1 << 0
 
-
-def _keyr_written(self: "STM32F4_FlashController", old: int, new: int) -> None:
-    self._cr_key_state = self._advance_key(self._cr_key_state, new, KEY1, KEY2)
-    if self._cr_key_state == 2:
-        self.values["CR"] &= ~CR_LOCK
-    self.values["KEYR"] = 0
-
-
-def _optkeyr_written(self: "STM32F4_FlashController", old: int, new: int) -> None:
-    self._opt_key_state = self._advance_key(self._opt_key_state, new, OPTKEY1, OPTKEY2)
-    if self._opt_key_state == 2:
-        self.values["OPTCR"] &= ~OPTCR_OPTLOCK
-    self.values["OPTKEYR"] = 0
-
-
-def _cr_written(self: "STM32F4_FlashController", old: int, new: int) -> None:
-    if old & CR_LOCK:
-        self.values["CR"] = old                     # locked: writes are ignored
-        return
-    if new & CR_LOCK:
-        self._cr_key_state = 0                      # relocking restarts the key sequence
-    self.values["CR"] = new & ~(1 << 16)            # STRT: no flash operation is modelled
-
-
-def _optcr_written(self: "STM32F4_FlashController", old: int, new: int) -> None:
-    if old & OPTCR_OPTLOCK:
-        self.values["OPTCR"] = old
-        return
-    if new & OPTCR_OPTLOCK:
-        self._opt_key_state = 0
-    self.values["OPTCR"] = new & ~(1 << 1)          # OPTSTRT completes at once
+ACR = Register("ACR", 0x00, fields=[
+    Field("LATENCY", 0, 3), Field("PRFTEN", 8), Field("ICEN", 9), Field("DCEN", 10),
+    Field("ICRST", 11), Field("DCRST", 12)])
+KEYR = Register("KEYR", 0x04, fields=[Field("KEY", 0, 32, WO, on_write="_key_written")])
+OPTKEYR = Register("OPTKEYR", 0x08, fields=[Field("OPTKEY", 0, 32, WO, on_write="_optkey_written")])
+SR = Register("SR", 0x0C, fields=[
+    Field("EOP", 0, access=W1C), Field("OPERR", 1, access=W1C), Field("WRPERR", 4, access=W1C),
+    Field("PGAERR", 5, access=W1C), Field("PGPERR", 6, access=W1C), Field("PGSERR", 7, access=W1C),
+    Field("BSY", 16, access=RO)])
+CR = Register("CR", 0x10, reset=0x8000_0000, on_write="_cr_written", fields=[
+    Field("PG", 0), Field("SER", 1), Field("MER", 2), Field("SNB", 3, 4), Field("PSIZE", 8, 2),
+    Field("STRT", 16, access=W1S), Field("EOPIE", 24), Field("ERRIE", 25),
+    Field("LOCK", 31, access=W1S)])
+# reset: ST's SVD value 0x14 plus OPTLOCK, which is set after reset (RM0090 §3.9, FLASH_OPTCR)
+OPTCR = Register("OPTCR", 0x14, reset=0x0000_0015, on_write="_optcr_written", fields=[
+    Field("OPTLOCK", 0, access=W1S), Field("OPTSTRT", 1, access=W1S), Field("BOR_LEV", 2, 2),
+    Field("WDG_SW", 5), Field("nRST_STOP", 6), Field("nRST_STDBY", 7), Field("RDP", 8, 8),
+    Field("nWRP", 16, 12)])
 
 
 @model("MTD.STM32F4_FlashController")
 class STM32F4_FlashController(Peripheral):
     SIZE = 0x400
-    REGISTERS = (
-        Register("ACR", 0x00, 0, fields=(
-            Field("LATENCY", 0, 3), Field("PRFTEN", 8), Field("ICEN", 9), Field("DCEN", 10),
-            Field("ICRST", 11), Field("DCRST", 12)), write_mask=0x0000_1F07),
-        Register("KEYR", 0x04, 0, on_write=_keyr_written),
-        Register("OPTKEYR", 0x08, 0, on_write=_optkeyr_written),
-        Register("SR", 0x0C, 0, w1c_mask=0x0000_00F3, write_mask=0),
-        Register("CR", 0x10, CR_LOCK, write_mask=0x8301_03FF, on_write=_cr_written),
-        Register("OPTCR", 0x14, 0x0000_0014 | OPTCR_OPTLOCK, write_mask=0x0FFF_FFEF,
-                 on_write=_optcr_written),
-    )
+    REGISTERS = (ACR, KEYR, OPTKEYR, SR, CR, OPTCR)
 
     def reset(self) -> None:
         super().reset()
         self._cr_key_state = 0          # 0: locked, 1: KEY1 seen, 2: unlocked, -1: bad key (stuck)
         self._opt_key_state = 0
+
+    def _key_written(self, old: int, key: int) -> None:
+        self._cr_key_state = self._advance_key(self._cr_key_state, key, KEY1, KEY2)
+        if self._cr_key_state == 2:
+            self[CR.LOCK] = 0
+
+    def _optkey_written(self, old: int, key: int) -> None:
+        self._opt_key_state = self._advance_key(self._opt_key_state, key, OPTKEY1, OPTKEY2)
+        if self._opt_key_state == 2:
+            self[OPTCR.OPTLOCK] = 0
+
+    def _cr_written(self, old: int, new: int) -> None:
+        if CR.LOCK.get(old):
+            self[CR] = old                          # locked: writes are ignored
+            return
+        if CR.LOCK.get(new):
+            self._cr_key_state = 0                  # relocking restarts the key sequence
+        self[CR.STRT] = 0                           # no flash operation is modelled: done at once
+
+    def _optcr_written(self, old: int, new: int) -> None:
+        if OPTCR.OPTLOCK.get(old):
+            self[OPTCR] = old
+            return
+        if OPTCR.OPTLOCK.get(new):
+            self._opt_key_state = 0
+        self[OPTCR.OPTSTRT] = 0                     # option-byte loading completes at once
 
     @staticmethod
     def _advance_key(state: int, value: int, first: int, second: int) -> int:
@@ -83,4 +86,4 @@ class STM32F4_FlashController(Peripheral):
 
     @property
     def latency(self) -> int:
-        return self.get_field("ACR", "LATENCY")
+        return self[ACR.LATENCY]

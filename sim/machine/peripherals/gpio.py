@@ -1,13 +1,13 @@
 """STM32F4 GPIO port (Renode type `GPIOPort.STM32_GPIOPort`).
 
-Facts §6. Reset values of MODER/OSPEEDR/PUPDR come from the .repl constructor attributes
-(`modeResetValue`, `outputSpeedResetValue`, `pullUpPullDownResetValue`, Renode's names) because
-they differ per port: GPIOA resets PA13-15 to alternate function for SWD, so firmware that writes
-MODER = 0 on port A is visibly wrong here too. BSRR sets and resets ODR bits (set wins when both
-are written) and reads 0. IDR shows output pins as driven (open-drain pins also need the external
-level high), and input pins as the external level set with `set_input()`, else their pull
-(pull-up 1, otherwise 0); analog pins read 0. LCKR implements the lock key sequence; locked pins
-ignore writes to MODER/OTYPER/OSPEEDR/PUPDR/AFR until reset.
+Registers as RM0090 §8.4 describes them. Reset values of MODER/OSPEEDR/PUPDR come from the .repl
+constructor attributes (`modeResetValue`, `outputSpeedResetValue`, `pullUpPullDownResetValue`,
+Renode's names) because they differ per port: GPIOA resets PA13-15 to alternate function for SWD,
+so firmware that writes MODER = 0 on port A is visibly wrong here too. BSRR sets and resets ODR
+bits (set wins when both are written) and reads 0. IDR shows output pins as driven (open-drain
+pins also need the external level high), and input pins as the external level set with
+`set_input()`, else their pull (pull-up 1, otherwise 0); analog pins read 0. LCKR implements the
+lock key sequence; locked pins ignore writes to MODER/OTYPER/OSPEEDR/PUPDR/AFR until reset.
 
 Outputs: `on_change(callback)` is called with (pin, level) whenever a pin's level changes, so
 the machine can wire pins to EXTI or a board model. Not modelled: alternate-function routing
@@ -18,87 +18,42 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sim.machine.peripherals.base import Peripheral, Register, model
-
-LCKK = 1 << 16
-
-
-def _config_written(name: str):
-    bits_per_pin = {"MODER": 2, "OTYPER": 1, "OSPEEDR": 2, "PUPDR": 2, "AFRL": 4, "AFRH": 4}[name]
-    first_pin = 8 if name == "AFRH" else 0
-
-    def written(self: "STM32_GPIOPort", old: int, new: int) -> None:
-        locked = self._locked_mask
-        if locked:
-            keep = 0
-            for pin in range(16):
-                slot = pin - first_pin
-                if locked & (1 << pin) and 0 <= slot < 32 // bits_per_pin:
-                    keep |= ((1 << bits_per_pin) - 1) << (slot * bits_per_pin)
-            self.values[name] = (new & ~keep) | (old & keep)
-        self._levels_changed()
-    return written
+from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.registers import RO, WO, Field, Register
 
 
-def _odr_written(self: "STM32_GPIOPort", old: int, new: int) -> None:
-    self._levels_changed()
+def _config(name: str, offset: int, prefix: str, bits: int, first_pin: int = 0, pins: int = 16) -> Register:
+    """A per-pin configuration register (MODER, OTYPER, ...): pins locked by LCKR keep their
+    field on writes."""
+    fields = [Field(f"{prefix}{pin}", (pin - first_pin) * bits, bits)
+              for pin in range(first_pin, first_pin + pins)]
+    pin_masks = tuple((1 << pin, f.mask) for pin, f in zip(range(first_pin, first_pin + pins), fields, strict=True))
+
+    def written(port: "STM32_GPIOPort", old: int, new: int) -> None:
+        port._config_written(name, pin_masks, old, new)
+
+    return Register(name, offset, fields, on_write=written)
 
 
-def _bsrr_written(self: "STM32_GPIOPort", old: int, new: int) -> None:
-    odr = self.values["ODR"]
-    odr &= ~(new >> 16) & 0xFFFF
-    odr |= new & 0xFFFF                       # set wins over reset for the same pin
-    self.values["ODR"] = odr
-    self.values["BSRR"] = 0
-    self._levels_changed()
-
-
-def _lckr_written(self: "STM32_GPIOPort", old: int, new: int) -> None:
-    if self._lock_step == 4:                  # locked until reset
-        self.values["LCKR"] = old
-        return
-    pins, key = new & 0xFFFF, bool(new & LCKK)
-    step = self._lock_step
-    if step == 1 and not key and pins == self._lock_pins:
-        step = 2
-    elif step == 2 and key and pins == self._lock_pins:
-        step = 3
-    elif key:
-        step, self._lock_pins = 1, pins       # a new sequence starts
-    else:
-        step = 0
-    self._lock_step = step
-    self.values["LCKR"] = pins                # LCKK reads 1 only once the sequence completed
-
-
-def _lckr_read(self: "STM32_GPIOPort", value: int) -> int:
-    if self._lock_step == 3:                  # the read that completes the key sequence
-        self._lock_step = 4
-        self._locked_mask = self._lock_pins
-        self.values["LCKR"] = self._lock_pins | LCKK
-        return self.values["LCKR"]
-    return value
-
-
-def _idr_read(self: "STM32_GPIOPort", value: int) -> int:
-    return self.input_levels()
+MODER = _config("MODER", 0x00, "MODER", 2)
+OTYPER = _config("OTYPER", 0x04, "OT", 1)
+OSPEEDR = _config("OSPEEDR", 0x08, "OSPEEDR", 2)
+PUPDR = _config("PUPDR", 0x0C, "PUPDR", 2)
+IDR = Register("IDR", 0x10, [Field(f"IDR{pin}", pin, access=RO) for pin in range(16)], value="input_levels")
+ODR = Register("ODR", 0x14, [Field(f"ODR{pin}", pin) for pin in range(16)], on_write="_odr_written")
+BSRR = Register("BSRR", 0x18, [Field(f"BS{pin}", pin, access=WO) for pin in range(16)]
+                + [Field(f"BR{pin}", 16 + pin, access=WO) for pin in range(16)], on_write="_bsrr_written")
+LCKR = Register("LCKR", 0x1C, [Field(f"LCK{pin}", pin) for pin in range(16)] + [Field("LCKK", 16)],
+                on_read="_lckr_read", on_write="_lckr_written")
+AFRL = _config("AFRL", 0x20, "AFRL", 4, 0, 8)
+AFRH = _config("AFRH", 0x24, "AFRH", 4, 8, 8)
+LOCK_PINS = LCKR.mask_of(*(f"LCK{pin}" for pin in range(16)))
 
 
 @model("GPIOPort.STM32_GPIOPort")
 class STM32_GPIOPort(Peripheral):
     SIZE = 0x400
-    REGISTERS = (
-        Register("MODER", 0x00, 0, on_write=_config_written("MODER")),
-        Register("OTYPER", 0x04, 0, write_mask=0xFFFF, on_write=_config_written("OTYPER")),
-        Register("OSPEEDR", 0x08, 0, on_write=_config_written("OSPEEDR")),
-        Register("PUPDR", 0x0C, 0, on_write=_config_written("PUPDR")),
-        Register("IDR", 0x10, 0, write_mask=0, on_read=_idr_read),
-        Register("ODR", 0x14, 0, write_mask=0xFFFF, on_write=_odr_written),
-        Register("BSRR", 0x18, 0, on_write=_bsrr_written),
-        Register("LCKR", 0x1C, 0, write_mask=0x1FFFF, on_read=_lckr_read, on_write=_lckr_written),
-        Register("AFRL", 0x20, 0, on_write=_config_written("AFRL")),
-        Register("AFRH", 0x24, 0, on_write=_config_written("AFRH")),
-    )
+    REGISTERS = (MODER, OTYPER, OSPEEDR, PUPDR, IDR, ODR, BSRR, LCKR, AFRL, AFRH)
 
     SNAPSHOT_KEEP = ("_listeners",)          # host-side wiring survives a snapshot restore
 
@@ -109,22 +64,66 @@ class STM32_GPIOPort(Peripheral):
 
     def reset(self) -> None:
         super().reset()
-        self.values["MODER"] = int(self.param("modeResetValue", 0)) & 0xFFFF_FFFF
-        self.values["OSPEEDR"] = int(self.param("outputSpeedResetValue", 0)) & 0xFFFF_FFFF
-        self.values["PUPDR"] = int(self.param("pullUpPullDownResetValue", 0)) & 0xFFFF_FFFF
+        # reset values differ per port (RM0090 §8.4.1-8.4.4): the .repl gives them
+        self[MODER] = int(self.param("modeResetValue", 0))
+        self[OSPEEDR] = int(self.param("outputSpeedResetValue", 0))
+        self[PUPDR] = int(self.param("pullUpPullDownResetValue", 0))
         self._lock_step = 0
         self._lock_pins = 0
         self._locked_mask = 0
         self._last_levels = self.input_levels()
 
+    # --- register callbacks ------------------------------------------------------------------
+    def _config_written(self, name: str, pin_masks: tuple[tuple[int, int], ...], old: int, new: int) -> None:
+        locked = self._locked_mask
+        if locked:
+            keep = 0
+            for pin_bit, field_mask in pin_masks:
+                if locked & pin_bit:
+                    keep |= field_mask
+            self.values[name] = (new & ~keep) | (old & keep)
+        self._levels_changed()
+
+    def _odr_written(self, old: int, new: int) -> None:
+        self._levels_changed()
+
+    def _bsrr_written(self, old: int, written: int) -> None:
+        sets, resets = written & 0xFFFF, written >> 16
+        self[ODR] = (self[ODR] & ~resets) | sets         # set wins over reset for the same pin
+        self._levels_changed()
+
+    def _lckr_written(self, old: int, new: int) -> None:
+        if self._lock_step == 4:                  # locked until reset
+            self[LCKR] = old
+            return
+        pins, key = new & LOCK_PINS, LCKR.LCKK.get(new)
+        step = self._lock_step
+        if step == 1 and not key and pins == self._lock_pins:
+            step = 2
+        elif step == 2 and key and pins == self._lock_pins:
+            step = 3
+        elif key:
+            step, self._lock_pins = 1, pins       # a new sequence starts
+        else:
+            step = 0
+        self._lock_step = step
+        self[LCKR] = pins                         # LCKK reads 1 only once the sequence completed
+
+    def _lckr_read(self, value: int) -> int:
+        if self._lock_step == 3:                  # the read that completes the key sequence
+            self._lock_step = 4
+            self._locked_mask = self._lock_pins
+            self[LCKR] = self._lock_pins | LCKR.LCKK.mask
+            return self[LCKR]
+        return value
+
     # --- pin levels ----------------------------------------------------------------
     def mode(self, pin: int) -> int:
         """0 input, 1 output, 2 alternate function, 3 analog."""
-        return (self.values["MODER"] >> (2 * pin)) & 3
+        return (self[MODER] >> (2 * pin)) & 3
 
     def input_levels(self) -> int:
-        moder, pupdr = self.values["MODER"], self.values["PUPDR"]
-        odr, otyper = self.values["ODR"], self.values["OTYPER"]
+        moder, pupdr, odr, otyper = self[MODER], self[PUPDR], self[ODR], self[OTYPER]
         levels = 0
         for pin in range(16):
             mode = (moder >> (2 * pin)) & 3

@@ -1,10 +1,10 @@
 """STM32F4 reset and clock control (Renode type `Miscellaneous.STM32F4_RCC`).
 
-Reset values and bit positions are from facts/stm32f407.md §3. Ready flags (HSIRDY, HSERDY,
-PLLRDY, PLLI2SRDY, LSIRDY, LSERDY) follow their enable bits after a short virtual delay, and
-CFGR.SWS follows CFGR.SW once the selected source is ready - as on silicon, a switch to a clock
-that is not ready yet happens when it becomes ready. The clock tree (SYSCLK, HCLK, PCLK1/2,
-PLL48CLK) is computed from the registers for other models and for reports.
+Registers as RM0090 §7.3 describes them. Ready flags (HSIRDY, HSERDY, PLLRDY, PLLI2SRDY, LSIRDY,
+LSERDY) follow their enable bits after a short virtual delay, and CFGR.SWS follows CFGR.SW once
+the selected source is ready - as on silicon, a switch to a clock that is not ready yet happens
+when it becomes ready. The clock tree (SYSCLK, HCLK, PCLK1/2, PLL48CLK) is computed from the
+registers for other models and for reports.
 
 Not modelled: the reset registers do not reset other peripherals, disabled peripheral clocks do
 not gate register access in other models, the clock security system never fires.
@@ -12,94 +12,98 @@ not gate register access in other models, the clock security system never fires.
 
 from __future__ import annotations
 
-from sim.machine.peripherals.base import Field, Peripheral, Register, model
+from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.registers import RO, WO, Field, Register, flags
 from sim.machine.peripherals.timing import Deadlines
 
 HSI_HZ = 16_000_000
 
-# CR bits
-HSION, HSIRDY = 1 << 0, 1 << 1
-HSEON, HSERDY = 1 << 16, 1 << 17
-PLLON, PLLRDY = 1 << 24, 1 << 25
-PLLI2SON, PLLI2SRDY = 1 << 26, 1 << 27
+CR = Register("CR", 0x00, reset=0x0000_0083, on_write="_sources_written", fields=[
+    Field("HSION", 0), Field("HSIRDY", 1, access=RO), Field("HSITRIM", 3, 5),
+    Field("HSICAL", 8, 8, RO), Field("HSEON", 16), Field("HSERDY", 17, access=RO),
+    Field("HSEBYP", 18), Field("CSSON", 19), Field("PLLON", 24), Field("PLLRDY", 25, access=RO),
+    Field("PLLI2SON", 26), Field("PLLI2SRDY", 27, access=RO)])
+PLLCFGR = Register("PLLCFGR", 0x04, reset=0x2400_3010, fields=[
+    Field("PLLM", 0, 6), Field("PLLN", 6, 9), Field("PLLP", 16, 2), Field("PLLSRC", 22),
+    Field("PLLQ", 24, 4)])
+CFGR = Register("CFGR", 0x08, on_write="_cfgr_written", fields=[
+    Field("SW", 0, 2), Field("SWS", 2, 2, RO), Field("HPRE", 4, 4), Field("PPRE1", 10, 3),
+    Field("PPRE2", 13, 3), Field("RTCPRE", 16, 5), Field("MCO1", 21, 2), Field("I2SSRC", 23),
+    Field("MCO1PRE", 24, 3), Field("MCO2PRE", 27, 3), Field("MCO2", 30, 2)])
+# CIR: ready flags (read-only), their interrupt enables, and write-only clear bits
+CIR = Register("CIR", 0x0C, on_write="_cir_written", fields=[
+    *flags(RO, LSIRDYF=0, LSERDYF=1, HSIRDYF=2, HSERDYF=3, PLLRDYF=4, PLLI2SRDYF=5, CSSF=7),
+    *flags(LSIRDYIE=8, LSERDYIE=9, HSIRDYIE=10, HSERDYIE=11, PLLRDYIE=12, PLLI2SRDYIE=13),
+    *flags(WO, LSIRDYC=16, LSERDYC=17, HSIRDYC=18, HSERDYC=19, PLLRDYC=20, PLLI2SRDYC=21, CSSC=23)])
+CIR_FLAGS = CIR.mask_of("LSIRDYF", "LSERDYF", "HSIRDYF", "HSERDYF", "PLLRDYF", "PLLI2SRDYF", "CSSF")
+CIR_CLEARS_SHIFT = 16                # xxxC clears xxxF, 16 bits below it
 
-# CIR: flags [7:0] (read-only), enables [13:8], clear bits [23:16] (write-only)
-CIR_FLAG = {"LSI": 1 << 0, "LSE": 1 << 1, "HSI": 1 << 2, "HSE": 1 << 3, "PLL": 1 << 4, "PLLI2S": 1 << 5}
-CIR_ENABLES = 0x3F00
-CIR_CLEARS = 0xBF_0000
+# Peripheral reset, clock enable and low-power clock enable bits, one per peripheral
+# (RM0090 §7.3). CRYP and HASH (AHB2 bits 4-5) exist on the F415/F417 only.
+_AHB1 = dict(GPIOA=0, GPIOB=1, GPIOC=2, GPIOD=3, GPIOE=4, GPIOF=5, GPIOG=6, GPIOH=7, GPIOI=8,
+             CRC=12, DMA1=21, DMA2=22, ETHMAC=25, OTGHS=29)
+_AHB1_CLOCKS = dict(_AHB1, BKPSRAM=18, ETHMACTX=26, ETHMACRX=27, ETHMACPTP=28, OTGHSULPI=30)
+_AHB2 = dict(DCMI=0, CRYP=4, HASH=5, RNG=6, OTGFS=7)
+_AHB3 = dict(FSMC=0)
+_APB1 = dict(TIM2=0, TIM3=1, TIM4=2, TIM5=3, TIM6=4, TIM7=5, TIM12=6, TIM13=7, TIM14=8, WWDG=11,
+             SPI2=14, SPI3=15, USART2=17, USART3=18, UART4=19, UART5=20, I2C1=21, I2C2=22,
+             I2C3=23, CAN1=25, CAN2=26, PWR=28, DAC=29)
+_APB2 = dict(TIM1=0, TIM8=1, USART1=4, USART6=5, ADC=8, SDIO=11, SPI1=12, SYSCFG=14, TIM9=16,
+             TIM10=17, TIM11=18)
+_APB2_CLOCKS = dict({k: v for k, v in _APB2.items() if k != "ADC"}, ADC1=8, ADC2=9, ADC3=10)
 
-# BDCR / CSR bits
-LSEON, LSERDY = 1 << 0, 1 << 1
-LSION, LSIRDY = 1 << 0, 1 << 1
-RMVF = 1 << 24
-CSR_RESET_FLAGS = 0xFE00_0000
 
+def _bits(names: dict[str, int], suffix: str) -> list[Field]:
+    return flags(**{f"{name}{suffix}": bit for name, bit in names.items()})
+
+
+AHB1RSTR = Register("AHB1RSTR", 0x10, _bits(_AHB1, "RST"))
+AHB2RSTR = Register("AHB2RSTR", 0x14, _bits(_AHB2, "RST"))
+AHB3RSTR = Register("AHB3RSTR", 0x18, _bits(_AHB3, "RST"))
+APB1RSTR = Register("APB1RSTR", 0x20, _bits(_APB1, "RST"))
+APB2RSTR = Register("APB2RSTR", 0x24, _bits(_APB2, "RST"))
+# bit 20 CCMDATARAMEN: the CCM clock, on after reset (ST's SVD omits the bit, so its reset value
+# 0x0010_0000 sets a bit it does not declare)
+AHB1ENR = Register("AHB1ENR", 0x30, _bits(dict(_AHB1_CLOCKS, CCMDATARAM=20), "EN"), reset=0x0010_0000)
+AHB2ENR = Register("AHB2ENR", 0x34, _bits(_AHB2, "EN"))
+AHB3ENR = Register("AHB3ENR", 0x38, _bits(_AHB3, "EN"))
+APB1ENR = Register("APB1ENR", 0x40, _bits(_APB1, "EN"))
+APB2ENR = Register("APB2ENR", 0x44, _bits(_APB2_CLOCKS, "EN"))
+AHB1LPENR = Register("AHB1LPENR", 0x50, _bits(dict(_AHB1_CLOCKS, FLITF=15, SRAM1=16, SRAM2=17), "LPEN"),
+                     reset=0x7E67_91FF)
+AHB2LPENR = Register("AHB2LPENR", 0x54, _bits(_AHB2, "LPEN"), reset=0x0000_00F1)
+AHB3LPENR = Register("AHB3LPENR", 0x58, _bits(_AHB3, "LPEN"), reset=0x0000_0001)
+APB1LPENR = Register("APB1LPENR", 0x60, _bits(_APB1, "LPEN"), reset=0x36FE_C9FF)
+APB2LPENR = Register("APB2LPENR", 0x64, _bits(_APB2_CLOCKS, "LPEN"), reset=0x0007_5F33)
+BDCR = Register("BDCR", 0x70, on_write="_sources_written", fields=[
+    Field("LSEON", 0), Field("LSERDY", 1, access=RO), Field("LSEBYP", 2), Field("RTCSEL", 8, 2),
+    Field("RTCEN", 15), Field("BDRST", 16)])
+CSR = Register("CSR", 0x74, reset=0x0E00_0000, on_write="_csr_written", fields=[
+    Field("LSION", 0), Field("LSIRDY", 1, access=RO), Field("RMVF", 24, access=WO),
+    *flags(RO, BORRSTF=25, PINRSTF=26, PORRSTF=27, SFTRSTF=28, IWDGRSTF=29, WWDGRSTF=30, LPWRRSTF=31)])
+CSR_RESET_FLAGS = CSR.mask_of("BORRSTF", "PINRSTF", "PORRSTF", "SFTRSTF", "IWDGRSTF", "WWDGRSTF", "LPWRRSTF")
+SSCGR = Register("SSCGR", 0x80, fields=[
+    Field("MODPER", 0, 13), Field("INCSTEP", 13, 15), Field("SPREADSEL", 30), Field("SSCGEN", 31)])
+PLLI2SCFGR = Register("PLLI2SCFGR", 0x84, reset=0x2000_3000, fields=[
+    Field("PLLI2SN", 6, 9), Field("PLLI2SR", 28, 3)])
+
+# clock source -> (enable field, ready field); CIR has its xxxRDYF flag and xxxRDYIE enable
+SOURCES = {
+    "HSI": (CR.HSION, CR.HSIRDY), "HSE": (CR.HSEON, CR.HSERDY), "PLL": (CR.PLLON, CR.PLLRDY),
+    "PLLI2S": (CR.PLLI2SON, CR.PLLI2SRDY), "LSI": (CSR.LSION, CSR.LSIRDY),
+    "LSE": (BDCR.LSEON, BDCR.LSERDY),
+}
+SYSCLK_READY = {0: CR.HSIRDY, 1: CR.HSERDY, 2: CR.PLLRDY}      # CFGR.SW -> ready flag
 AHB_DIVIDERS = {8: 2, 9: 4, 10: 8, 11: 16, 12: 64, 13: 128, 14: 256, 15: 512}
 APB_DIVIDERS = {4: 2, 5: 4, 6: 8, 7: 16}
-
-
-def _cr_written(self: "STM32F4_RCC", old: int, new: int) -> None:
-    self._sources_changed()
-
-
-def _cfgr_written(self: "STM32F4_RCC", old: int, new: int) -> None:
-    self._update_sws()
-
-
-def _cir_written(self: "STM32F4_RCC", old: int, new: int) -> None:
-    clears = (new >> 16) & 0xBF
-    self.values["CIR"] = (old & ~(CIR_ENABLES | clears)) | (new & CIR_ENABLES)
-    self._update_irq()
-
-
-def _bdcr_written(self: "STM32F4_RCC", old: int, new: int) -> None:
-    self._sources_changed()
-
-
-def _csr_written(self: "STM32F4_RCC", old: int, new: int) -> None:
-    if new & RMVF:                       # remove reset flags; RMVF itself reads 0
-        self.values["CSR"] = new & ~(RMVF | CSR_RESET_FLAGS)
-    self._sources_changed()
 
 
 @model("Miscellaneous.STM32F4_RCC")
 class STM32F4_RCC(Deadlines, Peripheral):
     SIZE = 0x400
-    REGISTERS = (
-        Register("CR", 0x00, 0x0000_0083, fields=(
-            Field("HSION", 0), Field("HSIRDY", 1), Field("HSITRIM", 3, 5), Field("HSICAL", 8, 8),
-            Field("HSEON", 16), Field("HSERDY", 17), Field("HSEBYP", 18), Field("CSSON", 19),
-            Field("PLLON", 24), Field("PLLRDY", 25), Field("PLLI2SON", 26), Field("PLLI2SRDY", 27)),
-            write_mask=0x050D_00F9, on_write=_cr_written),
-        Register("PLLCFGR", 0x04, 0x2400_3010, fields=(
-            Field("PLLM", 0, 6), Field("PLLN", 6, 9), Field("PLLP", 16, 2), Field("PLLSRC", 22),
-            Field("PLLQ", 24, 4)), write_mask=0x0F43_7FFF),
-        Register("CFGR", 0x08, 0, fields=(
-            Field("SW", 0, 2), Field("SWS", 2, 2), Field("HPRE", 4, 4), Field("PPRE1", 10, 3),
-            Field("PPRE2", 13, 3), Field("RTCPRE", 16, 5), Field("MCO1", 21, 2), Field("I2SSRC", 23),
-            Field("MCO1PRE", 24, 3), Field("MCO2PRE", 27, 3), Field("MCO2", 30, 2)),
-            write_mask=0xFFFF_FCF3, on_write=_cfgr_written),
-        Register("CIR", 0x0C, 0, write_mask=CIR_ENABLES | CIR_CLEARS, on_write=_cir_written),
-        Register("AHB1RSTR", 0x10, 0, write_mask=0x2260_11FF),
-        Register("AHB2RSTR", 0x14, 0, write_mask=0x0000_00F1),
-        Register("AHB3RSTR", 0x18, 0, write_mask=0x0000_0001),
-        Register("APB1RSTR", 0x20, 0, write_mask=0x36FE_C9FF),
-        Register("APB2RSTR", 0x24, 0, write_mask=0x0007_5933),
-        Register("AHB1ENR", 0x30, 0x0010_0000, write_mask=0x7E77_11FF),
-        Register("AHB2ENR", 0x34, 0, write_mask=0x0000_00F1),
-        Register("AHB3ENR", 0x38, 0, write_mask=0x0000_0001),
-        Register("APB1ENR", 0x40, 0, write_mask=0x36FE_C9FF),
-        Register("APB2ENR", 0x44, 0, write_mask=0x0007_5F33),
-        Register("AHB1LPENR", 0x50, 0x7E67_91FF),
-        Register("AHB2LPENR", 0x54, 0x0000_00F1),
-        Register("AHB3LPENR", 0x58, 0x0000_0001),
-        Register("APB1LPENR", 0x60, 0x36FE_C9FF),
-        Register("APB2LPENR", 0x64, 0x0007_5F33),
-        Register("BDCR", 0x70, 0, write_mask=0x0001_8305, on_write=_bdcr_written),
-        Register("CSR", 0x74, 0x0E00_0000, write_mask=RMVF | LSION, on_write=_csr_written),
-        Register("SSCGR", 0x80, 0),
-        Register("PLLI2SCFGR", 0x84, 0x2000_3000, write_mask=0x7000_7FC0),
-    )
+    REGISTERS = (CR, PLLCFGR, CFGR, CIR, AHB1RSTR, AHB2RSTR, AHB3RSTR, APB1RSTR, APB2RSTR,
+                 AHB1ENR, AHB2ENR, AHB3ENR, APB1ENR, APB2ENR, AHB1LPENR, AHB2LPENR, AHB3LPENR,
+                 APB1LPENR, APB2LPENR, BDCR, CSR, SSCGR, PLLI2SCFGR)
 
     # Virtual start-up times (CPU cycles). Short on purpose: long enough that firmware which
     # does not wait on a ready flag sees it low, short enough that boot stays fast.
@@ -112,34 +116,44 @@ class STM32F4_RCC(Deadlines, Peripheral):
         self._irq_level = False
         self.warnings: list[str] = []
 
-    # --- ready flags ---------------------------------------------------------------
-    def _source_bits(self) -> dict[str, tuple[str, int, int]]:
-        # name -> (register, enable bit, ready bit)
-        return {"HSI": ("CR", HSION, HSIRDY), "HSE": ("CR", HSEON, HSERDY),
-                "PLL": ("CR", PLLON, PLLRDY), "PLLI2S": ("CR", PLLI2SON, PLLI2SRDY),
-                "LSI": ("CSR", LSION, LSIRDY), "LSE": ("BDCR", LSEON, LSERDY)}
+    # --- register callbacks ------------------------------------------------------------------
+    def _sources_written(self, old: int, new: int) -> None:
+        self._sources_changed()
 
+    def _cfgr_written(self, old: int, new: int) -> None:
+        self._update_sws()
+
+    def _cir_written(self, old: int, written: int) -> None:
+        clears = (written >> CIR_CLEARS_SHIFT) & CIR_FLAGS
+        self[CIR] &= ~clears
+        self._update_irq()
+
+    def _csr_written(self, old: int, written: int) -> None:
+        if CSR.RMVF.get(written):            # remove the reset flags
+            self[CSR] &= ~CSR_RESET_FLAGS
+        self._sources_changed()
+
+    # --- ready flags ---------------------------------------------------------------
     def _sources_changed(self) -> None:
-        for name, (reg, enable, ready) in self._source_bits().items():
-            value = self.values[reg]
-            if value & enable and not value & ready:
+        for name, (enable, ready) in SOURCES.items():
+            if self[enable] and not self[ready]:
                 if not self.armed(name):
                     if name == "PLL":
                         self._check_pll_config()
                     self.arm(name, self.startup_cycles[name], getattr(self, f"_ready_{name}"))
-            elif not value & enable:
+            elif not self[enable]:
                 self.disarm(name)
-                self.values[reg] = value & ~ready
+                self[ready] = 0
         self._update_sws()
 
     def _became_ready(self, name: str) -> None:
         if not self.expire(name):
             return
-        reg, enable, ready = self._source_bits()[name]
-        if self.values[reg] & enable:
-            self.values[reg] |= ready
-            if self.values["CIR"] & (CIR_FLAG[name] << 8):
-                self.values["CIR"] |= CIR_FLAG[name]
+        enable, ready = SOURCES[name]
+        if self[enable]:
+            self[ready] = 1
+            if self[CIR.field(f"{name}RDYIE")]:
+                self[CIR.field(f"{name}RDYF")] = 1
                 self._update_irq()
         self._update_sws()
 
@@ -152,21 +166,20 @@ class STM32F4_RCC(Deadlines, Peripheral):
     def _ready_LSE(self) -> None: self._became_ready("LSE")
 
     def _update_sws(self) -> None:
-        cfgr = self.values["CFGR"]
-        sw = cfgr & 3
-        ready = {0: HSIRDY, 1: HSERDY, 2: PLLRDY}.get(sw, 0)
-        if ready and self.values["CR"] & ready:
-            self.values["CFGR"] = (cfgr & ~0xC) | (sw << 2)
+        sw = self[CFGR.SW]
+        ready = SYSCLK_READY.get(sw)
+        if ready is not None and self[ready]:
+            self[CFGR.SWS] = sw
 
     def _update_irq(self) -> None:
-        level = bool(self.values["CIR"] & 0xBF)
+        level = bool(self[CIR] & CIR_FLAGS)
         if level != self._irq_level:
             self._irq_level = level
             self.drive_irq(level)
 
     def _check_pll_config(self) -> None:
-        source = self.hse_frequency if self.get_field("PLLCFGR", "PLLSRC") else HSI_HZ
-        m, n = self.get_field("PLLCFGR", "PLLM"), self.get_field("PLLCFGR", "PLLN")
+        source = self.hse_frequency if self[PLLCFGR.PLLSRC] else HSI_HZ
+        m, n = self[PLLCFGR.PLLM], self[PLLCFGR.PLLN]
         problems = []
         if m < 2:
             problems.append(f"PLLM={m} (must be 2..63)")
@@ -181,29 +194,29 @@ class STM32F4_RCC(Deadlines, Peripheral):
 
     # --- clock tree (Hz) -------------------------------------------------------------
     def vco(self) -> int:
-        source = self.hse_frequency if self.get_field("PLLCFGR", "PLLSRC") else HSI_HZ
-        m = self.get_field("PLLCFGR", "PLLM") or 1
-        return source * self.get_field("PLLCFGR", "PLLN") // m
+        source = self.hse_frequency if self[PLLCFGR.PLLSRC] else HSI_HZ
+        m = self[PLLCFGR.PLLM] or 1
+        return source * self[PLLCFGR.PLLN] // m
 
     def pllclk(self) -> int:
-        return self.vco() // (2 * (self.get_field("PLLCFGR", "PLLP") + 1))
+        return self.vco() // (2 * (self[PLLCFGR.PLLP] + 1))
 
     def pll48(self) -> int:
-        q = self.get_field("PLLCFGR", "PLLQ")
+        q = self[PLLCFGR.PLLQ]
         return self.vco() // q if q >= 2 else 0
 
     def sysclk(self) -> int:
-        sws = self.get_field("CFGR", "SWS")
+        sws = self[CFGR.SWS]
         return {0: HSI_HZ, 1: self.hse_frequency, 2: self.pllclk()}.get(sws, HSI_HZ)
 
     def hclk(self) -> int:
-        return self.sysclk() // AHB_DIVIDERS.get(self.get_field("CFGR", "HPRE"), 1)
+        return self.sysclk() // AHB_DIVIDERS.get(self[CFGR.HPRE], 1)
 
     def pclk1(self) -> int:
-        return self.hclk() // APB_DIVIDERS.get(self.get_field("CFGR", "PPRE1"), 1)
+        return self.hclk() // APB_DIVIDERS.get(self[CFGR.PPRE1], 1)
 
     def pclk2(self) -> int:
-        return self.hclk() // APB_DIVIDERS.get(self.get_field("CFGR", "PPRE2"), 1)
+        return self.hclk() // APB_DIVIDERS.get(self[CFGR.PPRE2], 1)
 
     def clock_tree(self) -> dict[str, int]:
         return {"sysclk": self.sysclk(), "hclk": self.hclk(), "pclk1": self.pclk1(),
