@@ -49,7 +49,7 @@ class ConnectionResult:
 
     def describe(self) -> str:
         where = f"{self.address}:{self.port}"
-        return f"connection {self.index} to {self.name} ({where})" if self.name else f"connection {self.index} to {where}"
+        return f"connection {self.index} to " + (f"{self.name} ({where})" if self.name else where)
 
     @property
     def outcome(self) -> str:

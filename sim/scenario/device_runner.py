@@ -205,8 +205,9 @@ class DeviceRunner(Runner):
         def found():
             self.poll()
             for r in self.finished_requests():
-                if id(r) not in self._consumed_requests and (method is None or (r.method or "").upper() == method.upper()) \
-                        and (path is None or r.path == path):
+                if id(r) in self._consumed_requests:
+                    continue
+                if (method is None or (r.method or "").upper() == method.upper()) and (path is None or r.path == path):
                     return r
             return None
 

@@ -22,7 +22,7 @@ from sim.vtime import NS_PER_MS
 
 HEAD_LIMIT = 16 * 1024                 # request head bytes kept (the peer refuses longer heads too)
 _REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/1\.[01]\r?$")
-_CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.I | re.M)
+_CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass

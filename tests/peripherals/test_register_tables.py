@@ -27,7 +27,7 @@ except ImportError as exc:                                  # a missing test dep
 # .repl entry -> {SVD peripheral: its offset inside our model's window}
 BLOCKS = {
     "rcc": {"RCC": 0}, "flash_controller": {"FLASH": 0}, "pwr": {"PWR": 0}, "exti": {"EXTI": 0},
-    "rng": {"RNG": 0},
+    "rng": {"RNG": 0}, "rtc": {"RTC": 0},
     "ethernet": {"Ethernet_MAC": 0, "Ethernet_MMC": 0x100, "Ethernet_PTP": 0x700, "Ethernet_DMA": 0x1000},
     **{f"usart{n}": {f"USART{n}": 0} for n in (1, 2, 3, 6)},
     **{f"gpioPort{port}": {f"GPIO{port}": 0} for port in "ABCDEFGHI"},
@@ -41,7 +41,7 @@ SVD_NAMES = {
     ("ethernet", "MACFFR", "PAM"): "RAM", ("ethernet", "MACMIIDR", "MD"): "TD",
     ("ethernet", "MACFCR", "FCB_BPA"): "FCB", ("ethernet", "MACA1LR", "MACA1L"): "MACA1LR",
     ("ethernet", "MACA2HR", "MACA2H"): "MAC2AH", ("ethernet", "MACA3LR", "MACA3L"): "MBCA3L",
-    ("ethernet", "DMASR", "RWTS"): "PWTS",
+    ("ethernet", "DMASR", "RWTS"): "PWTS", ("rtc", "CR", "WUCKSEL"): "WCKSEL",
 }
 
 _SR_RESET = ("reset", 0x0000_00C0, 0x00C0_0000)
@@ -78,6 +78,9 @@ SVD_ERRORS = {
     ("ethernet", "MMCTIMR", "TGFM", (21, 1), (16, 1)): "TGFM is bit 21",
     # RM0090 §33.8.3 (ETH_PTPPPSCR): PPSFREQ [3:0]; the SVD copies PTPTSSR's fields
     ("ethernet", "PTPPPSCR", "PPSFREQ", "missing"): "PPSFREQ is not in the SVD",
+    # RM0090 §26.6.15 (RTC_TSTR): the time-stamp time, laid out as RTC_TR; the SVD copies TAFCR's fields
+    **{("rtc", "TSTR", name, "missing"): "the SVD gives TSTR TAFCR's fields"
+       for name in ("SU", "ST", "MNU", "MNT", "HU", "HT", "PM")},
 }
 
 # Where the models differ from the SVD by choice (not an SVD error).
