@@ -54,8 +54,9 @@ SVD_ERRORS = {
     ("pwr", "CR", "reset", 0x4000, 0): "the SVD's reset value lacks VOS",
     # RM0090 §7.3 (RCC_AHB1ENR): bit 20 CCMDATARAMEN; the SVD's own reset value sets it
     ("rcc", "AHB1ENR", "CCMDATARAMEN", "missing"): "the SVD declares no bit 20",
-    # RM0090 §3.9 (FLASH_OPTCR): OPTLOCK (bit 0) is set after reset; the SVD's 0x14 lacks it
-    ("flash_controller", "OPTCR", "reset", 0x15, 0x14): "OPTLOCK set after reset",
+    # RM0090 §3.9.10 (FLASH_OPTCR): reset 0x0FFF AAED, the option bytes as shipped (no sector
+    # write-protected, RDP level 0, OPTLOCK set); the SVD's 0x14 has neither nWRP nor OPTLOCK
+    ("flash_controller", "OPTCR", "reset", 0x0FFF_AAED, 0x14): "option bytes as shipped are loaded at reset",
     # RM0090 §30.6.1 (USART_SR): TXE (bit 7) and TC (bit 6) reset to 1 (the register diagram's
     # reset row), 0x0000_00C0; the SVD shifts them into reserved bits 23:22
     **{(f"usart{n}", "SR", *_SR_RESET): "SR reset bits shifted by 16 in the SVD" for n in (1, 2, 3, 6)},
