@@ -26,7 +26,7 @@ from sim.vtime import NS_PER_S, cycles_to_ns, ns_to_cycles
 
 from .boot import BootedMachine
 from .device_result import ConnectionResult, DeviceReport, StopCondition
-from .identity import ConnectionIdentity, validity
+from .identity import ConnectionIdentity, root_validity
 from .model import CONSOLE_AUTO, CONSOLE_NONE, InvalidScenario, Result, Scenario, StepResult
 from .requests import RequestResult, RequestWatcher
 from .runner import Runner
@@ -78,7 +78,7 @@ class DeviceRunner(Runner):
         from sim.peer import PeerSession
 
         n = len(self.sessions)
-        identity = ConnectionIdentity(lambda: self._destination_name(session))
+        identity = ConnectionIdentity(lambda: self._destination_name(session), self.net.clock.base)
         session = PeerSession(self.policy, self._peer_rng.child(f"session-{n}"), pki=identity,
                               sessions=self.peer.session_cache, name=f"session-{n}",
                               upload_limit=self.peer.upload_limit)
@@ -95,8 +95,12 @@ class DeviceRunner(Runner):
         return session
 
     def _destination_name(self, session) -> str | None:
+        """The name DNS last gave for the address the device connected to, else that address."""
         conn = session.conn
-        return self.net.dns.name_for(conn.local_address[0]) if conn is not None else None
+        if conn is None:
+            return None
+        address = conn.local_address[0]
+        return self.net.dns.name_for(address) or address
 
     def _tls_sent(self, context: int, data: bytes) -> None:
         """Bytes from fw_tls_send(context, ...): they belong to the connection that context was
@@ -269,12 +273,12 @@ class DeviceRunner(Runner):
 
     def _notes(self) -> list[str]:
         notes = []
-        start, end = validity()
+        start, end = root_validity()
         calendar = self.net.clock.base
         if not start <= calendar <= end:
-            notes.append(f"the scenario's date {calendar:%Y-%m-%dT%H:%M:%SZ} lies outside the server chain's "
+            notes.append(f"the scenario's date {calendar:%Y-%m-%dT%H:%M:%SZ} lies outside the test root's "
                          f"validity ({start:%Y-%m-%d} to {end:%Y-%m-%d}): an image that checks certificate dates "
-                         f"rejects it (choose --date inside it)")
+                         f"rejects every leaf under it (choose --date inside it)")
         if not self.net.connections and not self.net.leases:
             notes.append("the image sent no DHCP request and opened no connection: check that its Ethernet "
                          "driver started (the console and the capture show how far it got)")

@@ -4,94 +4,75 @@ device asked for, issued by the test CA the reference images trust.
 An image that checks the host name (`mbedtls_ssl_set_hostname`, which also sends it as SNI)
 accepts a leaf only when a dNSName of its subjectAltName matches (RFC 6125 section 6.4; Mbed TLS
 ignores the CN once SAN is present, `mbedtls/library/x509_crt.c`). So each connection gets a
-leaf whose SAN is the name in the ClientHello's server_name (RFC 6066 section 3) or, without SNI,
-the name DNS last gave for the address the device connected to. Keys, issuer, validity and usage
-are those of the test PKI (`sim.tls.certs`); only the names differ, and the same name always gives
-the same bytes.
+leaf for the name in the ClientHello's server_name (RFC 6066 section 3) or, without SNI, the name
+DNS last gave for the address the device connected to (or that address). The leaves come from
+`sim.tls.sni_leaves` (per-name leaves under the test PKI's roots, valid at the scenario's date);
+this module only picks the one for the connection and hands it to the TLS server in the shape it
+takes (`server_chain(kind)`, `server_key(kind)`).
 
-`server_identity(name)` is the one place that decides this: the user's own chain and key, or a
-look-alike of the image's own root, plug in here.
+`server_identity(name, at)` is the one place that decides which leaf a name gets: the user's
+own chain and key, or a look-alike of the image's own root, plug in here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import ipaddress
+from datetime import datetime
 from typing import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import NameOID
 
-from sim.tls.certs import SERVER_NAME, TestPki, generate_test_pki
+from sim.tls.certs import SERVER_NAME, generate_test_pki
+from sim.tls.identity import ServerIdentity
+from sim.tls.sni_leaves import SniLeaves, default_identities
 
-
-@functools.lru_cache(maxsize=64)
-def server_identity(name: str | None) -> TestPki:
-    """The test PKI with server leaves for `name` (None, or a name the test leaves already carry:
-    the test PKI itself)."""
-    pki = generate_test_pki()
-    if name is None or _covered(pki, name):
-        return pki
-    return dataclasses.replace(pki, rsa_cert=_leaf(pki, pki.rsa_cert, name),
-                               ecdsa_cert=_leaf(pki, pki.ecdsa_cert, name))
+TEST_ROOT = 0                     # the RSA root of the test PKI: the one the reference firmware embeds
 
 
-def _covered(pki: TestPki, name: str) -> bool:
-    san = pki.rsa_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return name.lower() in {n.lower() for n in san.get_values_for_type(x509.DNSName)}
+@functools.lru_cache(maxsize=8)
+def _leaves(at: datetime) -> SniLeaves:
+    return default_identities(at)
 
 
-def _leaf(pki: TestPki, template: x509.Certificate, name: str) -> x509.Certificate:
-    """`template` re-issued for `name`: same key, issuer, serial, validity and extensions, SAN and
-    CN naming `name` (an IP literal goes into an iPAddress entry as well)."""
-    names: list[x509.GeneralName] = [x509.DNSName(name)]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(name)))
-    except ValueError:
-        pass
-    subject = x509.Name([attr if attr.oid != NameOID.COMMON_NAME else x509.NameAttribute(NameOID.COMMON_NAME, name)
-                         for attr in template.subject])
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(template.issuer)
-               .public_key(template.public_key()).serial_number(template.serial_number)
-               .not_valid_before(template.not_valid_before_utc).not_valid_after(template.not_valid_after_utc))
-    for ext in template.extensions:
-        value = x509.SubjectAlternativeName(names) if isinstance(ext.value, x509.SubjectAlternativeName) else ext.value
-        builder = builder.add_extension(value, critical=ext.critical)
-    return builder.sign(pki.ca_key, hashes.SHA256())
+def server_identity(name: str, at: datetime, kind: str = "rsa") -> ServerIdentity:
+    """The chain (leaf for `name`, then the test root) and key the peer presents for `name` at
+    the scenario date `at`; `kind` is the leaf key type the TLS policy asks for."""
+    for identity in _leaves(at).candidates(name):
+        if identity.kind == kind and identity.chain[-1] == generate_test_pki().ca_cert:
+            return identity
+    raise LookupError(f"no {kind} leaf under the test root for {name!r}")
 
 
 class ConnectionIdentity:
     """The identity for one connection, chosen when the peer needs it (the ClientHello has been
     read then, so its SNI is known). Has the `server_chain`/`server_key` surface of TestPki."""
 
-    def __init__(self, fallback_name: Callable[[], str | None]) -> None:
+    def __init__(self, fallback_name: Callable[[], str | None], at: datetime) -> None:
         self.fallback_name = fallback_name
+        self.at = at
         self.session = None                   # the PeerSession, bound once it exists
         self.name: str | None = None
 
-    def _pki(self) -> TestPki:
+    def _identity(self, kind: str) -> ServerIdentity:
         sni = self.session.journal.info.get("sni") if self.session is not None else None
         self.name = sni or self.fallback_name() or SERVER_NAME
-        return server_identity(self.name)
+        return server_identity(self.name, self.at, kind)
 
     def server_chain(self, kind: str = "rsa") -> list[x509.Certificate]:
-        return self._pki().server_chain(kind)
+        return list(self._identity(kind).chain)
 
     def server_key(self, kind: str = "rsa"):
-        return generate_test_pki().server_key(kind)        # every leaf keeps the test key
+        return self._identity(kind).key
 
     def ca_pem(self) -> bytes:
         return generate_test_pki().ca_pem()
 
 
-def validity(pki: TestPki | None = None) -> tuple:
-    """(not before, not after) of the server chain: a device whose clock lies outside rejects it."""
-    pki = pki or generate_test_pki()
-    starts = [c.not_valid_before_utc for c in (pki.rsa_cert, pki.ca_cert)]
-    ends = [c.not_valid_after_utc for c in (pki.rsa_cert, pki.ca_cert)]
-    return max(starts), min(ends)
+def root_validity() -> tuple[datetime, datetime]:
+    """(not before, not after) of the test root: Mbed TLS checks the trusted root's dates too, so
+    a device whose clock lies outside rejects every leaf under it."""
+    root = generate_test_pki().ca_cert
+    return root.not_valid_before_utc, root.not_valid_after_utc
 
 
-__all__ = ["ConnectionIdentity", "server_identity", "validity"]
+__all__ = ["ConnectionIdentity", "root_validity", "server_identity"]

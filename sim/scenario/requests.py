@@ -109,9 +109,15 @@ class RequestWatcher:
 
     def receive(self, data: bytes) -> bytes:
         self._observe(data)
-        answered = len(self.app.log)
+        log = self.app.log                   # bounded: new entries are those after the last one seen
+        last = log[-1] if log else None
         out = self.app.receive(data)
-        for entry in self.app.log[answered:]:
+        new = []
+        for entry in reversed(log):
+            if entry is last:
+                break
+            new.append(entry)
+        for entry in reversed(new):
             self._answered(entry, out)
         return out
 

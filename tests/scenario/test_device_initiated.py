@@ -230,7 +230,8 @@ def test_an_image_that_checks_the_host_name_rejects_a_leaf_for_another_name(auto
     import sim.scenario.identity as identity
 
     issue = identity.server_identity
-    monkeypatch.setattr(identity, "server_identity", lambda name: issue("other.example.org"))
+    monkeypatch.setattr(identity, "server_identity",
+                        lambda name, at, kind="rsa": issue("other.example.org", at, kind))
     result = run_scenario(Scenario(firmware="autopost-fixed", device=DeviceInitiated(requests=1, expect="any")))
     [request] = result.requests
     assert (request.outcome, request.alert, request.alert_from) == ("error", "bad_certificate", "device")
@@ -253,13 +254,13 @@ def test_an_image_that_checks_the_host_name_accepts_the_per_name_leaf(autopost, 
     assert "tls: connect 198.51.100.20:443 telemetry.example.net" in result.uart.decode()
 
     (tmp_path / "ca.pem").write_bytes(generate_test_pki().ca_pem())
-    leaf = server_identity("telemetry.example.net").server_chain("rsa")[0]
+    leaf = server_identity("telemetry.example.net", datetime(2024, 1, 1, tzinfo=timezone.utc)).leaf
     (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    ok = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.pem"), "-verify_hostname",
-                         "telemetry.example.net", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
+    at = str(int(datetime(2024, 1, 1, 0, 0, 1, tzinfo=timezone.utc).timestamp()))   # the scenario's calendar
+    verify = ["openssl", "verify", "-attime", at, "-CAfile", str(tmp_path / "ca.pem"), "-verify_hostname"]
+    ok = subprocess.run(verify + ["telemetry.example.net", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    wrong = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.pem"), "-verify_hostname",
-                            "other.example.net", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
+    wrong = subprocess.run(verify + ["other.example.net", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
     assert wrong.returncode != 0
 
 
