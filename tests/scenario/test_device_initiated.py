@@ -36,7 +36,8 @@ def probe(build_test_firmware):
 def autopost():
     for variant in ("autopost-fixed", "autopost-seedbug"):
         if not (FIRMWARE_DIR / f"{variant}.elf").exists():
-            pytest.fail(f"{FIRMWARE_DIR / variant}.elf is missing: run scripts/setup (or scripts/build-firmware {variant})")
+            pytest.fail(f"{FIRMWARE_DIR / variant}.elf is missing: run scripts/setup "
+                        f"(or scripts/build-firmware {variant})")
 
 
 def _probe_scenario(probe, **device) -> Scenario:
@@ -170,7 +171,8 @@ def test_autopost_fixed_posts_are_answered_and_their_digests_match(autopost, tmp
         [request] = connection.requests
         assert (request.method, request.path, request.size, request.status) == ("POST", "/upload", AUTOPOST_BODY, 200)
         assert request.server_sha256 == expected
-        assert f"telemetry: post {n} ok status=200 server_length={AUTOPOST_BODY} server_sha256={expected} match=yes" in uart
+        logged = f"telemetry: post {n} ok status=200 server_length={AUTOPOST_BODY} server_sha256={expected} match=yes"
+        assert logged in uart
         # what the TLS layer handed to TCP is exactly what the peer received
         assert connection.device_sent == bytes(connection.sessions[0].journal.rx_stream)
     saved = json.loads((tmp_path / "result.json").read_text())
