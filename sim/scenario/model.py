@@ -344,8 +344,8 @@ class Result:
                          "suite": sc.suite, "steps": [dataclasses.asdict(s) for s in sc.steps],
                          **({"device_initiated": dataclasses.asdict(sc.device)} if sc.device is not None else {})},
             "steps": [s.to_dict() for s in self.steps],
-            **({"device": self.device.to_dict(), "connections": [c.to_dict() for c in self.connections]}
-               if self.device is not None else {}),
+            **({"device": self.device.to_dict() if self.device is not None else None,
+                "connections": [c.to_dict() for c in self.connections]} if sc.device is not None else {}),
             "virtual_ms": self.virtual_ns / NS_PER_MS, "wall_s": round(self.wall_s, 3),
             "speedup": round(self.speedup, 2), "instructions": self.instructions,
             "artifacts": {k: str(v) for k, v in self.artifacts.items()}, "stats": self.stats,
