@@ -177,6 +177,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gdb", type=_port, metavar="PORT",
                      help="serve the GDB remote protocol on 127.0.0.1:PORT (0: a free port, printed)")
     run.add_argument("--wait", action="store_true", help="with --gdb: start halted until GDB continues")
+    run.add_argument("--on-unmapped", choices=("fault", "warn"), default=None,
+                     help="an access to hardware the platform does not model: a bus fault, or (warn) reads 0, "
+                          "writes are ignored and the report lists every one; default: fault for the reference "
+                          "images (fixed, seedbug, autopost-*), warn for your own ELF")
     run.add_argument("--expect", choices=("ok", "bad_record_mac", "any"), default="ok",
                      help="what counts as success for the exit status (default: %(default)s); with "
                           "--device-initiated, for every request that finished")

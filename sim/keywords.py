@@ -27,6 +27,7 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from sim.platform import DEFAULT_REPL
+from sim.scenario.model import default_on_unmapped
 from sim.scenario import (CONSOLE_AUTO, PEER_PORT, DeviceInitiated, DeviceRunner, LinkFault, RequestResult, Scenario,
                           ScenarioError, ScenarioRunner, Step, StepResult, boot_scenario, shell)
 
@@ -43,6 +44,7 @@ class SimKeywords:
         self.firmware = "fixed"
         self.device_initiated = False
         self.console = CONSOLE_AUTO
+        self.on_unmapped = "fault"
         self.policy_args: dict = {}
         self.network_args: dict = {}
         self.faults: list[LinkFault] = []
@@ -71,7 +73,8 @@ class SimKeywords:
         device = DeviceInitiated(console=self.console, expect="any") if self.device_initiated else None
         scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
                             policy=ServerPolicy(**self.policy_args), faults=tuple(self.faults),
-                            network=InternetConfig(**self.network_args), device=device)
+                            network=InternetConfig(**self.network_args), device=device,
+                            on_unmapped=self.on_unmapped)
         booted = boot_scenario(scenario)
         self._serve_gdb_if_asked(booted)
         runner_class = DeviceRunner if device is not None else ScenarioRunner
@@ -153,20 +156,24 @@ class SimKeywords:
 
     # --- setting up a scenario --------------------------------------------------------------------
     @keyword("Use Firmware")
-    def use_firmware(self, firmware: str, device_initiated: bool | str = False, console: str = CONSOLE_AUTO) -> None:
+    def use_firmware(self, firmware: str, device_initiated: bool | str = False, console: str = CONSOLE_AUTO,
+                     on_unmapped: str | None = None) -> None:
         """`fixed`, `seedbug`, `autopost-fixed`, `autopost-seedbug`, or the path of your own ELF.
 
         With `device_initiated=True` nothing is typed: the image starts from reset and acts by
         itself; `console` names its log UART (`usart2`, ...), `auto` (the first one it writes to,
-        the default) or `none`."""
+        the default) or `none`. `on_unmapped`: `fault` or `warn` (unmodelled hardware reads 0 and
+        is listed in result.json); by default `fault` for the reference images, `warn` for yours."""
         self.firmware = firmware
         self.device_initiated = _truthy(device_initiated)
         self.console = console
+        self.on_unmapped = on_unmapped or default_on_unmapped(firmware)
         self.runner = None
 
     def _scenario_shape(self) -> Scenario:
         device = DeviceInitiated(console=self.console, expect="any") if self.device_initiated else None
-        return Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend, device=device)
+        return Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend, device=device,
+                        on_unmapped=self.on_unmapped)
 
     # --- the virtual network (for the next Start Emulation) ---------------------------------------
     @keyword("Set Network Date")

@@ -18,7 +18,7 @@ from sim.scenario import (ARTIFACT_FILES, CONSOLE_AUTO, CONSOLE_NONE, BootFailed
                           Result, Scenario, Step, boot_scenario, platform_uarts, prepare_out_dir, runner_for,
                           write_artifacts)
 from sim.scenario.device_runner import require_symbol
-from sim.scenario.model import InvalidScenario
+from sim.scenario.model import InvalidScenario, default_on_unmapped
 
 LOG_PROGRESS_EVERY_S = 10.0         # progress lines when stderr is a log, not a terminal
 EXIT_STATUS = {"pass": 0, "fail": 1, "error": 2, "interrupted": EXIT_INTERRUPTED}
@@ -63,9 +63,15 @@ def _console(args) -> str:
     return name
 
 
+def _on_unmapped(args) -> str:
+    """--on-unmapped, or its default for the image (sim.scenario.model.default_on_unmapped)."""
+    return args.on_unmapped if args.on_unmapped is not None else default_on_unmapped(args.firmware)
+
+
 def _scenario(args) -> Scenario:
     common = dict(firmware=args.firmware, seed=args.seed, repl=args.repl, backend=args.backend,
-                  max_virtual_s=args.max_virtual, max_wall_s=args.max_wall, network=_network(args))
+                  max_virtual_s=args.max_virtual, max_wall_s=args.max_wall, network=_network(args),
+                  on_unmapped=_on_unmapped(args))
     if args.device_initiated:
         device = DeviceInitiated(requests=args.requests, until_uart=args.until_uart, until_symbol=args.until_symbol,
                                  expect=args.expect, console=_console(args))

@@ -261,6 +261,8 @@ class RunLoop:
             error = exc
         finally:
             state.in_slice = False
+            if self.m.bus.flash_stores.pending:
+                self.m.bus.flash_stores.finish()      # a store into flash ended the slice
         counter = core.counter
         limit = core.budget                      # the budget, or less if the slice was shortened
         if core.callback_error is not None:      # raised inside the TLB fill

@@ -83,6 +83,7 @@ class BootedMachine:
     boot_wall_s: float
     uarts: tuple[str, ...] = (SHELL_UART,)     # the UARTs whose output reaches the router
     at_reset: bool = False          # the snapshot is the reset state (device-initiated images)
+    boot_unmodelled: tuple = ()     # unmodelled hardware the boot touched (on_unmapped="warn")
 
 
 _BOOT_CACHE: dict[tuple, BootedMachine] = {}
@@ -117,17 +118,18 @@ def platform_uarts(repl: str | Path) -> tuple[str, ...]:
 
 
 def boot_at_reset(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1,
-                  backend: str = "builtin", cache: bool = True, fault_mode: str = "firmware") -> BootedMachine:
+                  backend: str = "builtin", cache: bool = True, fault_mode: str = "firmware",
+                  on_unmapped: str = "fault") -> BootedMachine:
     """Load the image, reset, and snapshot before the first instruction, with every UART of the
     platform and the Ethernet MAC reporting to the router (or reuse the cached one)."""
     elf = resolve_firmware(firmware)
     repl = platform_file(repl)
-    key = ("reset", backend, _file_digest(elf), _file_digest(repl), seed, fault_mode)
+    key = ("reset", backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped)
     if cache and key in _BOOT_CACHE:
         return _BOOT_CACHE[key]
     started = time.monotonic()
     uarts = platform_uarts(repl)
-    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode)
+    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode, on_unmapped=on_unmapped)
     machine.load_elf(str(elf))
     machine.reset()
     router = Router()
@@ -143,7 +145,7 @@ def boot_at_reset(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed
 
 def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1, backend: str = "builtin",
          timeout_s: float = 10.0, max_wall_s: float = 120.0, cache: bool = True,
-         fault_mode: str = "firmware") -> BootedMachine:
+         fault_mode: str = "firmware", on_unmapped: str = "fault") -> BootedMachine:
     """Boot to `ready` (or reuse the cached boot of the same image, platform, seed and backend).
 
     Raises BootFailed (a ScenarioError) when a limit or a fault comes first, and BootInterrupted
@@ -152,10 +154,10 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
     require_positive_seconds(max_wall_s, "the wall-time limit")
     elf = resolve_firmware(firmware)
     repl = platform_file(repl)
-    key = (backend, _file_digest(elf), _file_digest(repl), seed, fault_mode)
+    key = (backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped)
     if cache and key in _BOOT_CACHE:
         return _BOOT_CACHE[key]
-    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode)
+    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode, on_unmapped=on_unmapped)
     machine.load_elf(str(elf))
     machine.reset()
     router = Router()
@@ -187,7 +189,8 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
             message = f"during boot: {describe_halt(machine, stop.result)}"
         raise BootFailed(f"{message}\n{lines.tail()}", bytes(lines.data), virtual_ns)
     booted = BootedMachine(machine, machine.snapshot(), router, bytes(port.transcript), machine.cycles,
-                           time.monotonic() - wall.started)
+                           time.monotonic() - wall.started,
+                           boot_unmodelled=tuple(getattr(machine, "unmodelled_accesses", list)()))
     if cache:
         _BOOT_CACHE[key] = booted
     return booted
@@ -196,9 +199,10 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
 def boot_scenario(scenario) -> BootedMachine:
     """The boot a scenario starts from: at reset for a device-initiated one, at `ready` otherwise."""
     if scenario.device is not None:
-        return boot_at_reset(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend)
+        return boot_at_reset(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend,
+                             on_unmapped=scenario.on_unmapped)
     return boot(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend,
-                timeout_s=scenario.boot_timeout_s, max_wall_s=scenario.max_wall_s)
+                timeout_s=scenario.boot_timeout_s, max_wall_s=scenario.max_wall_s, on_unmapped=scenario.on_unmapped)
 
 
 def clear_boot_cache() -> None:

@@ -22,6 +22,7 @@ FIRMWARE_DIR = PROJECT_ROOT / "build" / "firmware"
 VARIANTS = ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug")
 EXPECTATIONS = ("ok", "bad_record_mac", "any")
 SEED_RANGE = range(0, 1 << 64)
+ON_UNMAPPED = ("fault", "warn")
 
 
 class InvalidScenario(SimError, ValueError):
@@ -149,10 +150,13 @@ class Scenario:
     max_virtual_s: float = 60.0
     max_wall_s: float = 300.0
     boot_timeout_s: float = 10.0                    # virtual seconds to reach `ready`
+    on_unmapped: str = "fault"                      # "warn": unmodelled hardware reads 0, is recorded
     step_timeout_s: float = 30.0                    # virtual seconds per step
 
     def __post_init__(self) -> None:
         require_seed(self.seed)
+        if self.on_unmapped not in ON_UNMAPPED:
+            raise InvalidScenario(f"on_unmapped must be one of {', '.join(ON_UNMAPPED)}, not {self.on_unmapped!r}")
         if self.device is not None and self.steps:
             raise InvalidScenario("a device-initiated scenario has no shell steps: the device makes its own "
                                   "requests (give either steps or device, not both)")
@@ -161,6 +165,12 @@ class Scenario:
 
     def firmware_path(self) -> Path:
         return resolve_firmware(self.firmware)
+
+
+def default_on_unmapped(firmware: str | Path) -> str:
+    """Our reference images run strict (an unmodelled access is a bug in them or in the platform);
+    a user's image goes on past hardware the platform does not model, and the report lists it."""
+    return "fault" if str(firmware) in VARIANTS else "warn"
 
 
 def resolve_firmware(firmware: str | Path) -> Path:
@@ -260,6 +270,7 @@ class Result:
     interrupted: bool = False                        # stopped from outside (Ctrl-C, a Robot stop signal)
     failure: str | None = None                       # a check outside the steps failed (a Robot assertion)
     connections: list = field(default_factory=list)  # device-initiated: ConnectionResult per TCP connection
+    unmodelled: list[dict] = field(default_factory=list)  # accesses to unmodelled hardware (on_unmapped="warn")
     device: object | None = None                     # device-initiated: DeviceReport (console, stop, DHCP/DNS/SNTP)
 
     @property
@@ -325,6 +336,14 @@ class Result:
             lines.append(f"[{mark}] {s.step.describe():28} -> {s.outcome:15} ({detail}; expected {s.step.expect})")
             if s.diagnosis is not None:
                 lines.append(f"      diagnosis: {s.diagnosis.summary}")
+        if self.unmodelled:
+            lines.append("unmodelled hardware the firmware touched (reads gave 0, writes were ignored):")
+            for u in self.unmodelled:
+                if u.get("address") is None:
+                    lines.append(f"  ... and {u['not_recorded']} more not recorded")
+                    continue
+                lines.append(f"  {u['address']} ({u['block'] or 'reserved'}) {u['access']} {u['count']}x "
+                             f"by {u['function'] or '?'}")
         if self.error:
             lines.append(f"error: {self.error}")
         if self.failure:
@@ -340,7 +359,8 @@ class Result:
         return {
             "verdict": self.verdict, "passed": self.passed, "error": self.error,
             "interrupted": self.interrupted, "failure": self.failure,
-            "scenario": {"firmware": sc.firmware, "backend": sc.backend, "seed": sc.seed, "tls_version": sc.tls_version,
+            "scenario": {"firmware": sc.firmware, "backend": sc.backend, "seed": sc.seed, "on_unmapped": sc.on_unmapped,
+                         "tls_version": sc.tls_version,
                          "suite": sc.suite, "steps": [dataclasses.asdict(s) for s in sc.steps],
                          **({"device_initiated": dataclasses.asdict(sc.device)} if sc.device is not None else {})},
             "steps": [s.to_dict() for s in self.steps],
@@ -348,5 +368,6 @@ class Result:
                 "connections": [c.to_dict() for c in self.connections]} if sc.device is not None else {}),
             "virtual_ms": self.virtual_ns / NS_PER_MS, "wall_s": round(self.wall_s, 3),
             "speedup": round(self.speedup, 2), "instructions": self.instructions,
+            "unmodelled": self.unmodelled,
             "artifacts": {k: str(v) for k, v in self.artifacts.items()}, "stats": self.stats,
         }

@@ -80,6 +80,9 @@ class Runner:
         self.net = VirtualInternet(self.queue, rng=rng.child("host"), transmit=self.link.from_host,
                                    config=scenario.network, tls_application=self._new_session)
         self.stack = self.net.stack
+        set_calendar = getattr(self.machine, "set_calendar", None)
+        if set_calendar is not None:                 # the RTC starts at the scenario's date, as SNTP does
+            set_calendar(self.net.clock.unix_ns(self.queue.now_ns))
         self.link.attach_host(self.net.handle_frame)
         self.link.attach_device(self.machine.ethernet.receive)
         self.locator = StreamLocator(self.link, self.machine.symbolize)
@@ -296,6 +299,8 @@ class Runner:
             wall_s=time.monotonic() - self.started_wall,
             instructions=self.machine.stats.get("instructions", 0) - self.start_instructions,
             out_dir=self.out_dir, error=error, interrupted=interrupted, failure=failure,
+            unmodelled=_merge_unmodelled(self.booted.boot_unmodelled,
+                                         getattr(self.machine, "unmodelled_accesses", list)()),
             stats={**{f"link_{k}": v for k, v in self.link.stats.items()},
                    **{f"host_{k}": v for k, v in self.stack.stats.items()},
                    **{f"net_{k}": v for k, v in self.net.all_stats().items()},
@@ -326,6 +331,21 @@ def _fault_rule(fault: LinkFault):
     from sim.net.faults import FaultRule
 
     return FaultRule(kind=fault.kind, **dict(fault.params))
+
+
+def _merge_unmodelled(*records) -> list[dict]:
+    """The boot's and the run's records of unmodelled accesses as one (counts added)."""
+    merged: dict[tuple, dict] = {}
+    for record in records:
+        for entry in record:
+            key = (entry.get("address"), entry.get("access"), entry.get("function"))
+            if key in merged:
+                for counter in ("count", "not_recorded"):
+                    if counter in entry:
+                        merged[key][counter] = merged[key].get(counter, 0) + entry[counter]
+            else:
+                merged[key] = dict(entry)
+    return list(merged.values())
 
 
 def _signed32(value: int) -> int:

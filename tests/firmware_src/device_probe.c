@@ -8,7 +8,9 @@
  * understood with what the scenario recorded that it served.
  *
  * Options (-D): PROBE_CONSOLE_USART1=1 logs on USART1 instead; PROBE_SILENT_UNTIL_DONE=1 prints
- * nothing before "probe: done". Checksums are left to the MAC (TDES0 CIC = 11, RM0090 33.6.7). */
+ * nothing before "probe: done"; PROBE_TOUCH_UNMODELLED=1 first reads TIM6 (not in the platform, as
+ * a HAL timebase would) and stores through a NULL pointer (into flash's boot alias), logging what
+ * TIM6_CNT and FLASH_SR read. Checksums are left to the MAC (TDES0 CIC = 11, RM0090 33.6.7). */
 #include <string.h>
 #include "test.h"
 #include "cm4.h"
@@ -335,6 +337,10 @@ static uint32_t sntp_time(void)
     }
 }
 
+#if PROBE_TOUCH_UNMODELLED
+static volatile uint32_t *volatile null_target;
+#endif
+
 void __attribute__((noinline, used)) probe_done(void) { __asm volatile ("" ::: "memory"); }
 
 int main(void)
@@ -347,6 +353,17 @@ int main(void)
     USART_BRR = 0x16D;                                     /* 115200 baud at PCLK1 = 42 MHz */
 #endif
     USART_CR1 = (1u << 13) | (1u << 3);
+#if PROBE_TOUCH_UNMODELLED
+    {
+        char text[64];
+        uint32_t cnt = REG32(0x40001024u);                  /* TIM6_CNT */
+        *(volatile uint32_t *)null_target = 0x12345678u;    /* a NULL store: flash's boot alias */
+        char *q = fmt_u(fmt_s(text, "probe: tim6 cnt "), cnt);
+        q = fmt_u(fmt_s(q, " flash sr "), REG32(0x40023C0Cu));
+        fmt_s(q, "\r\n")[0] = 0;
+        put_always(text);
+    }
+#endif
     mac_init();
     dhcp_send(1);                                          /* DISCOVER: the first frame after reset */
     put("probe: boot\r\n");

@@ -273,3 +273,42 @@ def test_cli_exit_status_follows_the_expectation_for_every_request(autopost, tmp
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "verdict: fail" in bad.stdout and "POST /upload 1400 bytes" in bad.stdout
     assert json.loads((tmp_path / "a" / "result.json").read_text())["verdict"] == "fail"
+
+
+# --- hardware the platform does not model -----------------------------------------------------------
+
+def test_a_user_image_goes_on_past_unmodelled_hardware_and_the_report_lists_it(build_test_firmware, tmp_path):
+    """By default a user's ELF runs on past an unmodelled timer read (0) and a NULL store into
+    flash (not performed; FLASH_SR PGSERR|PGPERR, RM0090 §3.6.2), and the report names both the
+    register and the function; --on-unmapped fault makes the read a bus fault instead."""
+    elf = build_test_firmware("device_probe", defines={"PROBE_TOUCH_UNMODELLED": 1}, variant="touch")
+    base = [sys.executable, "-m", "sim", "run", "--firmware", str(elf), "--device-initiated",
+            "--until-symbol", "probe_done"]
+    warn = subprocess.run(base + ["--out", str(tmp_path / "warn")], capture_output=True, text=True, timeout=300)
+    assert warn.returncode == 0, warn.stdout + warn.stderr
+    uart = (tmp_path / "warn" / "uart.log").read_text()
+    assert "probe: tim6 cnt 0 flash sr 192" in uart and "probe: lease" in uart      # 192 = 0xC0
+    assert "0x40001024 (TIM6) read 1x by main" in warn.stdout
+    saved = json.loads((tmp_path / "warn" / "result.json").read_text())
+    assert saved["scenario"]["on_unmapped"] == "warn"
+    assert saved["unmodelled"] == [{"address": "0x40001024", "block": "TIM6", "access": "read", "function": "main",
+                                    "count": 1, "first_cycles": saved["unmodelled"][0]["first_cycles"]}]
+
+    fault = subprocess.run(base + ["--on-unmapped", "fault", "--out", str(tmp_path / "fault")],
+                           capture_output=True, text=True, timeout=300)
+    assert fault.returncode == 2, fault.stdout + fault.stderr
+    assert "unmodelled hardware" not in fault.stdout
+    assert "probe: lease" not in (tmp_path / "fault" / "uart.log").read_text()
+
+
+def test_the_rtc_starts_at_the_scenario_date(build_test_firmware):
+    """The RTC reads the scenario's calendar from the first instruction on (RM0090 §26: TR/DR)."""
+    from sim.scenario import DeviceRunner
+
+    runner = DeviceRunner(Scenario(firmware=str(build_test_firmware("device_probe")), max_virtual_s=0.5,
+                                   network=InternetConfig(date="2031-07-04T12:34:56Z"), device=DeviceInitiated()))
+    assert runner.run().passed
+    rtc = runner.machine.peripherals["rtc"]
+    tr, dr = rtc.read(0x00, 4), rtc.read(0x04, 4)         # as firmware reads them: TR, then DR
+    # half a second of virtual time after 12:34:56 on Friday 2031-07-04 (WDU 5)
+    assert (tr, dr) == (0x12_34_56, 0x31_00_00 | 5 << 13 | 0x07_04)

@@ -66,7 +66,8 @@ def test_device_initiated_suite_follows_the_autopost_images(tmp_path):
     stats = result.statistics.total
     assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
     assert stats.passed == 5 and stats.failed == 0
-    seedbug = tmp_path / "artifacts" / "Device_Initiated" / "autopost-seedbug_POSTs_fail_with_bad_record_mac_diagnosed_as_seedbug"
+    test = "autopost-seedbug_POSTs_fail_with_bad_record_mac_diagnosed_as_seedbug"
+    seedbug = tmp_path / "artifacts" / "Device_Initiated" / test
     saved = json.loads((seedbug / "result.json").read_text())
     assert saved["verdict"] == "pass"
     assert [r["alert"] for c in saved["connections"] for r in c["requests"]][:2] == ["bad_record_mac"] * 2
