@@ -149,7 +149,8 @@ class Bus:
             buf = _host_memory(size)
             view = memoryview(buf).cast("B")
             is_flash = e.name in flash_names
-            perms = U.UC_PROT_ALL           # flash too: its stores are judged by a write hook (flash_stores.py)
+            # flash is read/execute: a store into it traps, and flash_stores.py carries it out or not
+            perms = U.UC_PROT_READ | U.UC_PROT_EXEC if is_flash else U.UC_PROT_ALL
             primary = addresses[0].address
             dma = not any(lo <= primary < hi for lo, hi in DMA_UNREACHABLE)
             for r in addresses:
@@ -214,9 +215,6 @@ class Bus:
         self._map_windows()
         controllers = spec.entries_of_type(FLASH_CONTROLLER_TYPE)
         self.flash_stores = FlashStores(self.m, self.peripherals[controllers[0].name] if controllers else None)
-        for r in self.memories:
-            if not r.writable:                  # flash, at each address it is registered at
-                self.m.core.hook_memory(U.UC_HOOK_MEM_WRITE, self.flash_stores.hook(r), r.base, r.end - 1)
 
     def _resolve_irqs(self, e: Entry, nvic: str, combiners: dict[str, Entry]) -> dict[str, int]:
         routes: dict[str, int] = {}

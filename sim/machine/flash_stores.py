@@ -2,80 +2,76 @@
 bus fault (RM0090 §3.6.2: a store outside a programming sequence is not performed and sets
 FLASH_SR.PGSERR; the CPU sees no error).
 
-The CPU's view of flash is writable, with a write hook over it (every address flash is mapped
-at: the array and its boot alias at 0x0). The hook runs before each store, asks the flash
-interface (`STM32F4_FlashController.store_allowed`), and for a store it refuses keeps the bytes
-about to be overwritten and ends the slice after the instruction. The instruction completes with
-every other effect it has (the writeback of its base register, the rest of an STM);
-`finish()` - called by the run loop after every slice - then puts the refused bytes back and
-drops the translated code of those pages, whose bytes changed under it. Stores into flash are
-rare, and only pages under the hook take unicorn's slow store path, so code runs as before.
+Flash stays mapped read/execute only, so nothing costs anything until firmware stores into it.
+Such a store traps (unicorn's write-protection hook, `trap()`), and the CPU stops before the
+instruction. The run loop then calls `replay()`: the flash interface judges the store
+(`STM32F4_FlashController.store_allowed`), flash is made writable - outside emulation, where
+changing protection is safe - and the one instruction runs again, completing with every effect it
+has (the writeback of its base register, the other stores of an STM). A refused store's bytes
+are then put back; flash becomes read-only again and the translated code of the touched pages is
+dropped, since their bytes changed under it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
+
+from unicorn import unicorn_const as U
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bus import MemoryRegion
     from .machine import Machine
 
 PAGE = 0x400
+SPAN = 2 * PAGE                 # the bytes one store instruction can reach: at most 64, across one page edge
 
 
 @dataclass
-class _Refused:
+class _Trap:
     region: "MemoryRegion"
     address: int
-    before: bytes
+    size: int
 
 
 class FlashStores:
     def __init__(self, machine: "Machine", controller) -> None:
         self.m = machine
         self.controller = controller            # the flash interface model (None: no controller)
-        self.refused_pending: list[_Refused] = []
-        self.stores = 0                         # stores the CPU made into flash
+        self.trapped: _Trap | None = None
+        self.stores = 0                         # store instructions the CPU aimed at flash
         self.refused = 0                        # of them, not performed
 
-    @property
-    def pending(self) -> bool:
-        return bool(self.refused_pending)
+    def trap(self, region: "MemoryRegion", address: int, size: int) -> None:
+        """From the protection trap: the current instruction stores into flash; the CPU stops
+        before it (the hook returns False), and the run loop replays it."""
+        self.trapped = _Trap(region, address, size)
 
-    def hook(self, region: "MemoryRegion"):
-        """The write-hook callback for one registration of a flash memory."""
-        def on_store(_uch, _access, address, size, _value, _user) -> None:
-            try:
-                self.store(region, address, size)
-            except BaseException as exc:
-                self.m.loop.callback_failed(exc)
-        return on_store
-
-    def store(self, region: "MemoryRegion", address: int, size: int) -> None:
-        """The CPU is about to store `size` bytes at `address` in flash `region`."""
+    def replay(self, run_one: Callable[[], bool]) -> bool:
+        """Run the trapped instruction with flash writable (`run_one` runs one instruction and
+        returns what the run loop's slice returns), keeping or undoing its store."""
+        trap, self.trapped = self.trapped, None
+        region = trap.region
+        offset = trap.address - region.base
+        performed = self.controller is not None and self.controller.store_allowed(offset, trap.size)
         self.stores += 1
-        offset = address - region.base
-        if self.controller is not None and self.controller.store_allowed(offset, size):
-            return                              # programmed: the store goes through
-        self.refused += 1
-        self.refused_pending.append(_Refused(region, address, bytes(region.view[offset:offset + size])))
-        self.m.loop.stop_after_current()
-
-    def finish(self) -> None:
-        """After the slice: put back the bytes of every refused store, newest first, and drop the
-        translated code of the pages they touched."""
+        self.refused += not performed
+        start = max(0, (offset & ~(PAGE - 1)) - PAGE)
+        end = min(region.size, start + 2 * SPAN)
+        before = bytes(region.view[start:end])
+        flash = [r for r in self.m.bus.memories if r.buffer is region.buffer]
         uc = self.m.core.uc
-        pages: set[tuple[int, int]] = set()
-        while self.refused_pending:
-            r = self.refused_pending.pop()
-            offset = r.address - r.region.base
-            r.region.view[offset:offset + len(r.before)] = r.before
-            pages.add((id(r.region.buffer), offset & ~(PAGE - 1)))
-        for buffer_id, offset in pages:
-            for region in self.m.bus.memories:        # every address the page is seen at
-                if id(region.buffer) == buffer_id and offset < region.size:
-                    uc.ctl_remove_cache(region.base + offset, region.base + offset + PAGE)
+        for r in flash:
+            uc.mem_protect(r.base, r.size, U.UC_PROT_ALL)
+        try:
+            result = run_one()
+        finally:
+            if not performed:
+                region.view[start:end] = before
+            for r in flash:
+                uc.mem_protect(r.base, r.size, U.UC_PROT_READ | U.UC_PROT_EXEC)
+                uc.ctl_remove_cache(r.base + start, r.base + end)
+        return result
 
 
 __all__ = ["FlashStores"]

@@ -243,6 +243,7 @@ def device(tmp_path, *args):
     (("--tls-port", "70000"), ("--tls-port", "65535")),
     (("--tls", "1.2"), ("--tls", "compiled-in")),
     (("--get", "/"), ("--get", "--device-initiated")),
+    (("--on-unmapped", "ignore"), ("--on-unmapped", "'ignore'")),
 ])
 def test_device_initiated_options(tmp_path, args, named):
     assert_refused(device(tmp_path, *args), *named)
