@@ -7,17 +7,18 @@ sequences (RM0090 §3.9, FLASH_KEYR and FLASH_OPTKEYR): KEY1 then KEY2 clears CR
 then OPTKEY2 clears OPTCR.OPTLOCK; a wrong key locks until reset. CR and OPTCR ignore writes while locked.
 SR error/EOP bits are write-1-to-clear.
 
-CPU stores into the flash array are judged here (`store_allowed`, called by the bus for every
+CPU stores into the flash array are judged here (`store_allowed`, called by the machine for every
 store the CPU makes into flash; RM0090 §3.6.2): with CR unlocked, PG set and the store as wide as
-PSIZE says, to a sector nWRP leaves writable, the bytes are programmed - a programmed bit can only
-go from 1 to 0 (`programmed`) - and SR.EOP is set when EOPIE asks for it. Any other store is not
+PSIZE says, to a sector nWRP leaves writable, the bytes are programmed and SR.EOP is set when
+EOPIE asks for it. Any other store is not
 performed, as on silicon, and sets the error flags RM0090 §3.9.4 gives for it: PGSERR (no
 programming sequence: locked, or PG clear), PGPERR (width other than PSIZE), WRPERR (write-
 protected sector). No fault is raised: firmware finds out from SR, if it looks.
 
 Not modelled: erasing (SER/MER with STRT complete at once and change nothing), wait states
 (every instruction costs one cycle whatever LATENCY says), option-byte loading (OPTCR resets to the
-option bytes as shipped), the 128-bit row alignment check (PGAERR).
+option bytes as shipped), the 128-bit row alignment check (PGAERR). The array beyond the image
+holds 0, not the erased 0xFF, so programming writes the value as given.
 """
 
 from __future__ import annotations
@@ -131,8 +132,3 @@ class STM32F4_FlashController(Peripheral):
         if self[CR.EOPIE]:
             self[SR.EOP] = 1
         return True
-
-    @staticmethod
-    def programmed(old: bytes, new: bytes) -> bytes:
-        """Flash programming only clears bits: what the cells hold after `new` is written over `old`."""
-        return bytes(a & b for a, b in zip(old, new))
