@@ -2,14 +2,18 @@
 
 - `Memory.MappedMemory` entries become host buffers mapped into unicorn at every address they are
   registered at (flash is also at 0x0, the boot alias). The memory the flash controller names
-  (`flash: flash`) is flash: read/execute only, as on silicon without the program sequence.
+  (`flash: flash`) is flash: the CPU's stores into it are performed or dropped as the flash
+  interface decides (flash_stores.py); bus masters cannot write it.
 - Peripherals are instantiated from `MODEL_TYPES` (sim.machine.peripherals) by their Renode type
   with the entry's attributes as `params` and its IRQ connections resolved to NVIC lines
   (through `Miscellaneous.CombinedInput`, which the bus resolves statically). A PHY registered
   `@ ethernet 0` is handed to the MAC with `attach_phy(0, phy)`.
 - Each MMIO window gets its own unicorn mmio region when it owns its 1 KiB pages (one Python call
   per access, straight into the model); pages shared by several windows go through a small
-  dispatcher. Accesses to addresses nothing is registered at are faults (reported by the machine).
+  dispatcher. Accesses to addresses nothing is registered at are faults (reported by the machine),
+  or - with `on_unmapped="warn"` - read 0, ignore writes and are recorded (unmodelled.py): an
+  unmapped page is then mapped on first touch to a window that counts every access.
+- CPU stores into flash are judged by the flash interface, not faulted (flash_stores.py).
 - `sysbus init: Tag <a, b> "NAME" value` ranges read as `value` and ignore writes.
 """
 
@@ -27,6 +31,8 @@ from sim.platform import Entry, PlatformError, PlatformSpec, Reference, Registra
 
 from .core_models import CORE_TYPES, BitBanding
 from .elf import ElfError, ElfImage, Segment
+from .flash_stores import FlashStores
+from .unmodelled import UnmodelledAccesses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
@@ -95,6 +101,9 @@ class Bus:
         self.irq_routes: dict[str, dict[str, int]] = {}
         self.unrouted_irqs: list[str] = []
         self.accesses = 0
+        self.warn_unmapped = machine.options.on_unmapped == "warn"
+        self.unmodelled = UnmodelledAccesses(self._function_at_pc, machine.now)
+        self.flash_stores: FlashStores | None = None
         self._build_memories()
 
     # --- construction ----------------------------------------------------------------------------------
@@ -140,6 +149,7 @@ class Bus:
             buf = _host_memory(size)
             view = memoryview(buf).cast("B")
             is_flash = e.name in flash_names
+            # flash is read/execute: a store into it traps, and flash_stores.py carries it out or not
             perms = U.UC_PROT_READ | U.UC_PROT_EXEC if is_flash else U.UC_PROT_ALL
             primary = addresses[0].address
             dma = not any(lo <= primary < hi for lo, hi in DMA_UNREACHABLE)
@@ -203,6 +213,8 @@ class Bus:
         self._register_scs(nvic)
         self._register_tags()
         self._map_windows()
+        controllers = spec.entries_of_type(FLASH_CONTROLLER_TYPE)
+        self.flash_stores = FlashStores(self.m, self.peripherals[controllers[0].name] if controllers else None)
 
     def _resolve_irqs(self, e: Entry, nvic: str, combiners: dict[str, Entry]) -> dict[str, int]:
         routes: dict[str, int] = {}
@@ -277,12 +289,13 @@ class Bus:
         lo, hi = w.start - region, w.end - region
         read, write = w.read, w.write
         state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
+        unmodelled = self.unmodelled_access
         if lo == 0:
             def on_read(_uch, offset, size, _user):
                 try:
                     state.mmio_accesses += 1
                     if offset >= hi:
-                        raise BusFault(region + offset, size, False, "no register here")
+                        return unmodelled(region + offset, size, False, "no register here")
                     return read(offset, size)
                 except BaseException as exc:
                     return failed(exc)
@@ -291,7 +304,8 @@ class Bus:
                 try:
                     state.mmio_accesses += 1
                     if offset >= hi:
-                        raise BusFault(region + offset, size, True, "no register here")
+                        unmodelled(region + offset, size, True, "no register here")
+                        return
                     write(offset, size, value)
                 except BaseException as exc:
                     write_failed(exc)
@@ -300,7 +314,7 @@ class Bus:
                 try:
                     state.mmio_accesses += 1
                     if not lo <= offset < hi:
-                        raise BusFault(region + offset, size, False, "no register here")
+                        return unmodelled(region + offset, size, False, "no register here")
                     return read(offset - lo, size)
                 except BaseException as exc:
                     return failed(exc)
@@ -309,7 +323,8 @@ class Bus:
                 try:
                     state.mmio_accesses += 1
                     if not lo <= offset < hi:
-                        raise BusFault(region + offset, size, True, "no register here")
+                        unmodelled(region + offset, size, True, "no register here")
+                        return
                     write(offset - lo, size, value)
                 except BaseException as exc:
                     write_failed(exc)
@@ -317,6 +332,7 @@ class Bus:
 
     def _dispatcher(self, region: int):
         state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
+        unmodelled = self.unmodelled_access
 
         def on_read(_uch, offset, size, _user):
             try:
@@ -324,7 +340,7 @@ class Bus:
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
-                    raise BusFault(address, size, False, "nothing is registered at this address")
+                    return unmodelled(address, size, False, "nothing is registered at this address")
                 return w.read(address - w.start, size)
             except BaseException as exc:
                 return failed(exc)
@@ -335,11 +351,51 @@ class Bus:
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
-                    raise BusFault(address, size, True, "nothing is registered at this address")
+                    unmodelled(address, size, True, "nothing is registered at this address")
+                    return
                 w.write(address - w.start, size, value)
             except BaseException as exc:
                 write_failed(exc)
         return on_read, on_write
+
+    # --- unmodelled hardware (on_unmapped="warn") ---------------------------------------------------------
+    def unmodelled_access(self, address: int, size: int, write: bool, reason: str) -> int:
+        """An access to no register: recorded (a read gives 0) in warn mode, else a BusFault."""
+        if not self.warn_unmapped:
+            raise BusFault(address, size, write, reason)
+        self.unmodelled.touch(address, write)
+        return 0
+
+    def map_unmodelled(self, address: int) -> bool:
+        """Map the unmapped page holding `address` to a window that records every access (from the
+        CPU's unmapped-access trap, which then retries the access). False in fault mode."""
+        if not self.warn_unmapped:
+            return False
+        page = address & ~(PAGE - 1)
+        touch = self.unmodelled.touch
+        state = self.m.run_state
+
+        def on_read(_uch, offset, size, _user):
+            try:
+                state.mmio_accesses += 1
+                touch(page + offset, False)
+            except BaseException as exc:
+                return self.m.loop.callback_failed(exc)
+            return 0
+
+        def on_write(_uch, offset, size, value, _user):
+            try:
+                state.mmio_accesses += 1
+                touch(page + offset, True)
+            except BaseException as exc:
+                self.m.loop.write_failed(exc)
+
+        self.m.core.map_mmio(page, PAGE, on_read, on_write)
+        return True
+
+    def _function_at_pc(self) -> str | None:
+        where = self.m.symbols.symbolize(self.m.pc())
+        return where.split("+")[0] if where else None
 
     # --- lookups --------------------------------------------------------------------------------------------
     def window_at(self, address: int) -> Window | None:

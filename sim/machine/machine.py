@@ -374,6 +374,25 @@ class Machine:
     def restore(self, snapshot: object) -> None:
         from .snapshot import restore_snapshot
         restore_snapshot(self, snapshot)
+        self.bus.unmodelled.clear()          # the record is of the run from the snapshot on
+
+    # =====================================================================================
+    # what a scenario sets and reads beyond the Backend interface
+    # =====================================================================================
+    def set_calendar(self, unix_ns: int) -> None:
+        """Every RTC of the platform reads this calendar time now and runs on from it."""
+        for p in self.peripherals.values():
+            set_calendar = getattr(p, "set_calendar", None)
+            if set_calendar is not None:
+                set_calendar(unix_ns)
+
+    def unmodelled_accesses(self) -> list[dict]:
+        """Accesses to addresses nothing is modelled at (on_unmapped="warn"), since the last
+        restore: address, block, read/write, function, count."""
+        out = [e.to_dict() for e in self.bus.unmodelled.report()]
+        if self.bus.unmodelled.not_recorded:
+            out.append({"address": None, "not_recorded": self.bus.unmodelled.not_recorded})
+        return out
 
     @property
     def instructions(self) -> int:

@@ -270,6 +270,10 @@ class RunLoop:
                 state.callback_error = core.callback_error
             core.callback_error = None
         wfi = False
+        flash_store = error is not None and self.m.bus.flash_stores.trapped is not None
+        if flash_store:
+            error = None                         # not a fault: the instruction is replayed below
+            state.slice_break = True
         # counter = instructions begun + 1 at a stop. unicorn defers a count stop that falls
         # inside an IT block to the block's end and does not count IT instructions whose
         # condition failed, so a slice can run a few instructions past its count
@@ -294,6 +298,8 @@ class RunLoop:
         state.instructions += executed
         if executed:
             state.skip_break = state.skip_watch = None
+        if flash_store:                          # a store into flash stopped the CPU before it
+            return self.m.bus.flash_stores.replay(lambda: self._slice(1))
         return wfi
 
     def _after_wfi(self, pc: int) -> bool:

@@ -27,7 +27,7 @@ except ImportError as exc:                                  # a missing test dep
 # .repl entry -> {SVD peripheral: its offset inside our model's window}
 BLOCKS = {
     "rcc": {"RCC": 0}, "flash_controller": {"FLASH": 0}, "pwr": {"PWR": 0}, "exti": {"EXTI": 0},
-    "rng": {"RNG": 0},
+    "rng": {"RNG": 0}, "rtc": {"RTC": 0},
     "ethernet": {"Ethernet_MAC": 0, "Ethernet_MMC": 0x100, "Ethernet_PTP": 0x700, "Ethernet_DMA": 0x1000},
     **{f"usart{n}": {f"USART{n}": 0} for n in (1, 2, 3, 6)},
     **{f"gpioPort{port}": {f"GPIO{port}": 0} for port in "ABCDEFGHI"},
@@ -41,7 +41,7 @@ SVD_NAMES = {
     ("ethernet", "MACFFR", "PAM"): "RAM", ("ethernet", "MACMIIDR", "MD"): "TD",
     ("ethernet", "MACFCR", "FCB_BPA"): "FCB", ("ethernet", "MACA1LR", "MACA1L"): "MACA1LR",
     ("ethernet", "MACA2HR", "MACA2H"): "MAC2AH", ("ethernet", "MACA3LR", "MACA3L"): "MBCA3L",
-    ("ethernet", "DMASR", "RWTS"): "PWTS",
+    ("ethernet", "DMASR", "RWTS"): "PWTS", ("rtc", "CR", "WUCKSEL"): "WCKSEL",
 }
 
 _SR_RESET = ("reset", 0x0000_00C0, 0x00C0_0000)
@@ -54,8 +54,9 @@ SVD_ERRORS = {
     ("pwr", "CR", "reset", 0x4000, 0): "the SVD's reset value lacks VOS",
     # RM0090 §7.3 (RCC_AHB1ENR): bit 20 CCMDATARAMEN; the SVD's own reset value sets it
     ("rcc", "AHB1ENR", "CCMDATARAMEN", "missing"): "the SVD declares no bit 20",
-    # RM0090 §3.9 (FLASH_OPTCR): OPTLOCK (bit 0) is set after reset; the SVD's 0x14 lacks it
-    ("flash_controller", "OPTCR", "reset", 0x15, 0x14): "OPTLOCK set after reset",
+    # RM0090 §3.9.10 (FLASH_OPTCR): reset 0x0FFF AAED, the option bytes as shipped (no sector
+    # write-protected, RDP level 0, OPTLOCK set); the SVD's 0x14 has neither nWRP nor OPTLOCK
+    ("flash_controller", "OPTCR", "reset", 0x0FFF_AAED, 0x14): "option bytes as shipped are loaded at reset",
     # RM0090 §30.6.1 (USART_SR): TXE (bit 7) and TC (bit 6) reset to 1 (the register diagram's
     # reset row), 0x0000_00C0; the SVD shifts them into reserved bits 23:22
     **{(f"usart{n}", "SR", *_SR_RESET): "SR reset bits shifted by 16 in the SVD" for n in (1, 2, 3, 6)},
@@ -78,6 +79,9 @@ SVD_ERRORS = {
     ("ethernet", "MMCTIMR", "TGFM", (21, 1), (16, 1)): "TGFM is bit 21",
     # RM0090 §33.8.3 (ETH_PTPPPSCR): PPSFREQ [3:0]; the SVD copies PTPTSSR's fields
     ("ethernet", "PTPPPSCR", "PPSFREQ", "missing"): "PPSFREQ is not in the SVD",
+    # RM0090 §26.6.15 (RTC_TSTR): the time-stamp time, laid out as RTC_TR; the SVD copies TAFCR's fields
+    **{("rtc", "TSTR", name, "missing"): "the SVD gives TSTR TAFCR's fields"
+       for name in ("SU", "ST", "MNU", "MNT", "HU", "HT", "PM")},
 }
 
 # Where the models differ from the SVD by choice (not an SVD error).

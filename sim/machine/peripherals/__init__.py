@@ -4,7 +4,7 @@
     base.py          Peripheral (bus interface, register storage), MachineServices, @model
     registers.py     registers declared field by field: access modes, resets, callbacks, dumps
     timing.py        named virtual-time deadlines a model arms
-    rcc.py flash.py pwr.py gpio.py exti.py usart.py rng.py   the STM32F407 system blocks
+    rcc.py flash.py pwr.py gpio.py exti.py usart.py rng.py rtc.py   the STM32F407 system blocks
     ethernet/        the Ethernet MAC: registers, MDIO, TX DMA, RX path
     phy.py           the LAN8742A-like PHY on the MAC's MDIO bus
     eth_checksum.py  the MAC's checksum offload engine
@@ -19,6 +19,7 @@ from sim.machine.peripherals import (  # noqa: F401  (imported for their @model 
     pwr,
     rcc,
     rng,
+    rtc,
     usart,
 )
 from sim.machine.peripherals.base import MODEL_TYPES, DmaError, MachineServices, Peripheral
