@@ -149,7 +149,7 @@ def _minimal_attributes(rtype: RenodeType) -> dict[str, str]:
     return values
 
 
-def _platform(rtype: RenodeType, attributes: dict[str, str], lines: list[str] = (),
+def _platform(rtype: RenodeType, attributes: dict[str, str], lines: tuple[str, ...] | list[str] = (),
               registration: str | None = None, extra: str = "") -> str:
     body = f"subject: {rtype.name} @ {registration or _registration(rtype)}\n"
     body += "".join(f"    {name}: {value}\n" for name, value in attributes.items())
@@ -168,7 +168,7 @@ class Case:
     error: str | None                       # None: Renode loads it; else the error code it refuses it with
     inspect: str | None = None              # the entry whose size and numbered outputs are read back
     rtype: RenodeType | None = None
-    checker_agrees: bool = True             # False: the checker refuses it for our firmware's sake
+    checker_agrees: bool = True             # False: checker and Renode differ on purpose (see the case)
 
 
 def _cases_for(rtype: RenodeType) -> list[Case]:
@@ -281,6 +281,8 @@ CASES = [case for rtype in catalogue.TYPES.values() for case in _cases_for(rtype
 
 @pytest.fixture(scope="module")
 def renode(tmp_path_factory) -> dict:
+    if not AVAILABLE:                        # (module fixtures run before the autouse check)
+        pytest.fail(f"SIM_REQUIRE_RENODE is set but {REASON}")
     work = tmp_path_factory.mktemp("renode-probe")
     request, answer = work / "request.json", work / "answer.json"
     request.write_text(json.dumps({
