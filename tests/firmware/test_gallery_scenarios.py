@@ -236,7 +236,9 @@ def test_fixed_passes_the_long_upload():
 # --- bug-stack-overflow: the upload task's stack ends where the TLS session does ----------------
 
 def test_stack_overflow_passes_when_the_request_fits_one_smaller_record():
-    assert_ok(post("bug-stack-overflow", 3900), 3900)
+    run = post("bug-stack-overflow", 3900)
+    assert_ok(run, 3900)
+    assert run.journal.first_failure() is None          # the closing alert verified as well
 
 
 def test_stack_overflow_corrupts_the_sequence_counter_with_a_full_record():
@@ -267,6 +269,9 @@ def test_stack_overflow_corrupts_the_sequence_counter_with_a_full_record():
     assert second.extra["hostname"] == first.extra["hostname"]
     assert failed.seq == 2
     assert not [line for line in run.step.uart_lines if line.startswith("panic")]
+    # on the wire, the rejected record's explicit nonce is the counter as the overflow left it
+    stream = run.journal.rx_stream
+    assert stream[failed.stream_offset + 5:failed.stream_offset + 13] == second.extra["ctr"]
 
 
 def test_fixed_passes_the_full_record():
