@@ -13,12 +13,12 @@ import dataclasses
 import hashlib
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
-
 from fw_testlib import BUILD
+
 from sim.scenario import Result, Scenario, ScenarioRunner, Step
 
 GCM = "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
@@ -60,7 +60,7 @@ class Run:
 
 
 def post(name: str, size: int, *, tls: str = "1.2", suite: str = GCM, faults: tuple = (), policy=None,
-         window: int | None = None, watch: tuple["Calls", ...] = ()) -> Run:
+         window: int | None = None, watch: tuple[Calls, ...] = ()) -> Run:
     """One `post /upload SIZE` on image `name`; `window` is the receive window the host (the
     server's TCP) advertises; `watch` are Calls recorders to attach to the machine for the run."""
     scenario = Scenario(firmware=str(image(name)), steps=(Step("post", "/upload", size, expect="any"),),
@@ -85,7 +85,7 @@ DECLARED_IN = {"tskTaskControlBlock": "kernel/tasks.c", "tls_session": "tls/tls_
                "mbedtls_ssl_context": "tls/tls_client.c"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def member_offset(elf: Path, struct_name: str, member: str) -> int:
     """Offset of `member` in `struct struct_name` (or a typedef of that name), from DWARF."""
     unit = DECLARED_IN[struct_name]

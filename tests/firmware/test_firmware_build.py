@@ -166,6 +166,7 @@ def test_gallery_variants_compile_only_their_own_files(tmp_path):
     out = result.stdout
     assert len(compiled(out, "/library/ssl_tls.c")) == 2
     (compat,) = [line for line in compiled(out, "/library/ssl_tls.c") if "mbedtls_config_trunc_hmac_compat" in line]
+    assert f"-o {tmp_path}/build/obj/mbedtls/mbedtls_config_trunc_hmac_compat/ssl_tls.o" in compat
     assert len(compiled(out, "/src/core/tcp.c")) == 2 and len(compiled(out, "/firmware/shell/https.c")) == 2
     for variant, own in GALLERY.items():
         mine = [line for line in compiled(out, ".c") if f"-DFW_VARIANT_NAME='\"{variant}\"'" in line]

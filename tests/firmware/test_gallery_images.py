@@ -5,9 +5,9 @@ differ, and the image boots as the shell does, under its own name."""
 from __future__ import annotations
 
 import pytest
-
 from fw_elfdiff import differing_symbols
 from fw_testlib import GALLERY
+
 from sim.scenario import boot
 
 # variant -> (functions that differ, symbols only in fixed, symbols only in the variant)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from fw_gallery import GCM, Calls, Tasks, body_sha256, image, member_offset, post, u32
+
 from sim.net.faults import StreamByte
 from sim.net.frames import SYN, decode_tcp_frame
 from sim.scenario import LinkFault
