@@ -64,9 +64,8 @@ def _renode_source_tree() -> Path:
     given = os.environ.get("RENODE_SOURCE_DIR")
     tree = Path(given or os.environ.get("PYRENODE_BUILD_DIR") or "")
     if not (given or os.environ.get("PYRENODE_BUILD_DIR")):
-        pytest.skip("needs a Renode 1.16.1 source tree: set RENODE_SOURCE_DIR to a checkout of renode "
-                    "v1.16.1 with its submodules (git clone --recursive --branch v1.16.1 "
-                    "https://github.com/renode/renode)")
+        pytest.skip("needs a Renode 1.16.1 source tree: set RENODE_SOURCE_DIR to a checkout of Renode's "
+                    "v1.16.1 tag with its submodules (or PYRENODE_BUILD_DIR to a built one)")
     if not (tree / "tools" / "version").is_file() or not (tree / "src" / "Infrastructure" / "src").is_dir():
         pytest.fail(f"{tree} is not a Renode source tree with its submodules (no tools/version or "
                     f"src/Infrastructure/src); point RENODE_SOURCE_DIR at one")
