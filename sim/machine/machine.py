@@ -181,9 +181,14 @@ class Machine:
         self._report_regs = RegBatch(self.core.uc, [_REGISTER_IDS[n] for n in _REPORT_REGS])
         from . import peripherals  # noqa: F401  (importing the package registers every model)
         from .peripherals.base import MODEL_TYPES
+        from .peripherals.clocks import FixedClocks
+        self.peripherals: dict[str, Any] = {}
+        self.clocks = FixedClocks(self.frequency)        # the RCC's live tree once it is built
         self.bus = Bus(self.spec, self)
         self.bus.build_peripherals(MODEL_TYPES)
         self.peripherals = self.bus.peripherals
+        self.clocks = next((p for p in self.peripherals.values()
+                            if getattr(p, "RENODE_TYPE", "") == "Miscellaneous.STM32F4_RCC"), self.clocks)
         self._install_cpu_hooks()
 
     @staticmethod
@@ -272,6 +277,13 @@ class Machine:
 
     def random(self, label: str) -> SeededRandom:
         return self._random_root.child(label)
+
+    def clocks_changed(self) -> None:
+        """The RCC changed a rate: the models that derive timing from the clock tree follow."""
+        for p in self.peripherals.values():
+            follow = getattr(p, "clocks_changed", None)
+            if follow is not None:
+                follow()
 
     def read_ipsr(self) -> int:
         return self._ipsr_reg.read()[0]

@@ -4,7 +4,9 @@
     base.py          Peripheral (bus interface, register storage), MachineServices, @model
     registers.py     registers declared field by field: access modes, resets, callbacks, dumps
     timing.py        named virtual-time deadlines a model arms
+    clocks.py        the clock tree models ask for their rates; counts of a clock <-> virtual time
     rcc.py flash.py pwr.py gpio.py exti.py usart.py rng.py   the STM32F407 system blocks
+    timers.py        TIM2-TIM7 (basic and general-purpose), clocked from the live APB1 clock
     ethernet/        the Ethernet MAC: registers, MDIO, TX DMA, RX path
     phy.py           the LAN8742A-like PHY on the MAC's MDIO bus
     eth_checksum.py  the MAC's checksum offload engine
@@ -19,6 +21,7 @@ from sim.machine.peripherals import (  # noqa: F401  (imported for their @model 
     pwr,
     rcc,
     rng,
+    timers,
     usart,
 )
 from sim.machine.peripherals.base import MODEL_TYPES, DmaError, MachineServices, Peripheral

@@ -71,13 +71,10 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
     # host-side wiring, not machine state: a snapshot restore keeps the live callbacks
     SNAPSHOT_KEEP = ("tx_listeners",)
 
-    # Virtual durations in CPU cycles.
+    # Virtual durations in reference cycles.
     software_reset_cycles = 64
-    # A clause-22 MDIO frame is 64 MDC periods; at MDC = HCLK/102 that would be ~6500 cycles.
-    # Shorter on purpose: drivers poll MB, and boot stays fast.
-    mdio_cycles = 128
 
-    def __init__(self, services, name, params=None, irqs=None) -> None:
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
         self.name = name
         self.tx_listeners: list[Callable[[TxFrame], None]] = []
         self.reference_clock: bool | None = None   # None: present while a PHY is attached
@@ -92,7 +89,7 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         self.smi = StationManagement(self)
         self.tx = TxDma(self)
         self.rx = RxPath(self)
-        super().__init__(services, name, params, irqs)
+        super().__init__(services, name, params, irqs, **kwargs)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
