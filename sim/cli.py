@@ -50,11 +50,23 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="what counts as success for the exit status (default: %(default)s)")
 
     peer = sub.add_parser("peer", help="serve the TLS/HTTP peer on a real socket")
-    peer.add_argument("--listen", default="127.0.0.1:8443", metavar="HOST:PORT")
+    peer.add_argument("--listen", default="127.0.0.1:8443", metavar="HOST:PORT",
+                      help="address to serve, e.g. 0.0.0.0:8443 or [::1]:8443; port 0 picks a free one, "
+                           "printed (default: %(default)s)")
     peer.add_argument("--tls", choices=("1.0", "1.1", "1.2", "any"), default="any")
     peer.add_argument("--suite", default="any")
     peer.add_argument("--seed", type=int, default=1)
-    peer.add_argument("--journal", type=Path, metavar="DIR", help="write journal and key log per connection")
+    peer.add_argument("--journal", metavar="DIR",
+                      help="write each connection's journal and key log into a new DIR/run-NNNN per start")
+    # the limits' defaults live with PeerLimits (a leaf module: building the parser loads no TLS stack)
+    from sim.peer.config import PeerLimits
+    peer_limits = PeerLimits()
+    peer.add_argument("--max-connections", type=int, default=peer_limits.max_connections, metavar="N",
+                      help="connections open at once; more are closed at once and counted (default: %(default)s)")
+    peer.add_argument("--handshake-timeout", type=float, default=peer_limits.handshake_timeout, metavar="SECONDS",
+                      help="close a connection whose TLS handshake is not done by then (default: %(default)s)")
+    peer.add_argument("--idle-timeout", type=float, default=peer_limits.idle_timeout, metavar="SECONDS",
+                      help="close a connection that sent and received nothing that long (default: %(default)s)")
     return parser
 
 

@@ -1,31 +1,37 @@
 """The peer's HTTP/1.1 application: sans-IO, bytes of requests in, bytes of responses out.
 
-Routes (all bodies deterministic, so a client can check what it received):
+Requests are parsed by h11 (RFC 9112): header lines may end in CRLF or a bare LF (§2.2), bodies
+come with Content-Length or chunked (§7.1), and several requests may be pipelined. Routes (all
+bodies deterministic, so a client can check what it received):
 
 * `GET /bytes/N`  -> N bytes with byte i = i % 251 (the same pattern the firmware POSTs)
 * `GET /text/N`   -> N ASCII bytes with byte i = TEXT_ALPHABET[i % 62] (A-Z a-z 0-9, no newline)
 * `GET <other>`   -> `get_body(path)` = b"tls-fw-sim peer: GET <path>\\n" (path as sent, query included)
-* `POST /upload` with Content-Length -> 200, `Content-Type: application/json`, body exactly
-  `{"length": <n>, "sha256": "<hex>"}` over the received body
-* 400 malformed request, 404 unknown POST target, 405 other methods, 411 POST without
-  Content-Length (also chunked bodies), 413 Content-Length over `upload_limit` (default 1 MiB)
+* `POST /upload` with Content-Length or chunked -> 200, `Content-Type: application/json`, body
+  exactly `{"length": <n>, "sha256": "<hex>"}` over the received body
+* 400 malformed request, 404 unknown POST target, 405 other methods, 411 POST with neither
+  Content-Length nor chunked, 413 a body (or a /bytes, /text size) over `upload_limit`
+  (`DEFAULT_UPLOAD_LIMIT`, 1 MiB; a chunked body is refused once it passes the limit)
 
-Keep-alive is HTTP/1.1's default; `Connection: close` (or HTTP/1.0 without keep-alive) closes
-after the response, and every error response closes. `close_requested` tells the transport to
-send close_notify and FIN once the response is out.
+Keep-alive is HTTP/1.1's default; `Connection: close` or an HTTP/1.0 request closes after the
+response (h11 keeps no HTTP/1.0 connection open), and every error response closes.
+`close_requested` tells the transport to send close_notify and FIN once the response is out.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import re
 from dataclasses import dataclass
 
-DEFAULT_UPLOAD_LIMIT = 1 << 20
-MAX_HEADER_BYTES = 16384
+import h11
+
+DEFAULT_UPLOAD_LIMIT = 1 << 20        # largest request body (and /bytes, /text size) served; above: 413
+MAX_HEADER_BYTES = 16384              # request line + header block still unfinished after this: 400
+LOG_ENTRIES = 1000                    # requests remembered per connection (`HttpApp.log`)
 TEXT_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/(1\.[01])$")
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
             413: "Payload Too Large"}
 _SIZE_ROUTE = re.compile(r"^/(bytes|text)/(\d{1,9})$")
@@ -63,117 +69,124 @@ class RequestLog:
     note: str = ""
 
 
+class _Request:
+    """The request being read: what it asked for and a digest of its body so far."""
+
+    def __init__(self, method: str, target: str, keep_alive: bool) -> None:
+        self.method, self.target, self.keep_alive = method, target, keep_alive
+        self.length = 0
+        self.sha256 = hashlib.sha256()
+
+    def feed(self, data: bytes) -> None:
+        self.sha256.update(data)
+        self.length += len(data)
+
+
 class HttpApp:
     """One connection's HTTP/1.1 server side (pipelining supported, requests answered in order)."""
 
     def __init__(self, *, upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> None:
         self.upload_limit = upload_limit
         self.close_requested = False
-        self.log: list[RequestLog] = []
-        self._buffer = bytearray()
-        self._body: _Body | None = None
+        self.log: collections.deque[RequestLog] = collections.deque(maxlen=LOG_ENTRIES)
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self._request: _Request | None = None
 
     def receive(self, data: bytes) -> bytes:
         """Feed request bytes; returns the response bytes produced (possibly several responses)."""
-        if self.close_requested:
+        if self.close_requested or not data:       # (h11 takes empty data for the end of the stream)
             return b""
-        self._buffer += data
+        self._h11.receive_data(bytes(data))
         out = bytearray()
         while not self.close_requested:
-            if self._body is not None:
-                take = min(self._body.remaining, len(self._buffer))
-                self._body.feed(bytes(self._buffer[:take]))
-                del self._buffer[:take]
-                if self._body.remaining:
-                    break
-                out += self._finish_body(self._body)
-                self._body = None
-                continue
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buffer) > MAX_HEADER_BYTES:
-                    out += self._error(400, "?", "?", "request header block over 16 KiB")
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                request = self._request
+                out += self._error(400, request.method if request else "?", request.target if request else "?",
+                                   f"malformed request: {exc}")
                 break
-            head = bytes(self._buffer[:end])
-            del self._buffer[:end + 4]
-            out += self._on_head(head)
+            if event is h11.NEED_DATA:
+                break
+            if event is h11.PAUSED:                # both sides done with a request: the next one
+                self._h11.start_next_cycle()
+            elif isinstance(event, h11.Request):
+                out += self._on_request(event)
+            elif isinstance(event, h11.Data):
+                out += self._on_body(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                out += self._on_end()
         return bytes(out)
 
     # --- internals ---------------------------------------------------------------------------
-    def _on_head(self, head: bytes) -> bytes:
-        lines = head.split(b"\r\n")
-        m = _REQUEST_LINE.match(lines[0])
-        if not m:
-            return self._error(400, "?", "?", f"malformed request line {lines[0][:80]!r}")
-        method, target, version = m.group(1).decode(), m.group(2).decode("latin-1"), m.group(3).decode()
-        headers: dict[str, list[str]] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or not name or name != name.strip() or b" " in name:
-                return self._error(400, method, target, f"malformed header line {line[:80]!r}")
-            headers.setdefault(name.decode("latin-1").lower(), []).append(value.strip().decode("latin-1"))
-        if version == "1.1" and "host" not in headers:
-            return self._error(400, method, target, "HTTP/1.1 request without Host")
-        connection = ",".join(headers.get("connection", [])).lower()
-        keep_alive = ("close" not in connection) if version == "1.1" else ("keep-alive" in connection)
-        lengths = set(headers.get("content-length", []))
-        length = None
-        if lengths:
-            if len(lengths) != 1 or not next(iter(lengths)).isdigit():
-                return self._error(400, method, target, f"bad Content-Length {sorted(lengths)}")
-            length = int(next(iter(lengths)))
-        chunked = "transfer-encoding" in headers
+    def _on_request(self, event: h11.Request) -> bytes:
+        method, target = event.method.decode("ascii"), event.target.decode("latin-1")
+        keep_alive = event.http_version >= b"1.1" and b"close" not in _header_tokens(event, b"connection")
+        self._request = _Request(method, target, keep_alive)
+        lengths = [value for name, value in event.headers if name == b"content-length"]
+        chunked = b"chunked" in _header_tokens(event, b"transfer-encoding")
         if method == "POST":
-            if chunked or length is None:
-                return self._error(411, method, target, "POST needs Content-Length (chunked bodies are not accepted)")
-            if length > self.upload_limit:
-                return self._error(413, method, target, f"Content-Length {length} over the limit of {self.upload_limit}")
-            self._body = _Body(method, target, length, keep_alive)
-            return self._finish_body(self._body) if length == 0 else b""
-        if chunked:
-            return self._error(411, method, target, "chunked request bodies are not accepted")
-        if method not in ("GET", "HEAD"):
+            if not lengths and not chunked:
+                return self._error(411, method, target, "POST needs Content-Length or a chunked body")
+            if lengths and int(lengths[0]) > self.upload_limit:
+                return self._error(413, method, target, f"Content-Length {int(lengths[0])} over the limit of "
+                                                        f"{self.upload_limit}")
+        elif method not in ("GET", "HEAD"):
             return self._error(405, method, target, f"method {method} is not supported (GET, HEAD, POST are)")
-        if length:
-            self._body = _Body(method, target, length, keep_alive)   # a GET body is read and ignored
-            return b""
-        return self._get(method, target, keep_alive, 0)
+        return b""
 
-    def _finish_body(self, body: "_Body") -> bytes:
-        if body.method != "POST":
-            return self._get(body.method, body.target, body.keep_alive, body.length)
-        if body.target != "/upload":
-            return self._respond(404, body.method, body.target, b"POST goes to /upload\n", "text/plain",
-                                 body.keep_alive, body.length)
-        payload = upload_response_body(body.length, body.sha256.hexdigest())
-        return self._respond(200, "POST", body.target, payload, "application/json", body.keep_alive, body.length)
+    def _on_body(self, data: bytes) -> bytes:
+        request = self._request
+        request.feed(data)          # a GET body is read and ignored
+        if request.method == "POST" and request.length > self.upload_limit:     # only a chunked body gets here
+            return self._error(413, request.method, request.target,
+                               f"chunked body over the limit of {self.upload_limit}")
+        return b""
 
-    def _get(self, method: str, target: str, keep_alive: bool, request_len: int) -> bytes:
-        body = get_body(target, self.upload_limit)
+    def _on_end(self) -> bytes:
+        request, self._request = self._request, None
+        if request.method != "POST":
+            return self._get(request)
+        if request.target != "/upload":
+            return self._respond(404, request, b"POST goes to /upload\n", "text/plain", request.keep_alive)
+        payload = upload_response_body(request.length, request.sha256.hexdigest())
+        return self._respond(200, request, payload, "application/json", request.keep_alive)
+
+    def _get(self, request: _Request) -> bytes:
+        body = get_body(request.target, self.upload_limit)
         if body is None:
-            return self._error(413, method, target, f"requested size over the limit of {self.upload_limit}")
-        ctype = "application/octet-stream" if target.startswith("/bytes/") else "text/plain"
-        return self._respond(200, method, target, body, ctype, keep_alive, request_len, head=method == "HEAD")
+            return self._error(413, request.method, request.target,
+                               f"requested size over the limit of {self.upload_limit}")
+        ctype = "application/octet-stream" if request.target.startswith("/bytes/") else "text/plain"
+        return self._respond(200, request, body, ctype, request.keep_alive)
 
     def _error(self, status: int, method: str, target: str, why: str) -> bytes:
-        return self._respond(status, method, target, (why + "\n").encode(), "text/plain", False, 0, note=why)
+        request = self._request if self._request is not None else _Request(method, target, False)
+        return self._respond(status, request, (why + "\n").encode(), "text/plain", False, note=why)
 
-    def _respond(self, status: int, method: str, target: str, body: bytes, ctype: str, keep_alive: bool,
-                 request_len: int, *, head: bool = False, note: str = "") -> bytes:
+    def _respond(self, status: int, request: _Request, body: bytes, ctype: str, keep_alive: bool, *,
+                 note: str = "") -> bytes:
         if not keep_alive:
             self.close_requested = True
-        self.log.append(RequestLog(method, target, status, request_len, len(body), note))
-        lines = [f"HTTP/1.1 {status} {_REASONS[status]}", f"Content-Type: {ctype}", f"Content-Length: {len(body)}",
-                 f"Connection: {'keep-alive' if keep_alive else 'close'}", "Server: tls-fw-sim-peer"]
+        head = request.method == "HEAD"
+        self.log.append(RequestLog(request.method, request.target, status, request.length, len(body), note))
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(body))),
+                   ("Connection", "keep-alive" if keep_alive else "close"), ("Server", "tls-fw-sim-peer")]
+        self._track(status, headers, b"" if head else body)
+        # The head is written here rather than taken from h11: for `Connection: close` h11 would move
+        # that header after Server, and the peer's responses keep the byte layout they always had.
+        lines = [f"HTTP/1.1 {status} {_REASONS[status]}"] + [f"{name}: {value}" for name, value in headers]
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if head else body)
 
+    def _track(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Tell h11 the response went out, so that it frames and parses the next request."""
+        if self._h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return                  # an error after a response was already sent: the connection closes
+        self._h11.send(h11.Response(status_code=status, headers=headers, reason=_REASONS[status]))
+        if body:
+            self._h11.send(h11.Data(data=body))
+        self._h11.send(h11.EndOfMessage())
 
-class _Body:
-    def __init__(self, method: str, target: str, length: int, keep_alive: bool) -> None:
-        self.method, self.target, self.length, self.keep_alive = method, target, length, keep_alive
-        self.remaining = length
-        self.sha256 = hashlib.sha256()
 
-    def feed(self, data: bytes) -> None:
-        self.sha256.update(data)
-        self.remaining -= len(data)
+def _header_tokens(event: h11.Request, name: bytes) -> list[bytes]:
+    return [token.strip().lower() for n, value in event.headers if n == name for token in value.split(b",")]

@@ -10,6 +10,7 @@
 
 #include "stm32f407.h"
 #include "board.h"
+#include "uart.h"
 
 extern uint32_t _estack;
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sccm_bss, _eccm_bss;
@@ -23,7 +24,7 @@ void Default_Handler(void);
 void SVC_Handler(void);
 void PendSV_Handler(void);
 void SysTick_Handler(void);
-void USART1_IRQHandler(void);
+void UART_IRQHandler(void);       /* the console USART's (uart.h) */
 void ETH_IRQHandler(void);
 
 typedef void (*vector_t)(void);
@@ -49,7 +50,7 @@ const vector_t vector_table[VECTOR_COUNT] = {
     [14] = PendSV_Handler,
     [15] = SysTick_Handler,
     [16 ... VECTOR_COUNT - 1] = Default_Handler,
-    [16 + IRQ_USART1] = USART1_IRQHandler,
+    [16 + UART_IRQ] = UART_IRQHandler,
     [16 + IRQ_ETH] = ETH_IRQHandler,
 };
 #pragma GCC diagnostic pop

@@ -57,11 +57,13 @@
 #define RCC_AHB1_GPIOA      (1u << 0)
 #define RCC_AHB1_GPIOB      (1u << 1)
 #define RCC_AHB1_GPIOC      (1u << 2)
+#define RCC_AHB1_GPIOD      (1u << 3)
 #define RCC_AHB1_ETHMAC     (1u << 25)
 #define RCC_AHB1_ETHMACTX   (1u << 26)
 #define RCC_AHB1_ETHMACRX   (1u << 27)
 #define RCC_AHB1RSTR_ETHMAC (1u << 25)
 #define RCC_AHB2_RNG        (1u << 6)
+#define RCC_APB1_USART2     (1u << 17)
 #define RCC_APB1_PWR        (1u << 28)
 #define RCC_APB2_USART1     (1u << 4)
 #define RCC_APB2_SYSCFG     (1u << 14)
@@ -84,6 +86,7 @@
 #define GPIOA_BASE          0x40020000u
 #define GPIOB_BASE          0x40020400u
 #define GPIOC_BASE          0x40020800u
+#define GPIOD_BASE          0x40020C00u
 #define GPIO_MODER(p)       REG32((p) + 0x00)
 #define GPIO_OTYPER(p)      REG32((p) + 0x04)
 #define GPIO_OSPEEDR(p)     REG32((p) + 0x08)
@@ -91,8 +94,9 @@
 #define GPIO_AFRL(p)        REG32((p) + 0x20)
 #define GPIO_AFRH(p)        REG32((p) + 0x24)
 
-/* ---- USART1 (0x4001_1000, IRQ 37) ------------------------------------------------------------ */
+/* ---- USART1 (0x4001_1000, IRQ 37), USART2 (0x4000_4400, IRQ 38) ------------------------------ */
 #define USART1_BASE         0x40011000u
+#define USART2_BASE         0x40004400u
 #define USART_SR(u)         REG32((u) + 0x00)
 #define USART_DR(u)         REG32((u) + 0x04)
 #define USART_BRR(u)        REG32((u) + 0x08)
@@ -250,6 +254,7 @@
 #define NVIC_PRIO_BITS      4                   /* STM32F4: 16 priority levels, upper nibble */
 
 #define IRQ_USART1          37
+#define IRQ_USART2          38
 #define IRQ_ETH             61
 #define IRQ_COUNT           82                  /* vector positions 0-81 */
 

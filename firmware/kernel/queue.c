@@ -177,6 +177,7 @@ BaseType_t xQueueGenericSendFromISR(QueueHandle_t q, const void *const item,
                                     BaseType_t *const higher_priority_task_woken, const BaseType_t position)
 {
     BaseType_t result = errQUEUE_FULL;
+    portASSERT_IF_INTERRUPT_PRIORITY_INVALID();
     UBaseType_t mask = portSET_INTERRUPT_MASK_FROM_ISR();
     if (q->count < q->length) {
         copy_in(q, item, position);
@@ -199,6 +200,7 @@ BaseType_t xQueueGiveFromISR(QueueHandle_t q, BaseType_t *const higher_priority_
 BaseType_t xQueueReceiveFromISR(QueueHandle_t q, void *const buffer, BaseType_t *const higher_priority_task_woken)
 {
     BaseType_t result = errQUEUE_EMPTY;
+    portASSERT_IF_INTERRUPT_PRIORITY_INVALID();
     UBaseType_t mask = portSET_INTERRUPT_MASK_FROM_ISR();
     if (q->count > 0) {
         copy_out(q, buffer);

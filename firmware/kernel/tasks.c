@@ -165,6 +165,7 @@ TickType_t xTaskGetTickCount(void)
 
 TickType_t xTaskGetTickCountFromISR(void)
 {
+    portASSERT_IF_INTERRUPT_PRIORITY_INVALID();
     return tick_count;
 }
 

@@ -20,6 +20,14 @@
 #include "test_ca.h"
 #include "tls_client.h"
 
+#ifdef FW_APP_CONFIG
+#include FW_APP_CONFIG          /* the application's compile-time TLS settings, if any */
+#endif
+/* the name the server certificate must carry, also sent as SNI */
+#ifndef TLS_SERVER_NAME
+#define TLS_SERVER_NAME TEST_SERVER_NAME
+#endif
+
 /* Mbed TLS heap: 16 KiB incoming record buffer + 4 KiB outgoing + handshake state. CPU-only
  * memory, so it goes to CCM. */
 #ifndef TLS_HEAP_SIZE
@@ -188,13 +196,20 @@ static int configure(struct tls_session *s)
         suite_list[1] = 0;
         mbedtls_ssl_conf_ciphersuites(&s->conf, suite_list);
     }
+#ifdef TLS_CIPHERSUITE_PREFERENCE
+    else {
+        /* the application's order of preference instead of the library's */
+        static const int preferred[] = {TLS_CIPHERSUITE_PREFERENCE, 0};
+        mbedtls_ssl_conf_ciphersuites(&s->conf, preferred);
+    }
+#endif
     mbedtls_debug_set_threshold(tls_options.debug_level);
 
     ret = mbedtls_ssl_setup(&s->ssl, &s->conf);
     if (ret != 0) {
         return ret;
     }
-    ret = mbedtls_ssl_set_hostname(&s->ssl, TEST_SERVER_NAME);  /* SNI + name check */
+    ret = mbedtls_ssl_set_hostname(&s->ssl, TLS_SERVER_NAME);   /* SNI + name check */
     if (ret != 0) {
         return ret;
     }

@@ -1,7 +1,10 @@
 /*
  * TLS client sessions over lwIP sockets: connect with a timeout, Mbed TLS handshake verifying
- * the server against the embedded test CA (name TEST_SERVER_NAME, also sent as SNI), record I/O
- * with timeouts, close_notify. Version, suite and debug level are shell-settable.
+ * the server against the embedded test CA (name TLS_SERVER_NAME, by default the test PKI's
+ * TEST_SERVER_NAME, also sent as SNI), record I/O with timeouts, close_notify. Version, suite
+ * and debug level are runtime options (the shell sets them); an application may compile in its
+ * server name and an order of preferred suites (FW_APP_CONFIG: TLS_SERVER_NAME,
+ * TLS_CIPHERSUITE_PREFERENCE).
  */
 #ifndef TLS_TLS_CLIENT_H
 #define TLS_TLS_CLIENT_H

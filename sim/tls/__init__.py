@@ -7,10 +7,13 @@ prf         TLS PRF, master secret (incl. RFC 7627), key block, Finished
 records     record framing and protection (CBC MtE/EtM, TLS 1.0 implicit IV, truncated HMAC, GCM)
 messages    handshake message codecs
 policy      ServerPolicy: what a scenario's server accepts
+negotiation what the server picks from a ClientHello (version, suite, group, signature, resumption)
 sessions    session-ID cache for resumption
+states      the server's states and its transition table
+trace       the events the server emits for observers (records, checks, alerts, transitions)
 server      TlsServer: the state machine (bytes in, bytes and events out)
-journal     the record journal (JSON and text)
-mistakes    known client record-protection mistakes, tried when a MAC or tag fails
+journal     the record journal (JSON and text), an observer of the trace, with bounded memory
+mistakes    known client record-protection mistakes, tried when a MAC or tag fails (an observer)
 diagnosis   diagnose(journal, device_sent=..., locate=...): what went wrong and where
 keylog      NSS key log lines
 certs       the deterministic test PKI

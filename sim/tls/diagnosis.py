@@ -54,7 +54,6 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
              locate: Callable[[int], dict] | None = None) -> Diagnosis:
     lines: list[str] = []
     failed = journal.first_failure()
-    c2s = journal.records_from(C2S)
     info = journal.info
     if info.get("suite"):
         lines.append(f"Connection: {info.get('version')} {info.get('suite')}"
@@ -63,9 +62,10 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
                      + (f"; encrypt-then-MAC {'on' if info.get('encrypt_then_mac') else 'off'}"
                         if "CBC" in info.get("suite", "") else "")
                      + ("; truncated HMAC" if info.get("truncated_hmac") else ""))
-    lines.append(f"Client->server: {len(c2s)} records, {len(journal.rx_stream)} bytes received.")
+    lines.append(f"Client->server: {journal.records_received} records, {journal.bytes_received} bytes received.")
 
     verdict, summary, failure = _classify(journal, failed, lines)
+    device_sent = _comparable(journal, device_sent, failed, lines)
 
     difference = None
     if device_sent is not None:
@@ -82,7 +82,25 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
         elif difference is not None and failed is not None and verdict in ("record_corrupted", "keys_mismatch"):
             summary += "; the bytes arrived exactly as the device's TLS layer sent them"
     return Diagnosis(verdict, summary, "\n".join([summary, ""] + lines) + "\n", failure, difference,
-                     {"records_client_to_server": len(c2s)})
+                     {"records_client_to_server": journal.records_received})
+
+
+def _comparable(journal: Journal, device_sent: bytes | None, failed: JournalRecord | None,
+                lines: list[str]) -> bytes | None:
+    """What of the device's bytes to compare with the received stream the journal kept: all of them,
+    or - when the journal reached its stream limit - as many as it kept, and nothing when the
+    failed record lies beyond them."""
+    if device_sent is None or journal.stream_complete:
+        return device_sent
+    sent = bytes(device_sent)
+    kept = len(journal.rx_stream)
+    limit = f"the journal kept the first {kept} of the {journal.bytes_received} bytes received (its stream limit)"
+    if failed is not None and failed.end_offset > kept:
+        lines += ["", f"No byte comparison with the device's {len(sent)} bytes: {limit}, and the failed record "
+                      f"starts at stream offset {failed.stream_offset}."]
+        return None
+    lines += ["", f"The comparison covers the first {min(kept, len(sent))} bytes: {limit}."]
+    return sent[:kept]
 
 
 # --- classification ------------------------------------------------------------------------------
@@ -118,8 +136,9 @@ def _classify(journal: Journal, failed: JournalRecord | None, lines: list[str]):
         lines.append(f"  the server answered with a fatal {sent_fatal.alert['description']} alert (record #{sent_fatal.index})")
     alert = sent_fatal.alert["description"] if sent_fatal else "no alert"
     names = {c.name for c in failed.failed_checks()}
-    earlier = [r for r in journal.records_from(C2S) if r.index < failed.index and r.protection != "plaintext"
-               and r.epoch == failed.epoch]
+    # protected records of this epoch before the failed one all verified (a failure ends the connection),
+    # and there are as many as its sequence number (RFC 5246 §6.1: it restarts at 0 with each epoch)
+    earlier = failed.seq if failed.protection != "plaintext" else 0
 
     if "header" in names or (failed.error or "").startswith("truncated"):
         prev = [r for r in journal.records_from(C2S) if r.index < failed.index]
@@ -134,7 +153,8 @@ def _classify(journal: Journal, failed: JournalRecord | None, lines: list[str]):
                      "(not whole cipher blocks, or too short for IV/MAC/tag): bytes were inserted or lost.")
         return "misframing", f"{alert} at {_short(failed)}: the record length does not fit the cipher (misframing)", failure
     if names & {"mac", "tag", "padding"}:
-        duplicate = next((r for r in journal.records_from(C2S) if r.index < failed.index and r.raw == failed.raw), None)
+        duplicate = next((r for r in journal.records_from(C2S)
+                          if r.index < failed.index and r.fingerprint == failed.fingerprint), None)
         matched = [a for a in failed.alternatives if a["matched"]]
         for a in failed.alternatives:
             lines.append(f"  tried: {a['hypothesis']}: {'MATCHES' if a['matched'] else 'no'}")
@@ -155,18 +175,18 @@ def _classify(journal: Journal, failed: JournalRecord | None, lines: list[str]):
             return "client_mistake", f"{alert} at {_short(failed)}: {matched[0]['hypothesis']}", failure
         if failed.alternatives:
             lines.append("None of the known client mistakes reproduces the received bytes.")
-        if failed.seq == 0 and not earlier and failed.content_type == "handshake":
+        if failed.seq == 0 and failed.content_type == "handshake":
             premaster = [n for r in journal.records_from(C2S) for n in r.notes if n.startswith("premaster")]
             lines.append("Keys never matched: the client's first protected record (its Finished) already fails, so "
                          "client and server derived different keys (premaster/master secret, key-block layout, or a "
                          "disagreement on the record protection).")
             lines.extend(f"  {n}" for n in premaster)
             return "keys_mismatch", f"{alert} at {_short(failed)}: the client's Finished already fails, keys never matched", failure
-        lines.append(f"One record corrupted: {len(earlier)} earlier protected record(s) from the client in this epoch "
+        lines.append(f"One record corrupted: {earlier} earlier protected record(s) from the client in this epoch "
                      "verified with the same keys, so the keys match and this record's bytes changed after the client "
                      "protected them (in transit, or in the device's send path).")
         return ("record_corrupted",
-                f"{alert} at {_short(failed)} after {len(earlier)} good protected record(s): one record corrupted",
+                f"{alert} at {_short(failed)} after {earlier} good protected record(s): one record corrupted",
                 failure)
     if "verify_data" in names:
         lines.append("Handshake mismatch: the Finished record decrypted and its MAC verified (the record keys match) "

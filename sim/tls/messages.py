@@ -10,9 +10,17 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from sim.tls.protocol import AlertDescription, ExtensionType, HandshakeType, TlsAlert, handshake_name
+from sim.tls.protocol import AlertDescription, ExtensionType, HandshakeType, TlsAlert, extension_name, handshake_name
 
-MAX_HANDSHAKE_MESSAGE = 1 << 17    # client messages are small; a larger declared length is garbage
+# The largest ClientHello body RFC 5246 §7.4.1.2 allows: client_version 2 + random 32 +
+# session_id 1+32 + cipher_suites 2+(2^16-2) + compression_methods 1+(2^8-1) + extensions 2+(2^16-1).
+# A client may send one that large, fragmented over several records (RFC 5246 §6.2.1). No other
+# message this server accepts can be longer (it asks for no client certificate), so reassembly
+# refuses a larger declared length at once (decode_error) instead of buffering it: a connection
+# holds at most this plus one record of handshake bytes. OpenSSL's server uses the same bound
+# (CLIENT_HELLO_MAX_LENGTH, ssl/statem/statem_srvr.c).
+MAX_CLIENT_HELLO = 2 + 32 + (1 + 32) + (2 + 0xFFFE) + (1 + 0xFF) + (2 + 0xFFFF)     # = 131,396
+MAX_HANDSHAKE_MESSAGE = MAX_CLIENT_HELLO
 
 
 class Reader:
@@ -97,7 +105,7 @@ class HandshakeReassembler:
             if length > MAX_HANDSHAKE_MESSAGE:
                 raise TlsAlert(AlertDescription.DECODE_ERROR,
                                f"{handshake_name(self._buffer[0])} declares {length} bytes, more than "
-                               f"the {MAX_HANDSHAKE_MESSAGE} any client message needs")
+                               f"the {MAX_HANDSHAKE_MESSAGE} of the largest ClientHello (RFC 5246 §7.4.1.2)")
             if len(self._buffer) < 4 + length:
                 break
             out.append(HandshakeMessage(self._buffer[0], bytes(self._buffer[4:4 + length])))
@@ -199,8 +207,8 @@ def parse_client_hello(body: bytes) -> ClientHello:
     version = r.u16("client_version")
     random = r.raw(32, "random")
     session_id = r.vec8("session_id")
-    if len(session_id) > 32:
-        raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"ClientHello session_id is {len(session_id)} bytes (max 32)")
+    if len(session_id) > 32:      # SessionID<0..32> (RFC 5246 §7.4.1.2): a length out of range is a decoding error
+        raise TlsAlert(AlertDescription.DECODE_ERROR, f"ClientHello session_id is {len(session_id)} bytes (max 32)")
     suites_raw = r.vec16("cipher_suites")
     if len(suites_raw) < 2 or len(suites_raw) % 2:
         raise TlsAlert(AlertDescription.DECODE_ERROR, f"ClientHello cipher_suites length {len(suites_raw)} is not a positive even number")
@@ -219,8 +227,20 @@ def parse_client_hello(body: bytes) -> ClientHello:
             seen.add(ext_type)
             extensions.append((ext_type, data))
     r.end()
+    for ext_type, data in extensions:
+        if ext_type in _EMPTY_EXTENSIONS and data:
+            raise TlsAlert(AlertDescription.DECODE_ERROR,
+                           f"ClientHello {extension_name(ext_type)} extension with {len(data)}-byte "
+                           f"extension_data, which must be empty ({_EMPTY_EXTENSIONS[ext_type]})")
     suites = [int.from_bytes(suites_raw[i:i + 2], "big") for i in range(0, len(suites_raw), 2)]
     return ClientHello(version, random, session_id, suites, compression, extensions)
+
+
+# extensions whose extension_data is empty by definition; anything in it is a decoding error, as
+# Mbed TLS answers it (mbedtls/library/ssl_srv.c `ssl_parse_encrypt_then_mac_ext()`,
+# `ssl_parse_extended_ms_ext()`)
+_EMPTY_EXTENSIONS = {ExtensionType.ENCRYPT_THEN_MAC: "RFC 7366 §2",
+                     ExtensionType.EXTENDED_MASTER_SECRET: "RFC 7627 §5.1"}
 
 
 def extension(ext_type: int, data: bytes = b"") -> bytes:

@@ -2,17 +2,23 @@
 
 Each hypothesis re-opens the failed record with one parameter changed. A hypothesis that makes the
 record verify is almost certainly what the client did, so the journal can say e.g. "the client used
-encrypt-then-MAC although it was not negotiated". Hypotheses (facts/tls12.md §2.4, §2.5, §3):
-MAC-then-encrypt versus encrypt-then-MAC, a sequence number off by a few (also what replayed,
-dropped or reordered records look like), truncated HMAC per RFC 6066 and with the key truncation of
-PolarSSL 1.3 / Mbed TLS < 2.7, a MAC or AAD over a different length, and (GCM) a nonce the client
-derived from the sequence number but did not put on the wire.
+encrypt-then-MAC although it was not negotiated". Hypotheses: MAC-then-encrypt versus
+encrypt-then-MAC (RFC 7366 §3), a sequence number off by a few (also what replayed, dropped or
+reordered records look like), truncated HMAC per RFC 6066 §7 and with the key truncation of
+PolarSSL 1.3 / Mbed TLS < 2.7 (`MBEDTLS_SSL_TRUNCATED_HMAC_COMPAT`, mbedtls/library/ssl_tls.c
+`ssl_populate_transform()`), a MAC or AAD over a different length (RFC 5246 §6.2.3.1, §6.2.3.3),
+and (GCM, RFC 5288 §3) a nonce the client derived from the sequence number but did not put on the
+wire.
+
+`search_on_failure` runs the search as an observer of the server's trace: it answers a
+`ProtectionFailed` event with a `MistakesTried` event, which the journal records.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.tls import trace
 from sim.tls.protocol import TLS1_0, TRUNCATED_MAC_LEN
 from sim.tls.records import ETM_LENGTHS, GCM_LENGTHS, MTE_LENGTHS, KeyMaterial, cbc_open, gcm_open, slice_key_block
 from sim.tls.suites import CipherSuite
@@ -145,3 +151,10 @@ def _gcm_mistakes(fragment: bytes, ctx: ReadContext) -> list[dict]:
             out.append(_alt("client encrypted with a sequence-number nonce other than the explicit nonce it sent",
                             False, kind="gcm_nonce"))
     return out
+
+
+def search_on_failure(event) -> list | None:
+    """A trace observer: a failed record's `ProtectionFailed` is answered with `MistakesTried`."""
+    if isinstance(event, trace.ProtectionFailed):
+        return [trace.MistakesTried(tuple(try_client_mistakes(event.fragment, event.context)))]
+    return None

@@ -1,7 +1,8 @@
 """TLS PRF, master secret (classic and extended, RFC 7627), key block and Finished verify_data.
 
 `cryptography` has no TLS PRF; this is RFC 2246 §5 (P_MD5 xor P_SHA1) and RFC 5246 §5 (P_SHA256 or
-P_SHA384) on top of its HMAC. Verified against `openssl kdf TLS1-PRF` (facts/libraries.md §2).
+P_SHA384) on top of its HMAC, checked against OpenSSL's `openssl kdf TLS1-PRF` in
+tests/tls/test_tls_primitives.py.
 """
 
 from __future__ import annotations

@@ -90,6 +90,10 @@ class RecordFramer:
     def stream_offset(self) -> int:
         return self._offset
 
+    def pending(self, n: int | None = None) -> bytes:
+        """The first `n` (default: all) bytes not yet taken as a record, starting at `stream_offset`."""
+        return bytes(self._buffer[:n])
+
     def peek_header(self) -> tuple[int, int, int] | None:
         """(content_type, version, length) of the next record once its 5 header bytes are in."""
         if len(self._buffer) < RECORD_HEADER_LEN:
@@ -272,7 +276,8 @@ class KeyMaterial:
 
 def slice_key_block(block: bytes, suite: CipherSuite, version: int, *, mac_key_len: int | None = None) -> KeyMaterial:
     """RFC 5246 §6.3 slicing. `mac_key_len` overrides the MAC key length (and so the stride), which is
-    how PolarSSL 1.3 / Mbed TLS < 2.7 lay out the key block under truncated_hmac (facts §2.5)."""
+    how PolarSSL 1.3 / Mbed TLS < 2.7 lay out the key block under truncated_hmac
+    (`MBEDTLS_SSL_TRUNCATED_HMAC_COMPAT` in mbedtls/library/ssl_tls.c `ssl_populate_transform()`)."""
     mk = suite.mac_len if mac_key_len is None else mac_key_len
     if suite.mode == "gcm":
         ivlen = 4

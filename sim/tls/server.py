@@ -6,28 +6,31 @@
     wire = server.data_to_send()                    # bytes for the client
 
 Any malformed or failing input ends in a fatal alert (in `data_to_send()`) and a
-`ConnectionFailed` event naming the alert and the reason; `receive` never raises. Every record in
-both directions lands in `server.journal`. All randomness (server random, session IDs, ECDHE keys,
-CBC IVs, the RSA premaster fallback) comes from the `SeededRandom` given, so the same seed and the
-same client bytes give the same server bytes.
+`ConnectionFailed` event naming the alert and the reason; `receive` never raises. The states and
+what the client may send in each are the table in `sim.tls.states`. What the server does is
+emitted as trace events (`sim.tls.trace`); `server.journal` (every record in both directions) and
+the client-mistake search observe them, and `server.subscribe()` adds further observers. All
+randomness (server random, session IDs, ECDHE keys, CBC IVs, the RSA premaster fallback) comes
+from the `SeededRandom` given, so the same seed and the same client bytes give the same server
+bytes.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+from typing import ClassVar
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from sim.seed import SeededRandom
 from sim.tls import messages as msg
-from sim.tls import prf
+from sim.tls import negotiation, prf, trace
 from sim.tls.certs import TestPki, generate_test_pki
-from sim.tls.groups import GROUPS_BY_CODE, EphemeralKey, NamedGroup, group_name
-from sim.tls.journal import C2S, S2C, Journal, JournalRecord
+from sim.tls.groups import EphemeralKey, NamedGroup
+from sim.tls.journal import DEFAULT_LIMITS, Journal, JournalLimits
 from sim.tls.keylog import keylog_line
-from sim.tls.mistakes import ReadContext, try_client_mistakes
+from sim.tls.mistakes import ReadContext, search_on_failure
 from sim.tls.policy import ServerPolicy
 from sim.tls.protocol import (
     MAX_CIPHERTEXT, MAX_FRAGMENT_LENGTHS, MAX_PLAINTEXT, TLS1_0, TLS1_2, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -35,6 +38,7 @@ from sim.tls.protocol import (
     alert_name, content_type_name, extension_name, version_name)
 from sim.tls.records import Check, CipherState, KeyMaterial, RawRecord, RecordFramer, slice_key_block
 from sim.tls.sessions import CachedSession, SessionCache
+from sim.tls.states import ENDINGS, TRANSITIONS, Ending, Received, State, accepted_in
 from sim.tls.suites import CipherSuite, suite_name
 
 
@@ -70,37 +74,39 @@ class ConnectionFailed:
     reason: str
 
 
-class _Md5Sha1(hashes.HashAlgorithm):
-    # the 36-byte MD5||SHA1 "hash" TLS 1.0/1.1 RSA signatures use, without DigestInfo
-    name = "md5-sha1"
-    digest_size = 36
-    block_size = 64
-
-
-# TLS 1.2 SignatureAndHashAlgorithm values (RFC 5246 §7.4.1.4.1); our preference order
-_SIG_HASHES = {4: hashes.SHA256, 5: hashes.SHA384, 6: hashes.SHA512, 2: hashes.SHA1}
-_SIG_RSA, _SIG_ECDSA = 1, 3
-
-# states
-WAIT_CLIENT_HELLO = "wait_client_hello"
-WAIT_CLIENT_KEY_EXCHANGE = "wait_client_key_exchange"
-WAIT_CHANGE_CIPHER_SPEC = "wait_change_cipher_spec"
-WAIT_FINISHED = "wait_finished"
-ESTABLISHED = "established"
-CLOSED = "closed"
+_HANDSHAKE_INPUTS = {HandshakeType.CLIENT_HELLO: Received.CLIENT_HELLO,
+                     HandshakeType.CLIENT_KEY_EXCHANGE: Received.CLIENT_KEY_EXCHANGE,
+                     HandshakeType.FINISHED: Received.FINISHED}
 
 
 class TlsServer:
+    # the method that handles each transition of sim.tls.states.TRANSITIONS (by name: bound methods
+    # stored on the instance would make every server a reference cycle)
+    HANDLERS: ClassVar[dict[tuple[State, Received], str]] = {
+        (State.WAIT_CLIENT_HELLO, Received.CLIENT_HELLO): "_on_client_hello",
+        (State.WAIT_CLIENT_KEY_EXCHANGE, Received.CLIENT_KEY_EXCHANGE): "_on_client_key_exchange",
+        (State.WAIT_CHANGE_CIPHER_SPEC, Received.CHANGE_CIPHER_SPEC): "_on_change_cipher_spec",
+        (State.WAIT_FINISHED, Received.FINISHED): "_on_finished",
+        (State.ESTABLISHED, Received.APPLICATION_DATA): "_on_application_data",
+        (State.ESTABLISHED, Received.CLIENT_HELLO): "_refuse_renegotiation",
+    }
+
     def __init__(self, policy: ServerPolicy | None = None, rng: SeededRandom | None = None, *,
-                 pki: TestPki | None = None, sessions: SessionCache | None = None, name: str = "session") -> None:
+                 pki: TestPki | None = None, sessions: SessionCache | None = None, name: str = "session",
+                 journal_limits: JournalLimits = DEFAULT_LIMITS, observers: tuple = ()) -> None:
         self.policy = policy or ServerPolicy()
         self._rng = rng or SeededRandom(1, "tls-server")
         self._pki = pki or generate_test_pki()
         self._sessions = sessions
-        self.journal = Journal(name)
-        self.journal.info["policy"] = self.policy.describe()
+        self._trace = trace.Trace()
+        self._emit = self._trace.emit
+        self.journal = Journal(name, limits=journal_limits)
+        self.subscribe(self.journal.observe)
+        self.subscribe(search_on_failure)
+        for observer in observers:
+            self.subscribe(observer)
         self.keylog_lines: list[str] = []
-        self.state = WAIT_CLIENT_HELLO
+        self.state = State.WAIT_CLIENT_HELLO
         self.version: int | None = None
         self.suite: CipherSuite | None = None
         self.resumed = False
@@ -110,6 +116,9 @@ class TlsServer:
         self._handshake = msg.HandshakeReassembler()
         self._out = bytearray()
         self._tx_offset = 0
+        self._records = 0                 # records so far in both directions: the next record's index
+        self._records_received = 0
+        self._record_version = TLS1_0     # header version of the record being processed
         self._read = CipherState()
         self._write = CipherState()
         self._pending_read: CipherState | None = None
@@ -119,7 +128,6 @@ class TlsServer:
         self._rx_plain_seq = 0
         self._tx_plain_seq = 0
         self._transcript = bytearray()
-        self._current: JournalRecord | None = None
         self._client_hello: msg.ClientHello | None = None
         self._client_record_version = TLS1_0
         self._server_random = b""
@@ -133,16 +141,20 @@ class TlsServer:
         self._group: NamedGroup | None = None
         self._ephemeral: EphemeralKey | None = None
         self._session_id = b""
-        self._ignored_after_close = 0
+        self._emit(trace.Started(self.policy.describe()))
 
     # --- public API --------------------------------------------------------------------------
+    def subscribe(self, observer) -> None:
+        """Call `observer(event)` for every trace event (`sim.tls.trace`) from now on."""
+        self._trace.subscribe(observer)
+
     @property
     def closed(self) -> bool:
-        return self.state == CLOSED
+        return self.state == State.CLOSED
 
     @property
     def established(self) -> bool:
-        return self.state == ESTABLISHED
+        return self.state == State.ESTABLISHED
 
     def data_to_send(self) -> bytes:
         out = bytes(self._out)
@@ -151,11 +163,8 @@ class TlsServer:
 
     def receive(self, data: bytes) -> list:
         """Feed bytes from the client; returns the events they caused. Never raises on bad input."""
-        self.journal.rx_stream += data
+        self._emit(trace.BytesReceived(bytes(data)))
         if self.closed:
-            self._ignored_after_close += len(data)
-            if data:
-                self.journal.info["ignored_after_close"] = self._ignored_after_close
             return []
         self._framer.feed(data)
         events: list = []
@@ -169,7 +178,7 @@ class TlsServer:
                 if record is None:
                     break
                 self._process(record, events)
-                self._current = None
+                self._emit(trace.RecordDone())
         except TlsAlert as alert:
             self._fatal(alert, events)
         return events
@@ -179,26 +188,25 @@ class TlsServer:
         events: list = []
         if self.closed:
             return events
+        truncated = None
         if self._framer.buffered:
             header = self._framer.peek_header()
             declared = f" (header says {header[2]} bytes)" if header else ""
-            reason = (f"the stream ended inside a record: {self._framer.buffered} bytes at stream offset "
-                      f"{self._framer.stream_offset}{declared}")
-            self.journal.add(direction=C2S, epoch=self._read_epoch, seq=self._next_rx_seq(),
-                             content_type=content_type_name(header[0]) if header else "incomplete",
-                             version=version_name(header[1]) if header else "-",
-                             length=header[2] if header else 0, stream_offset=self._framer.stream_offset,
-                             protection=self._read.describe(), error="truncated: " + reason,
-                             raw=bytes(self.journal.rx_stream[self._framer.stream_offset:]))
-            self.journal.event("truncated", reason)
-        elif not self.close_notify_received:
-            self.journal.event("eof", f"the client closed TCP without close_notify in state {self.state}")
-        self.state = CLOSED
+            truncated = (f"the stream ended inside a record: {self._framer.buffered} bytes at stream offset "
+                         f"{self._framer.stream_offset}{declared}")
+            self._emit(trace.RecordReceived(
+                index=self._next_index(), epoch=self._read_epoch, seq=self._next_rx_seq(),
+                content_type=content_type_name(header[0]) if header else "incomplete",
+                version=version_name(header[1]) if header else "-", length=header[2] if header else 0,
+                stream_offset=self._framer.stream_offset, protection=self._read.describe(),
+                raw=self._framer.pending(), error="truncated: " + truncated))
+        self._emit(trace.StreamEnded(str(self.state), truncated))
+        self._end(Ending.END_OF_STREAM)
         return events
 
     def send(self, data: bytes) -> None:
         """Queue application data (fragmented into records of at most the policy/MFL size)."""
-        if self.state != ESTABLISHED or self.close_notify_sent:
+        if self.state != State.ESTABLISHED or self.close_notify_sent:
             raise RuntimeError(f"cannot send application data in state {self.state}")
         if not data:
             return
@@ -211,8 +219,8 @@ class TlsServer:
         """Send a fatal alert and end the connection (for the application, e.g. on an internal error)."""
         if not self.closed:
             self._send_alert(AlertLevel.FATAL, description, reason)
-            self.journal.event("fatal_alert_sent", f"{alert_name(description)}: {reason}", alert=alert_name(description))
-            self.state = CLOSED
+            self._emit(trace.FatalAlertSent(alert_name(description), reason, ends_record=False))
+            self._end(Ending.FATAL_ALERT_SENT)
 
     def close(self) -> None:
         """Send close_notify (idempotent)."""
@@ -220,12 +228,36 @@ class TlsServer:
             return
         if not self.close_notify_sent:
             self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY, "server closes the connection")
-        if self.state != ESTABLISHED:
-            self.state = CLOSED
+        if self.state != State.ESTABLISHED:
+            self._end(Ending.CLOSE_BEFORE_ESTABLISHED)
+
+    # --- state machine -----------------------------------------------------------------------
+    def _handle(self, received: Received, what: str, *args) -> None:
+        """Run the handler for `received` in this state and move by the table; anything the table
+        does not list is unexpected_message (RFC 5246 §7.2.2)."""
+        handler = self.HANDLERS.get((self.state, received))
+        if handler is None:
+            accepted = ", ".join(accepted_in(self.state)) or "nothing"
+            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE,
+                           f"{what} in state {self.state} (the server accepts {accepted} there)")
+        outcome = getattr(self, handler)(*args) or received
+        self._move(TRANSITIONS[(self.state, outcome)], outcome)
+
+    def _move(self, new: State, trigger: str) -> None:
+        old, self.state = self.state, new
+        if old != new:
+            self._emit(trace.StateChanged(str(old), str(new), str(trigger)))
+
+    def _end(self, ending: Ending) -> None:
+        self._move(ENDINGS[ending], ending)
 
     # --- record layer ------------------------------------------------------------------------
     def _next_rx_seq(self) -> int:
         return self._read.seq if self._read.active else self._rx_plain_seq
+
+    def _next_index(self) -> int:
+        self._records += 1
+        return self._records - 1
 
     def _check_header(self, ctype: int, version: int, length: int) -> None:
         problem = None
@@ -235,7 +267,7 @@ class TlsServer:
         elif version >> 8 != 3:
             problem = f"record version 0x{version:04x} is not TLS (major must be 3)"
             alert = AlertDescription.PROTOCOL_VERSION
-        elif self.version is not None and self.state != WAIT_CLIENT_HELLO and version != self.version:
+        elif self.version is not None and self.state != State.WAIT_CLIENT_HELLO and version != self.version:
             problem = f"record version {version_name(version)} differs from the negotiated {version_name(self.version)}"
             alert = AlertDescription.PROTOCOL_VERSION
         elif length > MAX_CIPHERTEXT or (not self._read.active and length > MAX_PLAINTEXT):
@@ -248,35 +280,36 @@ class TlsServer:
         if problem is None:
             return
         offset = self._framer.stream_offset
-        if self.journal.records_from(C2S):
+        if self._records_received:
             problem += f" at stream offset {offset}, where the previous record ended (misframed stream?)"
-        self._current = self.journal.add(
-            direction=C2S, epoch=self._read_epoch, seq=self._next_rx_seq(), content_type=content_type_name(ctype),
-            version=version_name(version), length=length, stream_offset=offset, protection=self._read.describe(),
-            raw=bytes(self.journal.rx_stream[offset:offset + 5 + min(length, 64)]))
-        self._current.checks.append(Check("header", False, detail=problem))
+        self._records_received += 1
+        self._emit(trace.RecordReceived(
+            index=self._next_index(), epoch=self._read_epoch, seq=self._next_rx_seq(),
+            content_type=content_type_name(ctype), version=version_name(version), length=length,
+            stream_offset=offset, protection=self._read.describe(), raw=self._framer.pending(5 + min(length, 64))))
+        self._emit(trace.RecordChecked((Check("header", False, detail=problem),)))
         raise TlsAlert(alert, problem)
 
     def _process(self, record: RawRecord, events: list) -> None:
         epoch = self._read_epoch
         seq = self._next_rx_seq()
-        jr = self.journal.add(direction=C2S, epoch=epoch, seq=seq, content_type=content_type_name(record.content_type),
-                              version=version_name(record.version), length=len(record.fragment),
-                              stream_offset=record.stream_offset, protection=self._read.describe(), raw=record.wire)
-        self._current = jr
+        index = self._next_index()
+        self._records_received += 1
+        self._record_version = record.version
+        self._emit(trace.RecordReceived(
+            index=index, epoch=epoch, seq=seq, content_type=content_type_name(record.content_type),
+            version=version_name(record.version), length=len(record.fragment), stream_offset=record.stream_offset,
+            protection=self._read.describe(), raw=record.wire))
         if self._read.active:
             context = self._read_context(record)
             opened = self._read.open(record.content_type, record.version, record.fragment)
-            jr.checks.extend(opened.checks)
+            self._emit(trace.RecordChecked(tuple(opened.checks)))
             if not opened.ok:
                 failed = [c for c in opened.checks if not c.ok]
                 if any(c.name in ("mac", "tag", "padding") for c in failed):
-                    jr.alternatives = try_client_mistakes(record.fragment, context)
-                    matched = [a for a in jr.alternatives if a["matched"]]
-                    if matched:
-                        jr.notes.append("the failure matches: " + matched[0]["hypothesis"])
+                    self._emit(trace.ProtectionFailed(record.fragment, context))
                 raise TlsAlert(AlertDescription.BAD_RECORD_MAC,
-                               f"record {jr.index} (epoch {epoch}, seq {seq}) failed its "
+                               f"record {index} (epoch {epoch}, seq {seq}) failed its "
                                + " and ".join(c.name for c in failed) + " check")
             plaintext = opened.plaintext
         else:
@@ -285,32 +318,29 @@ class TlsServer:
         limit = MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT)
         if len(plaintext) > limit:
             raise TlsAlert(AlertDescription.RECORD_OVERFLOW,
-                           f"record {jr.index} carries {len(plaintext)} plaintext bytes, more than {limit}")
+                           f"record {index} carries {len(plaintext)} plaintext bytes, more than {limit}")
         ctype = record.content_type
         if ctype != ContentType.HANDSHAKE and self._handshake.partial:
             raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE,
                            f"{content_type_name(ctype)} record in the middle of a fragmented handshake message")
         if ctype == ContentType.CHANGE_CIPHER_SPEC:
-            self._on_change_cipher_spec(plaintext, jr)
+            if len(plaintext) != 1:
+                raise TlsAlert(AlertDescription.DECODE_ERROR, f"ChangeCipherSpec of {len(plaintext)} bytes (must be 1)")
+            if plaintext[0] != 1:
+                raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"ChangeCipherSpec value {plaintext[0]} (must be 1)")
+            self._handle(Received.CHANGE_CIPHER_SPEC, "ChangeCipherSpec", plaintext, events)
         elif ctype == ContentType.ALERT:
-            self._on_alert(plaintext, jr, events)
+            self._on_alert(plaintext, events)
         elif ctype == ContentType.HANDSHAKE:
             if not plaintext:
                 raise TlsAlert(AlertDescription.DECODE_ERROR, "empty handshake record")
             for message in self._handshake.feed(plaintext):
-                jr.handshake.append(message.name)
-                self._on_handshake(message, jr, events)
+                self._emit(trace.HandshakeMessageReceived(message.name))
+                self._handle(_HANDSHAKE_INPUTS.get(message.msg_type), message.name, message, events)
                 if self.closed:
                     break
         else:
-            if self.state != ESTABLISHED:
-                raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE,
-                               f"application data before the handshake finished (state {self.state})")
-            jr.set_app_data(plaintext)
-            if self.close_notify_sent:
-                jr.notes.append("ignored: arrived after the server's close_notify")
-            elif plaintext:
-                events.append(ApplicationData(plaintext))
+            self._handle(Received.APPLICATION_DATA, "application data", plaintext, events)
 
     def _read_context(self, record: RawRecord) -> ReadContext:
         return ReadContext(
@@ -320,8 +350,8 @@ class TlsServer:
             key_block=self._key_block, iv=self._read.iv if self.version == TLS1_0 else None)
 
     def _send_record(self, ctype: int, payload: bytes, handshake: list[tuple[str, int]] | None = None,
-                     alert: dict | None = None) -> None:
-        """Fragment, protect and queue; journal every record. `handshake` = (name, length) per message."""
+                     alert: dict | None = None, notes: tuple[str, ...] = ()) -> None:
+        """Fragment, protect and queue; trace every record. `handshake` = (name, length) per message."""
         version = self.version or min(self._client_record_version, TLS1_2)
         if ctype == ContentType.APPLICATION_DATA:
             size = min(self.policy.record_size, MAX_FRAGMENT_LENGTHS.get(self._mfl_code, MAX_PLAINTEXT))
@@ -334,25 +364,20 @@ class TlsServer:
         for start in range(0, max(len(payload), 1), size):
             chunk = payload[start:start + size]
             seq = self._write.seq if self._write.active else self._tx_plain_seq
+            protection = self._write.describe()
             fragment = self._write.seal(ctype, version, chunk)
             if not self._write.active:
                 self._tx_plain_seq += 1
             wire = bytes([ctype]) + version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big") + fragment
-            jr = self.journal.add(direction=S2C, epoch=self._write_epoch, seq=seq,
-                                  content_type=content_type_name(ctype), version=version_name(version),
-                                  length=len(fragment), stream_offset=self._tx_offset,
-                                  protection=self._write.describe(), raw=wire)
             end = start + len(chunk)
-            for s, e, name in spans:
-                if s < end and e > start:
-                    jr.handshake.append(name if s >= start else name + " (continued)")
-            if ctype == ContentType.APPLICATION_DATA:
-                jr.set_app_data(chunk)
-            if alert is not None:
-                jr.alert = dict(alert)
+            names = tuple(name if s >= start else name + " (continued)" for s, e, name in spans if s < end and e > start)
+            self._emit(trace.RecordSent(
+                index=self._next_index(), epoch=self._write_epoch, seq=seq, content_type=content_type_name(ctype),
+                version=version_name(version), length=len(fragment), stream_offset=self._tx_offset,
+                protection=protection, handshake=names,
+                app_data=chunk if ctype == ContentType.APPLICATION_DATA else None, alert=alert, notes=notes))
             self._out += wire
             self._tx_offset += len(wire)
-            self.journal.tx_bytes = self._tx_offset
 
     def _send_handshake(self, messages: list[bytes]) -> None:
         """Coalesce a flight into records, never splitting a message unless it exceeds 2^14.
@@ -381,36 +406,31 @@ class TlsServer:
         self._send_record(ContentType.ALERT, bytes([level, description]), alert=info)
 
     def _send_change_cipher_spec(self) -> None:
-        self._send_record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
+        self._send_record(ContentType.CHANGE_CIPHER_SPEC, b"\x01",
+                          notes=(f"server write state now {self._pending_write.describe()}",))
         self._write = self._pending_write
         self._write_epoch += 1
-        self.journal.records[-1].notes.append(f"server write state now {self._write.describe()}")
 
     def _fatal(self, alert: TlsAlert, events: list) -> None:
-        if self._current is not None and self._current.error is None:
-            self._current.error = alert.reason
-        self._current = None
         self._send_alert(AlertLevel.FATAL, alert.description, alert.reason)
-        self.journal.event("fatal_alert_sent", f"{alert_name(alert.description)}: {alert.reason}",
-                           alert=alert_name(alert.description))
-        self.state = CLOSED
+        self._emit(trace.FatalAlertSent(alert_name(alert.description), alert.reason, ends_record=True))
+        self._end(Ending.FATAL_ALERT_SENT)
         events.append(ConnectionFailed(alert_name(alert.description), alert.reason))
 
-    # --- content types -----------------------------------------------------------------------
-    def _on_change_cipher_spec(self, body: bytes, jr: JournalRecord) -> None:
-        if len(body) != 1:
-            raise TlsAlert(AlertDescription.DECODE_ERROR, f"ChangeCipherSpec of {len(body)} bytes (must be 1)")
-        if body[0] != 1:
-            raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"ChangeCipherSpec value {body[0]} (must be 1)")
-        if self.state != WAIT_CHANGE_CIPHER_SPEC or self._pending_read is None:
-            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE, f"ChangeCipherSpec in state {self.state}")
+    def _note(self, text: str) -> None:
+        self._emit(trace.Note(text))
+
+    # --- what the client sends -------------------------------------------------------------------
+    def _on_change_cipher_spec(self, body: bytes, events: list) -> None:
+        if self._pending_read is None:
+            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE, f"ChangeCipherSpec in state {self.state} before keys")
         self._read = self._pending_read
         self._pending_read = None
         self._read_epoch += 1
-        jr.notes.append(f"client write state now {self._read.describe()}")
-        self.state = WAIT_FINISHED
+        self._note(f"client write state now {self._read.describe()}")
 
-    def _on_alert(self, body: bytes, jr: JournalRecord, events: list) -> None:
+    def _on_alert(self, body: bytes, events: list) -> None:
+        # alerts may arrive in any open state (sim.tls.states: ENDINGS)
         if not body or len(body) % 2:
             raise TlsAlert(AlertDescription.DECODE_ERROR, f"alert record of {len(body)} bytes (alerts are 2 bytes)")
         for i in range(0, len(body), 2):
@@ -418,57 +438,43 @@ class TlsServer:
             if level not in (AlertLevel.WARNING, AlertLevel.FATAL):
                 raise TlsAlert(AlertDescription.ILLEGAL_PARAMETER, f"alert level {level} (must be 1 or 2)")
             level_name = "fatal" if level == AlertLevel.FATAL else "warning"
-            jr.alert = {"level": level_name, "description": alert_name(description), "sent": False,
-                        "reason": f"received from the client in state {self.state}"}
-            self.journal.event("alert_received", f"{level_name} {alert_name(description)} in state {self.state}",
-                               alert=alert_name(description))
+            self._emit(trace.ClientAlert(level_name, alert_name(description), str(self.state)))
             if description == AlertDescription.CLOSE_NOTIFY:
                 self.close_notify_received = True
                 events.append(PeerClosed())
                 if not self.close_notify_sent:
                     self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY, "answer to the client's close_notify")
-                self.state = CLOSED
+                self._end(Ending.CLOSE_NOTIFY_RECEIVED)
                 return
             events.append(AlertReceived(level_name, alert_name(description)))
             if level == AlertLevel.FATAL:
-                self.state = CLOSED
+                self._end(Ending.FATAL_ALERT_RECEIVED)
                 return
 
-    def _on_handshake(self, message: msg.HandshakeMessage, jr: JournalRecord, events: list) -> None:
-        t = message.msg_type
-        if self.state == WAIT_CLIENT_HELLO and t == HandshakeType.CLIENT_HELLO:
-            self._client_record_version = int.from_bytes(jr.raw[1:3], "big")
-            self._on_client_hello(message, jr)
-        elif self.state == WAIT_CLIENT_KEY_EXCHANGE and t == HandshakeType.CLIENT_KEY_EXCHANGE:
-            self._on_client_key_exchange(message, jr)
-        elif self.state == WAIT_FINISHED and t == HandshakeType.FINISHED:
-            self._on_finished(message, jr, events)
-        elif self.state == ESTABLISHED and t == HandshakeType.CLIENT_HELLO:
-            # RFC 5746 §4.4 / RFC 5246 §7.2.2: we do not renegotiate; a warning lets the client go on
-            jr.notes.append("renegotiation refused with a no_renegotiation warning")
-            self._send_alert(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION, "renegotiation is not supported")
-        else:
-            raise TlsAlert(AlertDescription.UNEXPECTED_MESSAGE, f"{message.name} in state {self.state}")
+    def _on_application_data(self, plaintext: bytes, events: list) -> None:
+        self._emit(trace.ApplicationDataReceived(plaintext))
+        if self.close_notify_sent:
+            self._note("ignored: arrived after the server's close_notify")
+        elif plaintext:
+            events.append(ApplicationData(plaintext))
+
+    def _refuse_renegotiation(self, message: msg.HandshakeMessage, events: list) -> None:
+        # RFC 5746 §4.4 / RFC 5246 §7.2.2: we do not renegotiate; a warning lets the client go on
+        self._note("renegotiation refused with a no_renegotiation warning")
+        self._send_alert(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION, "renegotiation is not supported")
 
     # --- handshake ---------------------------------------------------------------------------
-    def _on_client_hello(self, message: msg.HandshakeMessage, jr: JournalRecord) -> None:
+    def _on_client_hello(self, message: msg.HandshakeMessage, events: list) -> Received:
+        self._client_record_version = self._record_version
         hello = msg.parse_client_hello(message.body)
         self._client_hello = hello
         self._transcript = bytearray(message.raw)
-        offered = [extension_name(t) for t, _ in hello.extensions]
         sni = hello.server_name()
-        jr.notes.append(f"ClientHello: client_version {version_name(hello.client_version)}, "
-                        f"{len(hello.cipher_suites)} suites, extensions [{', '.join(offered)}]"
-                        + (f", SNI {sni}" if sni else ""))
-        info = self.journal.info
-        info["client_version"] = version_name(hello.client_version)
-        info["client_random"] = hello.random.hex()
-        info["offered_suites"] = [suite_name(s) for s in hello.cipher_suites]
-        info["offered_extensions"] = offered
-        if sni is not None:
-            info["sni"] = sni
+        self._emit(trace.ClientHelloParsed(
+            version_name(hello.client_version), hello.random, tuple(suite_name(s) for s in hello.cipher_suites),
+            tuple(extension_name(t) for t, _ in hello.extensions), sni))
 
-        version = self._choose_version(hello)
+        version = negotiation.choose_version(self.policy, hello)
         self.version = version
         if TLS_FALLBACK_SCSV in hello.cipher_suites and version < self.policy.max_version:
             raise TlsAlert(AlertDescription.INAPPROPRIATE_FALLBACK,
@@ -496,15 +502,14 @@ class TlsServer:
         ems = client_ems and self.policy.extended_master_secret
 
         self._server_random = self._rng.bytes(32)
-        info["server_random"] = self._server_random.hex()
-        info["version"] = version_name(version)
+        self._emit(trace.VersionChosen(version_name(version), self._server_random))
 
-        cached = self._resumable(hello, version, ems, mfl)
+        cached = negotiation.resumable(self.policy, self._sessions, hello, version, ems, mfl)
         if cached is not None:
-            self._resume(hello, cached, secure_reneg, jr)
-            return
+            self._resume(hello, cached, secure_reneg)
+            return Received.CLIENT_HELLO_RESUMING
 
-        suite, group, sig_alg = self._choose_suite(hello, version)
+        suite, group, sig_alg = negotiation.choose_suite(self.policy, hello, version)
         self.suite, self._group = suite, group
         self._ems = ems
         self._etm = suite.mode == "cbc" and self.policy.encrypt_then_mac and hello.has(ExtensionType.ENCRYPT_THEN_MAC)
@@ -520,93 +525,12 @@ class TlsServer:
         if suite.is_ecdhe:
             self._ephemeral = EphemeralKey(group, self._rng.child("ecdhe"))
             params = msg.ecdhe_params(group.code, self._ephemeral.public_bytes)
-            signature = self._sign(hello.random + self._server_random + params, version, sig_alg)
+            signature = negotiation.sign(self._pki.server_key(self.policy.cert), hello.random + self._server_random + params,
+                                         version, sig_alg)
             flight.append(msg.server_key_exchange(params, signature, sig_alg if version >= TLS1_2 else None))
         flight.append(msg.server_hello_done())
         self._send_handshake(flight)
-        self.state = WAIT_CLIENT_KEY_EXCHANGE
-
-    def _choose_version(self, hello: msg.ClientHello) -> int:
-        cv = hello.client_version
-        if cv >> 8 != 3:
-            raise TlsAlert(AlertDescription.PROTOCOL_VERSION, f"client_version 0x{cv:04x} is not TLS")
-        allowed = [v for v in self.policy.version_codes if v <= cv]
-        if not allowed:
-            raise TlsAlert(AlertDescription.PROTOCOL_VERSION,
-                           f"client offers at most {version_name(cv)}, the policy needs at least "
-                           f"{version_name(self.policy.min_version)}")
-        return allowed[-1]
-
-    def _choose_suite(self, hello: msg.ClientHello, version: int):
-        offered = set(hello.cipher_suites)
-        groups = hello.supported_groups()
-        point_formats = hello.point_formats()
-        sig_algs = hello.signature_algorithms()
-        candidates = list(self.policy.suite_list)
-        if self.policy.prefer_client_order:
-            order = {code: i for i, code in enumerate(hello.cipher_suites)}
-            candidates.sort(key=lambda s: order.get(s.code, 1 << 20))
-        why = []
-        for suite in candidates:
-            if suite.code not in offered:
-                continue
-            if not suite.allows(version):
-                why.append(f"{suite.mbedtls} needs {version_name(suite.min_version)}")
-                continue
-            group = None
-            if suite.is_ecdhe:
-                if point_formats is not None and 0 not in point_formats:
-                    why.append(f"{suite.mbedtls}: client lacks uncompressed EC points")
-                    continue
-                group = self._choose_group(groups)
-                if group is None:
-                    why.append(f"{suite.mbedtls}: no common group (client {[group_name(g) for g in groups or []]}, "
-                               f"policy {[g.name for g in self.policy.group_list]})")
-                    continue
-            sig_alg = None
-            if suite.is_ecdhe and version >= TLS1_2:
-                sig_alg = self._choose_sig_alg(sig_algs, _SIG_ECDSA if suite.cert_kind == "ecdsa" else _SIG_RSA)
-                if sig_alg is None:
-                    why.append(f"{suite.mbedtls}: no common signature algorithm")
-                    continue
-            return suite, group, sig_alg
-        offered_known = [suite_name(c) for c in hello.cipher_suites if c not in (0x00FF, 0x5600)]
-        raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
-                       f"no cipher suite in common for {version_name(version)}: client offered "
-                       f"{len(offered_known)} suites, policy allows "
-                       f"[{', '.join(s.mbedtls for s in self.policy.suite_list)}]"
-                       + (f"; {'; '.join(why)}" if why else ""))
-
-    def _choose_group(self, client_groups: list[int] | None) -> NamedGroup | None:
-        if client_groups is None:
-            client_groups = [23]        # RFC 4492 §4: without the extension, assume the common curve
-        policy = list(self.policy.group_list)
-        if self.policy.prefer_client_order:
-            for code in client_groups:
-                group = GROUPS_BY_CODE.get(code)
-                if group in policy:
-                    return group
-            return None
-        return next((g for g in policy if g.code in client_groups), None)
-
-    @staticmethod
-    def _choose_sig_alg(client: list[tuple[int, int]] | None, sig: int) -> tuple[int, int] | None:
-        if client is None:
-            client = [(2, sig)]         # RFC 5246 §7.4.1.4.1: absent means SHA-1
-        for hash_code in _SIG_HASHES:
-            if (hash_code, sig) in client:
-                return hash_code, sig
-        return None
-
-    def _sign(self, data: bytes, version: int, sig_alg: tuple[int, int] | None) -> bytes:
-        key = self._pki.server_key(self.policy.cert)
-        if isinstance(key, rsa.RSAPrivateKey):
-            if version >= TLS1_2:
-                return key.sign(data, padding.PKCS1v15(), _SIG_HASHES[sig_alg[0]]())
-            digest = hashlib.md5(data).digest() + hashlib.sha1(data).digest()
-            return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(_Md5Sha1()))
-        hash_cls = _SIG_HASHES[sig_alg[0]] if version >= TLS1_2 else hashes.SHA1   # RFC 4492: SHA-1 before 1.2
-        return key.sign(data, ec.ECDSA(hash_cls(), deterministic_signing=True))
+        return Received.CLIENT_HELLO
 
     def _server_extensions(self, hello: msg.ClientHello, secure_reneg: bool, full: bool) -> list[bytes]:
         ext = []
@@ -627,45 +551,20 @@ class TlsServer:
         return ext
 
     def _record_negotiation(self, resumed: bool) -> None:
-        info = self.journal.info
-        info["suite"] = self.suite.mbedtls
-        info["resumed"] = resumed
-        if self._group is not None:
-            info["group"] = self._group.name
-        info["extended_master_secret"] = self._ems
-        info["encrypt_then_mac"] = self._etm
-        info["truncated_hmac"] = self._trunc
-        if self._mfl_code is not None:
-            info["max_fragment_length"] = MAX_FRAGMENT_LENGTHS[self._mfl_code]
-        if self._session_id:
-            info["session_id"] = self._session_id.hex()
+        self._emit(trace.SessionNegotiated(
+            suite=self.suite.mbedtls, resumed=resumed, group=self._group.name if self._group is not None else None,
+            extended_master_secret=self._ems, encrypt_then_mac=self._etm, truncated_hmac=self._trunc,
+            max_fragment_length=MAX_FRAGMENT_LENGTHS[self._mfl_code] if self._mfl_code is not None else None,
+            session_id=self._session_id))
 
-    def _resumable(self, hello: msg.ClientHello, version: int, ems: bool, mfl: int | None) -> CachedSession | None:
-        if not self.policy.session_resumption or self._sessions is None:
-            return None
-        cached = self._sessions.get(hello.session_id)
-        if cached is None:
-            return None
-        if cached.extended_master_secret and not hello.has(ExtensionType.EXTENDED_MASTER_SECRET):
-            raise TlsAlert(AlertDescription.HANDSHAKE_FAILURE,
-                           "resumption of an extended-master-secret session without the extension (RFC 7627 §5.3)")
-        etm = (cached.suite.mode == "cbc" and self.policy.encrypt_then_mac
-               and hello.has(ExtensionType.ENCRYPT_THEN_MAC))
-        trunc = (cached.suite.mode == "cbc" and self.policy.truncated_hmac and hello.has(ExtensionType.TRUNCATED_HMAC))
-        if (cached.version != version or cached.suite.code not in hello.cipher_suites
-                or cached.suite not in self.policy.suite_list or cached.extended_master_secret != ems
-                or cached.encrypt_then_mac != etm or cached.truncated_hmac != trunc or cached.max_fragment_code != mfl):
-            return None
-        return cached
-
-    def _resume(self, hello: msg.ClientHello, cached: CachedSession, secure_reneg: bool, jr: JournalRecord) -> None:
+    def _resume(self, hello: msg.ClientHello, cached: CachedSession, secure_reneg: bool) -> None:
         self.resumed = True
         self.suite = cached.suite
         self._ems, self._etm, self._trunc = cached.extended_master_secret, cached.encrypt_then_mac, cached.truncated_hmac
         self._mfl_code = cached.max_fragment_code
         self._session_id = cached.session_id
         self._master = cached.master_secret
-        jr.notes.append(f"resuming session {cached.session_id.hex()[:16]}...")
+        self._note(f"resuming session {cached.session_id.hex()[:16]}...")
         self._record_negotiation(resumed=True)
         extensions = self._server_extensions(hello, secure_reneg, full=False)
         self._send_handshake([msg.server_hello(self.version, self._server_random, self._session_id,
@@ -673,9 +572,8 @@ class TlsServer:
         self._derive_keys()
         self._send_change_cipher_spec()
         self._send_handshake([msg.finished(self._verify_data(b"server finished"))])
-        self.state = WAIT_CHANGE_CIPHER_SPEC
 
-    def _on_client_key_exchange(self, message: msg.HandshakeMessage, jr: JournalRecord) -> None:
+    def _on_client_key_exchange(self, message: msg.HandshakeMessage, events: list) -> None:
         hello = self._client_hello
         if self.suite.key_exchange == "RSA":
             key = self._pki.server_key("rsa")
@@ -688,9 +586,9 @@ class TlsServer:
                 decrypted = b""
             version_ok = len(decrypted) == 48 and decrypted[:2] == substitute[:2]
             premaster = decrypted if version_ok else substitute
-            jr.notes.append("premaster: RSA-decrypted, client_version matches" if version_ok else
-                            "premaster: decryption failed or wrong length/version, a random premaster was used "
-                            "(RFC 5246 §7.4.7.1); the client's Finished will fail")
+            self._note("premaster: RSA-decrypted, client_version matches" if version_ok else
+                       "premaster: decryption failed or wrong length/version, a random premaster was used "
+                       "(RFC 5246 §7.4.7.1); the client's Finished will fail")
         else:
             public = msg.parse_ecdhe_client_key_exchange(message.body)
             premaster = self._ephemeral.shared_secret(public)
@@ -701,8 +599,7 @@ class TlsServer:
         else:
             self._master = prf.master_secret(self.version, self.suite.prf, premaster, hello.random, self._server_random)
         self._derive_keys()
-        jr.notes.append(f"master secret derived ({'extended, RFC 7627' if self._ems else 'classic'})")
-        self.state = WAIT_CHANGE_CIPHER_SPEC
+        self._note(f"master secret derived ({'extended, RFC 7627' if self._ems else 'classic'})")
 
     def _derive_keys(self) -> None:
         hello = self._client_hello
@@ -721,11 +618,11 @@ class TlsServer:
     def _verify_data(self, label: bytes) -> bytes:
         return prf.finished_verify_data(self.version, self.suite.prf, self._master, label, bytes(self._transcript))
 
-    def _on_finished(self, message: msg.HandshakeMessage, jr: JournalRecord, events: list) -> None:
+    def _on_finished(self, message: msg.HandshakeMessage, events: list) -> None:
         expected = self._verify_data(b"client finished")
         ok = message.body == expected
-        jr.checks.append(Check("verify_data", ok, expected=expected.hex(), received=message.body.hex(),
-                               detail="client Finished over the handshake transcript"))
+        self._emit(trace.RecordChecked((Check("verify_data", ok, expected=expected.hex(), received=message.body.hex(),
+                                              detail="client Finished over the handshake transcript"),)))
         if len(message.body) != 12:
             raise TlsAlert(AlertDescription.DECODE_ERROR, f"Finished of {len(message.body)} bytes (must be 12)")
         if not ok:
@@ -739,11 +636,7 @@ class TlsServer:
             if self._session_id and self._sessions is not None:
                 self._sessions.put(CachedSession(self._session_id, self.version, self.suite, self._master, self._ems,
                                                  self._etm, self._trunc, self._mfl_code))
-        self.state = ESTABLISHED
-        text = (f"{version_name(self.version)} {self.suite.mbedtls}"
-                + (" resumed" if self.resumed else "")
-                + (f" {self._group.name}" if self._group and not self.resumed else "")
-                + (" EMS" if self._ems else "") + (" EtM" if self._etm else "")
-                + (" truncated-HMAC" if self._trunc else ""))
-        self.journal.event("handshake_complete", text)
+        self._emit(trace.HandshakeFinished(
+            version_name(self.version), self.suite.mbedtls, self.resumed,
+            self._group.name if self._group and not self.resumed else None, self._ems, self._etm, self._trunc))
         events.append(HandshakeComplete(version_name(self.version), self.suite.mbedtls, self.resumed))

@@ -1,8 +1,9 @@
 """The cipher suites the peer implements, with their Mbed TLS, IANA and OpenSSL names.
 
 Mbed TLS names are the IANA names with '-' for '_' (`TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256`); both
-forms are accepted wherever a suite is named. Parameters follow RFC 5246 §6.3 / App. C, RFC 5288,
-RFC 5289 and the table in facts/tls12.md §4.3.
+forms are accepted wherever a suite is named. Parameters follow RFC 5246 §6.3 / App. C, RFC 5288
+and RFC 5289; the versions each suite allows follow Mbed TLS's suite table
+(mbedtls/library/ssl_ciphersuites.c).
 """
 
 from __future__ import annotations

@@ -7,13 +7,23 @@ import os
 import subprocess
 import sys
 
-from fw_testlib import ROOT, run_build
+from fw_testlib import ROOT, build_env, run_build
 
 
 def make_dry_run(tmp_path, **variables) -> subprocess.CompletedProcess:
     args = ["make", "-C", str(ROOT / "firmware"), "-n", "--no-print-directory", f"BUILD_DIR={tmp_path / 'build'}"]
     args += [f"{k}={v}" for k, v in variables.items()]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, env=build_env())
+
+
+def fake_kernel_tree(root):
+    """Empty files in the layout of a FreeRTOS-Kernel checkout (enough for the make logic)."""
+    for rel in ("include/FreeRTOS.h", "include/task.h", "include/queue.h", "include/semphr.h", "tasks.c",
+                "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/GCC/ARM_CM4F/portmacro.h",
+                "portable/MemMang/heap_4.c"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("")
+    return root
 
 
 def test_second_run_rebuilds_nothing_and_shows_sizes(firmware_elfs):
@@ -75,26 +85,30 @@ def test_freertos_kernel_path_builds_from_that_kernel(tmp_path):
     """Without the real kernel at hand: a tree with the expected layout makes the build compile
     that tree's tasks.c, queue.c, list.c, ARM_CM4F port and heap_4, with its include paths,
     and nothing from firmware/kernel."""
-    kernel = tmp_path / "FreeRTOS-Kernel"
-    for rel in ("include/FreeRTOS.h", "include/task.h", "include/queue.h", "include/semphr.h", "tasks.c",
-                "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/GCC/ARM_CM4F/portmacro.h",
-                "portable/MemMang/heap_4.c"):
-        (kernel / rel).parent.mkdir(parents=True, exist_ok=True)
-        (kernel / rel).write_text("")
-    result = make_dry_run(tmp_path, VARIANTS="fixed", FREERTOS_KERNEL_PATH=str(kernel))
+    kernel = fake_kernel_tree(tmp_path / "FreeRTOS-Kernel")
+    result = make_dry_run(tmp_path, VARIANTS="fixed seedbug", FREERTOS_KERNEL_PATH=str(kernel))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for src in ("tasks.c", "queue.c", "list.c", "portable/GCC/ARM_CM4F/port.c", "portable/MemMang/heap_4.c"):
         assert f"{kernel}/{src}" in out, src
     assert f"-I{kernel}/include" in out and f"-I{kernel}/portable/GCC/ARM_CM4F" in out
     assert str(ROOT / "firmware" / "kernel") not in out
+    # its images have their own names: the fw-kernel images are never overwritten
+    build = tmp_path / "build"
+    for variant in ("fixed", "seedbug"):
+        assert f"-o {build}/freertos/{variant}.elf" in out
+        assert f"-o {build}/{variant}.elf" not in out
 
 
-def test_default_build_uses_fw_kernel(tmp_path):
+def test_default_build_uses_fw_kernel(tmp_path, monkeypatch):
+    """Whatever the developer's shell exports: the tests' builds are the default ones."""
+    monkeypatch.setenv("FREERTOS_KERNEL_PATH", str(fake_kernel_tree(tmp_path / "exported-kernel")))
     result = make_dry_run(tmp_path, VARIANTS="fixed")
     assert result.returncode == 0, result.stderr
     assert f"{ROOT}/firmware/kernel/tasks.c" in result.stdout
     assert f"{ROOT}/firmware/kernel/portable/ARM_CM4F/port.c" in result.stdout
+    assert "exported-kernel" not in result.stdout
+    assert f"-o {tmp_path / 'build'}/fixed.elf" in result.stdout
 
 
 def test_memory_report_rejects_an_overflowing_region(tmp_path):
@@ -107,3 +121,65 @@ def test_memory_report_rejects_an_overflowing_region(tmp_path):
                             capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 1
     assert "SRAM overflows by" in result.stderr
+
+
+def compiled(dry_run_output: str, source: str) -> list[str]:
+    """The compile commands of `source` (a path ending) in a dry run."""
+    return [line for line in dry_run_output.splitlines() if " -c " in line and line.split(" -c ")[1].split()[0].endswith(source)]
+
+
+def test_variants_share_every_object_but_their_variant_files(tmp_path):
+    """A clean build of the four variants: Mbed TLS once per TLS configuration (the shell
+    images' and the autopost images' with a clock), the kernel once, lwIP and our code once per
+    application, only net/ethernetif.c and common/variant.c once per variant."""
+    result = make_dry_run(tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert len(compiled(out, "/library/ssl_tls.c")) == 2
+    assert len(compiled(out, "/firmware/kernel/tasks.c")) == 1
+    assert len(compiled(out, "/src/core/tcp.c")) == 2
+    assert len(compiled(out, "/src/apps/sntp/sntp.c")) == 1               # autopost only
+    assert len(compiled(out, "/firmware/drivers/eth_mac.c")) == 2
+    assert len(compiled(out, "/firmware/shell/https.c")) == 1
+    assert len(compiled(out, "/firmware/autopost/telemetry.c")) == 1
+    ethernetif = compiled(out, "/firmware/net/ethernetif.c")
+    assert len(ethernetif) == 4
+    assert sum("-DFW_SEEDBUG=1" in line for line in ethernetif) == 2
+    for variant in ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug"):
+        assert f"-o {tmp_path}/build/{variant}.elf" in out
+
+
+def test_a_new_variant_costs_only_its_variant_files(tmp_path):
+    """Adding a variant is a few variables: this one compiles its own eth_mac.c and variant.c,
+    and links everything else from the shell images' objects."""
+    result = make_dry_run(tmp_path, KNOWN_VARIANTS="fixed seedbug autopost-fixed autopost-seedbug bug-demo",
+                          VARIANTS="fixed bug-demo", **{"bug-demo_APP": "shell", "bug-demo_DEFS": "-DFW_BUG_DEMO=1",
+                                                        "bug-demo_FILES": "drivers/eth_mac.c common/variant.c"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    own = [line for line in compiled(out, ".c") if "-DFW_BUG_DEMO=1" in line]
+    assert sorted(line.split(" -c ")[1].split()[0].rsplit("/firmware/", 1)[1] for line in own) == \
+        ["common/variant.c", "drivers/eth_mac.c"]
+    (link,) = [line for line in out.splitlines() if f"-o {tmp_path}/build/bug-demo.elf" in line]
+    objects = link.split()
+    assert f"{tmp_path}/build/obj/fwkernel/shell/bug-demo/drivers/eth_mac.o" in objects
+    assert f"{tmp_path}/build/obj/fwkernel/shell/fw/drivers/eth_mac.o" not in objects
+    assert f"{tmp_path}/build/obj/fwkernel/shell/fw/net/ethernetif.o" in objects     # shared here
+    assert len(compiled(out, "/library/ssl_tls.c")) == 1                              # one TLS config
+
+
+def test_a_variant_without_an_application_is_named(tmp_path):
+    result = make_dry_run(tmp_path, KNOWN_VARIANTS="fixed lost", VARIANTS="fixed")
+    assert result.returncode != 0
+    assert "variant 'lost' has no application" in result.stderr
+
+
+def test_autopost_options_reach_the_autopost_objects_only(tmp_path):
+    result = make_dry_run(tmp_path, VARIANTS="fixed autopost-fixed", FW_AUTOPOST_POSTS="7",
+                          FW_AUTOPOST_HOST="metrics.example.org")
+    assert result.returncode == 0, result.stderr
+    (telemetry,) = compiled(result.stdout, "/firmware/autopost/telemetry.c")
+    assert "-DFW_AUTOPOST_POSTS=7" in telemetry
+    assert "-DFW_AUTOPOST_HOST='\"metrics.example.org\"'" in telemetry
+    (https,) = compiled(result.stdout, "/firmware/shell/https.c")
+    assert "FW_AUTOPOST" not in https

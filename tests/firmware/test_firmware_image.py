@@ -7,7 +7,7 @@ import struct
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from fw_testlib import BUILD, VARIANTS
+from fw_testlib import BUILD, CONSOLE, VARIANTS
 
 FLASH = (0x08000000, 0x08000000 + 1024 * 1024)
 SRAM = (0x20000000, 0x20000000 + 128 * 1024)
@@ -69,10 +69,19 @@ def test_vector_table_at_the_start_of_flash(elf):
 
 @pytest.mark.parametrize("index,name", [
     (1, "Reset_Handler"), (3, "HardFault_Handler"), (11, "SVC_Handler"), (14, "PendSV_Handler"),
-    (15, "SysTick_Handler"), (16 + 37, "USART1_IRQHandler"), (16 + 61, "ETH_IRQHandler"),
+    (15, "SysTick_Handler"), (16 + 61, "ETH_IRQHandler"),
 ])
 def test_vectors_point_at_their_handlers(elf, index, name):
     assert elf["vectors"][index] == elf["symbols"][name]["st_value"] | 1
+
+
+def test_the_console_usart_has_its_handler(elf):
+    """USART1 (IRQ 37) for the shell images, USART2 (IRQ 38) for the autopost images (RM0090
+    Table 62); the other one stays on the default handler."""
+    irq, other = {"usart1": (37, 38), "usart2": (38, 37)}[CONSOLE[elf["variant"]]]
+    handler = elf["symbols"][f"USART{irq - 36}_IRQHandler"]["st_value"] | 1
+    assert elf["vectors"][16 + irq] == handler
+    assert elf["vectors"][16 + other] == elf["symbols"]["Default_Handler"]["st_value"] | 1
 
 
 def test_every_function_symbol_is_thumb(elf):
@@ -94,6 +103,20 @@ def test_expected_global_functions(elf, name):
     assert sym["st_info"]["type"] == "STT_FUNC"
     assert sym["st_info"]["bind"] == "STB_GLOBAL"
     assert sym["st_size"] > 0
+
+
+@pytest.mark.parametrize("name", [
+    "telemetry_post_ok", "telemetry_post_failed", "dhcp_start", "sntp_init", "dns_gethostbyname",
+    "lwip_getaddrinfo", "_gettimeofday",
+])
+def test_autopost_functions(elf, name):
+    """The handlers a scenario stops at, lwIP's DHCP/DNS/SNTP clients, the clock newlib reads;
+    the shell images have none of them (static address, no UDP)."""
+    sym = elf["symbols"].get(name)
+    if not elf["variant"].startswith("autopost-"):
+        assert sym is None, name
+        return
+    assert sym is not None and sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] > 0, name
 
 
 def test_tls_callbacks_are_real_functions_passed_by_address(elf):

@@ -1,19 +1,34 @@
 """`fixed` and `seedbug` are one source tree and one compile-time switch: apart from the banner's
-variant name, only the TX copy loop may differ. Address shifts are handled by comparing each
-relocated field as the symbol it points at (see fw_elfdiff)."""
+variant name, only the TX copy loop may differ; the same holds for `autopost-fixed` and
+`autopost-seedbug`, and the autopost images' copy loops are the shell images'. Address shifts are
+handled by comparing each relocated field as the symbol it points at (see fw_elfdiff)."""
 
 from __future__ import annotations
 
 import subprocess
 
-from fw_elfdiff import differing_symbols, raw_differing_functions
+import pytest
+
+from fw_elfdiff import Image, differing_symbols, raw_differing_functions
 
 
-def test_only_the_tx_copy_function_differs(firmware_elfs):
-    differ, only_fixed, only_seedbug = differing_symbols(firmware_elfs["fixed"], firmware_elfs["seedbug"])
+@pytest.mark.parametrize("fixed,seedbug", [("fixed", "seedbug"), ("autopost-fixed", "autopost-seedbug")])
+def test_only_the_tx_copy_function_differs(firmware_elfs, fixed, seedbug):
+    differ, only_fixed, only_seedbug = differing_symbols(firmware_elfs[fixed], firmware_elfs[seedbug])
     assert only_fixed == set() and only_seedbug == set()
     assert {name for kind, name in differ if kind == "func"} == {"eth_tx_copy_frame"}
     assert {name for kind, name in differ if kind == "object"} <= {"fw_variant_name"}
+
+
+@pytest.mark.parametrize("variant", ["fixed", "seedbug"])
+def test_autopost_images_carry_the_same_tx_copy_loop(firmware_elfs, variant):
+    """The same eth_tx_copy_frame, instruction for instruction, as the shell image: the
+    autopost-seedbug defect is seedbug's, so its diagnosis must be too."""
+    def copy_loop(name):
+        image = Image(firmware_elfs[name])
+        (sym,) = [s for s in image.symbols if s.name == "eth_tx_copy_frame"]
+        return image.normalized(sym)
+    assert copy_loop(f"autopost-{variant}") == copy_loop(variant)
 
 
 PROGRAM = r"""

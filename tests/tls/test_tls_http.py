@@ -1,4 +1,5 @@
-"""The peer's HTTP/1.1 app: documented bodies, upload digests, status codes, keep-alive."""
+"""The peer's HTTP/1.1 app: documented bodies, upload digests, status codes, keep-alive, and the
+request syntax RFC 9112 allows (bare-LF line endings, chunked bodies)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.http import HttpApp, get_body, pattern_bytes
+from sim.http import LOG_ENTRIES, HttpApp, get_body, pattern_bytes
 
 
 def parse(responses: bytes) -> list[tuple[int, dict, bytes]]:
@@ -60,7 +61,6 @@ def test_pipelined_keep_alive_requests_are_answered_in_order():
 
 @pytest.mark.parametrize("request_bytes,status", [
     (b"POST /upload HTTP/1.1\r\nHost: h\r\n\r\n", 411),
-    (b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
     (b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1048577\r\n\r\n", 413),
     (b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
     (b"GARBAGE\r\n\r\n", 400),
@@ -68,6 +68,7 @@ def test_pipelined_keep_alive_requests_are_answered_in_order():
     (b"GET / HTTP/1.1\r\nHost h\r\n\r\n", 400),
     (b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n", 405),
     (b"GET /bytes/2000000 HTTP/1.1\r\nHost: h\r\n\r\n", 413),
+    (b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 17000, 400),     # 16 KiB and the header block goes on
 ])
 def test_errors_answer_and_close(request_bytes, status):
     app = HttpApp()
@@ -92,3 +93,61 @@ def test_random_requests_never_raise_and_answer_well_formed(data):
     responses = parse(out)
     assert responses[0][0] == 200
     assert all(r[0] in (200, 400, 404, 405, 411, 413) for r in responses)
+
+
+def chunked(body: bytes, sizes=(1, 7, 300, 4096)) -> bytes:
+    """RFC 9112 §7.1 chunked coding, by hand: hex size CRLF data CRLF ..., a last chunk, a trailer."""
+    out, pos, i = bytearray(), 0, 0
+    while pos < len(body):
+        n = min(sizes[i % len(sizes)], len(body) - pos)
+        out += b"%x;ext=%d\r\n" % (n, i) + body[pos:pos + n] + b"\r\n"      # with a chunk extension
+        pos, i = pos + n, i + 1
+    return bytes(out) + b"0\r\nX-Trailer: done\r\n\r\n"
+
+
+def test_header_lines_ending_in_bare_lf_are_answered():
+    """RFC 9112 §2.2: a recipient MAY recognize a single LF as a line terminator."""
+    app = HttpApp()
+    (status, headers, body), = parse(app.receive(b"GET /bytes/300 HTTP/1.1\nHost: tls-peer.test\n\n"))
+    assert status == 200 and body == bytes(i % 251 for i in range(300)) and not app.close_requested
+    payload = bytes(range(256)) * 4
+    (status, _, body), = parse(app.receive(b"POST /upload HTTP/1.1\nHost: h\nContent-Length: 1024\n"
+                                           b"Connection: close\n\n" + payload))
+    assert status == 200 and json.loads(body) == {"length": 1024, "sha256": hashlib.sha256(payload).hexdigest()}
+    assert app.close_requested
+
+
+def test_a_chunked_upload_is_digested_like_a_sized_one():
+    payload = bytes((i * 13) % 256 for i in range(70_000))
+    request = b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(payload)
+    app = HttpApp()
+    out = b"".join(app.receive(request[i:i + 333]) for i in range(0, len(request), 333))
+    (status, headers, body), = parse(out)
+    assert status == 200 and headers["connection"] == "keep-alive"
+    assert json.loads(body) == {"length": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    (status, _, body), = parse(app.receive(b"GET /text/5 HTTP/1.1\r\nHost: h\r\n\r\n"))   # still keep-alive
+    assert status == 200 and body == b"ABCDE"
+
+
+def test_a_chunked_upload_over_the_limit_is_refused_once_it_passes_it():
+    app = HttpApp(upload_limit=1000)
+    request = b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(bytes(5000))
+    assert app.receive(request[:60]) == b""
+    (status, headers, _), = parse(app.receive(request[60:]))
+    assert status == 413 and headers["connection"] == "close" and app.close_requested
+
+
+def test_http10_keep_alive_is_not_kept():
+    """HTTP/1.0 persistence ("Connection: keep-alive", RFC 9112 App. C.2.2) is not offered: the
+    response says close and the connection ends after it."""
+    app = HttpApp()
+    (status, headers, _), = parse(app.receive(b"GET /text/3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"))
+    assert status == 200 and headers["connection"] == "close" and app.close_requested
+
+
+def test_the_request_log_is_bounded():
+    app = HttpApp()
+    request = b"GET /text/1 HTTP/1.1\r\nHost: h\r\n\r\n"
+    for _ in range(LOG_ENTRIES + 50):
+        app.receive(request)
+    assert len(app.log) == LOG_ENTRIES and not app.close_requested

@@ -162,7 +162,16 @@ def require_tool(name: str) -> str:
 def build_ssl_client2() -> Path:
     """Mbed TLS 2.28.3's programs/ssl/ssl_client2, built once from the Debian source into
     build/native-mbedtls/ (a copy of the tree, so the pristine source stays untouched)."""
-    binary = NATIVE_DIR / "src" / "programs" / "ssl" / "ssl_client2"
+    return _build_mbedtls_program("ssl_client2")
+
+
+def build_ssl_server2() -> Path:
+    """Mbed TLS 2.28.3's programs/ssl/ssl_server2 (an oracle for what an Mbed TLS server answers)."""
+    return _build_mbedtls_program("ssl_server2")
+
+
+def _build_mbedtls_program(name: str) -> Path:
+    binary = NATIVE_DIR / "src" / "programs" / "ssl" / name
     if binary.exists():
         return binary
     if not (MBEDTLS_SRC / "library").is_dir():
@@ -173,11 +182,12 @@ def build_ssl_client2() -> Path:
         if binary.exists():
             return binary
         src = NATIVE_DIR / "src"
-        shutil.rmtree(src, ignore_errors=True)
-        shutil.copytree(MBEDTLS_SRC, src, ignore=shutil.ignore_patterns(".unpacked"))
+        if not (src / "library" / "libmbedtls.a").exists():
+            shutil.rmtree(src, ignore_errors=True)
+            shutil.copytree(MBEDTLS_SRC, src, ignore=shutil.ignore_patterns(".unpacked"))
         env = dict(os.environ, CC=shutil.which("gcc") or "cc")
-        for cmd in (["make", "-j2", "-s", "lib"], ["make", "-s", "-C", "programs", "ssl/ssl_client2"]):
+        for cmd in (["make", "-j2", "-s", "lib"], ["make", "-s", "-C", "programs", f"ssl/{name}"]):
             run = subprocess.run(cmd, cwd=src, env=env, capture_output=True, text=True, timeout=600)
             if run.returncode != 0:
-                pytest.fail(f"building ssl_client2 failed ({' '.join(cmd)}):\n{run.stderr[-3000:]}")
+                pytest.fail(f"building {name} failed ({' '.join(cmd)}):\n{run.stderr[-3000:]}")
     return binary

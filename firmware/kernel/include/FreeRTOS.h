@@ -18,6 +18,9 @@
 #ifndef configASSERT
 #define configASSERT(x)
 #endif
+#ifndef portASSERT_IF_INTERRUPT_PRIORITY_INVALID
+#define portASSERT_IF_INTERRUPT_PRIORITY_INVALID()
+#endif
 #ifndef configUSE_IDLE_HOOK
 #define configUSE_IDLE_HOOK 0
 #endif

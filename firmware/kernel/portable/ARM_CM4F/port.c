@@ -6,7 +6,10 @@
  *  - SysTick at configTICK_RATE_HZ drives the tick;
  *  - critical sections raise BASEPRI to configMAX_SYSCALL_INTERRUPT_PRIORITY, so interrupts
  *    above that priority (numerically lower) are never delayed by the kernel;
- *  - lazy FP stacking on (FPCCR.ASPEN | LSPEN).
+ *  - lazy FP stacking on (FPCCR.ASPEN | LSPEN);
+ *  - with configASSERT defined, every FromISR API asserts that the calling ISR's priority is at
+ *    or below configMAX_SYSCALL_INTERRUPT_PRIORITY and that PRIGROUP leaves every implemented
+ *    priority bit a preemption bit (vPortValidateInterruptPriority).
  */
 #include "FreeRTOS.h"
 #include "task.h"
@@ -17,6 +20,12 @@
 #define SYSTICK_VAL_REG (*(volatile uint32_t *)0xE000E018UL)
 #define FPCCR_REG (*(volatile uint32_t *)0xE000EF34UL)
 #define ICSR_VECTACTIVE_MASK 0xFFUL
+/* one priority byte per external interrupt, NVIC_IPR0 onwards (ARMv7-M ARM B3.4) */
+#define NVIC_IPR_BYTES ((volatile uint8_t *)0xE000E400UL)
+#define AIRCR_REG (*(volatile uint32_t *)0xE000ED0CUL)
+#define AIRCR_PRIGROUP_SHIFT 8
+#define AIRCR_PRIGROUP_MASK (7UL << AIRCR_PRIGROUP_SHIFT)
+#define FIRST_EXTERNAL_EXCEPTION 16         /* IPSR of IRQ0 */
 
 #define SYSTICK_CLKSOURCE_CPU (1UL << 2)
 #define SYSTICK_TICKINT (1UL << 1)
@@ -71,6 +80,53 @@ void vPortExitCritical(void)
         portENABLE_INTERRUPTS();
     }
 }
+
+#ifdef configASSERT
+/* Measured when the scheduler starts: configMAX_SYSCALL_INTERRUPT_PRIORITY reduced to the
+ * priority bits this NVIC implements, and the largest AIRCR.PRIGROUP for which all of those bits
+ * are preemption bits (no sub-priority). */
+static uint8_t max_syscall_priority;
+static uint32_t max_prigroup;
+
+static void measure_interrupt_priorities(void)
+{
+    /* unimplemented low-order priority bits read as zero (ARMv7-M ARM B1.5.4): write all ones
+     * into IRQ0's byte and count what sticks */
+    volatile uint8_t *probe = &NVIC_IPR_BYTES[0];
+    uint8_t saved = *probe;
+    *probe = 0xFFu;
+    uint8_t implemented = *probe;
+    *probe = saved;
+
+    max_syscall_priority = (uint8_t)(configMAX_SYSCALL_INTERRUPT_PRIORITY & implemented);
+    /* BASEPRI 0 masks nothing, so a syscall priority that rounds to 0 protects nothing */
+    configASSERT(max_syscall_priority != 0);
+    configASSERT((configMAX_SYSCALL_INTERRUPT_PRIORITY & ~(uint32_t)implemented) == 0);
+
+    uint32_t bits = 0;
+    while (bits < 8 && (implemented & (0x80u >> bits)) != 0) {
+        bits++;
+    }
+    /* PRIGROUP = n makes bits [7:n+1] the preemption priority (B1.5.4): every implemented bit
+     * is one while n <= 7 - bits; with 8 bits the least significant one is always sub-priority */
+    max_prigroup = bits >= 8 ? 0 : 7 - bits;
+}
+
+void vPortValidateInterruptPriority(void)
+{
+    uint32_t exception;
+    __asm volatile("mrs %0, ipsr" : "=r"(exception)::"memory");
+    if (exception >= FIRST_EXTERNAL_EXCEPTION) {
+        /* This ISR runs above configMAX_SYSCALL_INTERRUPT_PRIORITY (numerically lower), where
+         * the kernel's critical sections cannot hold it off, yet it called a FromISR API: give
+         * the interrupt a priority numerically >= configMAX_SYSCALL_INTERRUPT_PRIORITY. An IRQ
+         * left at its reset priority 0 always fails here. */
+        configASSERT(NVIC_IPR_BYTES[exception - FIRST_EXTERNAL_EXCEPTION] >= max_syscall_priority);
+    }
+    /* sub-priority bits would make BASEPRI masking coarser than the priorities suggest */
+    configASSERT(((AIRCR_REG & AIRCR_PRIGROUP_MASK) >> AIRCR_PRIGROUP_SHIFT) <= max_prigroup);
+}
+#endif /* configASSERT */
 
 __attribute__((naked)) void vPortSVCHandler(void)
 {
@@ -151,6 +207,9 @@ __attribute__((naked, noreturn)) static void start_first_task(void)
 
 BaseType_t xPortStartScheduler(void)
 {
+#ifdef configASSERT
+    measure_interrupt_priorities();
+#endif
     /* PendSV and SysTick at the lowest priority (configKERNEL_INTERRUPT_PRIORITY) */
     SHPR3_REG |= ((uint32_t)configKERNEL_INTERRUPT_PRIORITY << 16) |
                  ((uint32_t)configKERNEL_INTERRUPT_PRIORITY << 24);

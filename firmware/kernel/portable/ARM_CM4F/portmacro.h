@@ -66,4 +66,12 @@ static inline __attribute__((always_inline)) void vPortSetBASEPRI(uint32_t value
 #define portCLEAR_INTERRUPT_MASK_FROM_ISR(x) vPortSetBASEPRI(x)
 #define portNOP()
 
+/* An ISR that calls a FromISR API must not have a priority above (numerically below)
+ * configMAX_SYSCALL_INTERRUPT_PRIORITY: critical sections would not mask it. Checked, as in
+ * FreeRTOS's port, whenever the application defines configASSERT. */
+#ifdef configASSERT
+void vPortValidateInterruptPriority(void);
+#define portASSERT_IF_INTERRUPT_PRIORITY_INVALID() vPortValidateInterruptPriority()
+#endif
+
 #endif /* PORTMACRO_H */

@@ -3,8 +3,8 @@
  * "<command>: error ...", then the prompt "> ". The dispatcher (shell.c) is independent of the
  * UART; the line editor (shell_uart.c) reads, echoes and edits lines.
  */
-#ifndef APP_SHELL_H
-#define APP_SHELL_H
+#ifndef SHELL_SHELL_H
+#define SHELL_SHELL_H
 
 #define SHELL_PROMPT "> "
 #define SHELL_LINE_MAX 160

@@ -1,6 +1,6 @@
 /* Console output on the UART: whole lines kept together between tasks, "\n" sent as "\r\n". */
-#ifndef APP_CONSOLE_H
-#define APP_CONSOLE_H
+#ifndef COMMON_CONSOLE_H
+#define COMMON_CONSOLE_H
 
 #include <stddef.h>
 

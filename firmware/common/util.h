@@ -1,6 +1,6 @@
-/* Small parsing/formatting helpers shared by the shell commands. */
-#ifndef APP_UTIL_H
-#define APP_UTIL_H
+/* Small parsing/formatting helpers (addresses, numbers, hex digests). */
+#ifndef COMMON_UTIL_H
+#define COMMON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * Kernel configuration, valid for both fw-kernel (firmware/kernel) and the real FreeRTOS kernel
- * (FREERTOS_KERNEL_PATH, GCC/ARM_CM4F port, heap_4).
+ * Kernel configuration of every image, valid for both fw-kernel (firmware/kernel) and the real
+ * FreeRTOS kernel (FREERTOS_KERNEL_PATH, GCC/ARM_CM4F port, heap_4).
  */
 #ifndef FREERTOS_CONFIG_H
 #define FREERTOS_CONFIG_H
@@ -31,8 +31,9 @@ void fw_assert_failed(const char *expr, const char *file, int line);
 #define configENABLE_BACKWARD_COMPATIBILITY     0
 #define configSTACK_DEPTH_TYPE                  uint32_t
 
-/* memory: task stacks, queues and semaphores come from this heap; ucHeap is defined by the app
- * (app/main.c) so that it can live in CCM */
+/* memory: task stacks, queues and semaphores come from this heap; ucHeap is defined by each
+ * application's main.c, which decides where it lives (SRAM today; CCM would do too, no DMA
+ * buffer comes from it) */
 #define configSUPPORT_STATIC_ALLOCATION         0
 #define configSUPPORT_DYNAMIC_ALLOCATION        1
 #define configTOTAL_HEAP_SIZE                   ((size_t)(20 * 1024))
@@ -70,7 +71,7 @@ void fw_assert_failed(const char *expr, const char *file, int line);
 #define INCLUDE_uxTaskPriorityGet               1
 #define INCLUDE_vTaskDelete                     0
 #define INCLUDE_vTaskSuspend                    1   /* FreeRTOS: portMAX_DELAY blocks forever */
-#define INCLUDE_vTaskDelayUntil                 0
+/* INCLUDE_vTaskDelayUntil is the pre-V10.4.2 name: FreeRTOS-Kernel refuses both (#error) */
 #define INCLUDE_xTaskDelayUntil                 0
 #define INCLUDE_vTaskDelay                      1
 #define INCLUDE_xTaskGetSchedulerState          1

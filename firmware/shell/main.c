@@ -15,11 +15,10 @@
 #include "shell.h"
 #include "tls_client.h"
 #include "uart.h"
+#include "variant.h"
 
 #define MAIN_TASK_PRIORITY 2
 #define MAIN_TASK_STACK_WORDS 2048      /* 8 KiB: handshakes (bignum, X.509, debug output) */
-
-extern const char fw_variant_name[8];
 
 /* the kernel heap (configAPPLICATION_ALLOCATED_HEAP): task stacks, queues, semaphores */
 uint8_t ucHeap[configTOTAL_HEAP_SIZE] __attribute__((aligned(8)));

@@ -1,6 +1,6 @@
 /* Network bring-up (MAC, PHY, link, lwIP, static IPv4) and the shell's `net` command. */
-#ifndef APP_NETWORK_H
-#define APP_NETWORK_H
+#ifndef SHELL_NETWORK_H
+#define SHELL_NETWORK_H
 
 #define NET_DEFAULT_IP "192.0.2.10"
 #define NET_DEFAULT_PREFIX 24

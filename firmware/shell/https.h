@@ -2,8 +2,8 @@
  * HTTPS GET and POST over one TLS connection each, printing the shell protocol's lines:
  * handshake result, status line, and a final "get: ..." / "post: ..." status line.
  */
-#ifndef APP_HTTPS_H
-#define APP_HTTPS_H
+#ifndef SHELL_HTTPS_H
+#define SHELL_HTTPS_H
 
 #include <stdint.h>
 
