@@ -1,6 +1,10 @@
 """One GDB client on a TCP socket: acknowledgements (and NoAck mode), retransmission on `-`,
 Ctrl-C detection, and reads that either block or only look (the run loop polls between machine
 quanta; it blocks only while the target is halted).
+
+Packets and Ctrl-C bytes are queued in the order they arrived: a Ctrl-C sent right behind a
+`vCont;c` can arrive in the same read, and it interrupts that continue (GDB Remote Serial
+Protocol, "Interrupts").
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from .rsp import Ack, BadPacket, Interrupt, Packet, PacketReader, frame
 
 
 _SEND_STALL_S = 30                    # a client that reads nothing this long is given up
+INTERRUPT = Interrupt()               # a Ctrl-C in Connection.packets
 
 
 class ConnectionClosed(Exception):
@@ -28,8 +33,8 @@ class Connection:
         self._reader = PacketReader()
         self.no_ack = False
         self._last_sent: bytes | None = None
-        self.packets: deque[bytes] = deque()      # good packets not yet handled
-        self.interrupted = False                  # a Ctrl-C arrived and is not yet handled
+        # good packets and Ctrl-Cs (INTERRUPT) not yet handled, in arrival order
+        self.packets: deque[bytes | Interrupt] = deque()
         self.closed = False
 
     # --- sending ----------------------------------------------------------------------------------
@@ -62,7 +67,7 @@ class Connection:
     def poll(self, timeout: float | None = 0.0) -> bool:
         """Read what has arrived (waiting up to `timeout` seconds, None = forever); True if a
         packet or an interrupt is waiting. Raises ConnectionClosed at EOF."""
-        if self.packets or self.interrupted:
+        if self.packets:
             return True
         readable, _, _ = select.select([self.sock], [], [], timeout)
         if not readable:
@@ -89,8 +94,8 @@ class Connection:
                 if not event.good and self._last_sent is not None and not self.no_ack:
                     self._write(self._last_sent)
             elif isinstance(event, Interrupt):
-                self.interrupted = True
-        return bool(self.packets or self.interrupted)
+                self.packets.append(INTERRUPT)
+        return bool(self.packets)
 
     def close(self) -> None:
         if not self.closed:

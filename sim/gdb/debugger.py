@@ -26,7 +26,7 @@ from sim.backend import Backend, RunResult, StopReason
 from sim.errors import BackendError, ScenarioError
 
 from .commands import SIGINT, SIGSEGV, SIGTRAP, Detach, Kill, Resume, Session
-from .connection import Connection, ConnectionClosed
+from .connection import INTERRUPT, Connection, ConnectionClosed
 from .monitor import Monitor
 
 _POLL_S = 0.25                     # blocking waits wake this often to check their deadline
@@ -187,10 +187,6 @@ class Debugger:
         except ConnectionClosed:
             self._drop("went away")
             return
-        if self.conn.interrupted:
-            self.conn.interrupted = False
-            if not self.halted:
-                self._interrupt()
         self._handle_packets()
 
     def _accept(self, timeout: float) -> None:
@@ -244,7 +240,6 @@ class Debugger:
             started = time.monotonic()
             try:
                 self.conn.poll(_POLL_S)
-                self.conn.interrupted = False  # Ctrl-C while halted: nothing to interrupt
                 self._accept(0.0)              # refuse a second client promptly
                 self._handle_packets()
             except ConnectionClosed:
@@ -255,6 +250,10 @@ class Debugger:
     def _handle_packets(self) -> None:
         while self.conn is not None and self.conn.packets:
             payload = self.conn.packets.popleft()
+            if payload is INTERRUPT:
+                if not self.halted:            # Ctrl-C while halted: nothing to interrupt
+                    self._interrupt()
+                continue
             session = self.session
             action = session.handle(payload)
             try:

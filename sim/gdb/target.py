@@ -1,7 +1,8 @@
 """What GDB is told about the CPU: the target description (M-profile core, VFP d0-d15 + fpscr,
 M-profile system registers) and the register numbering and `g` packet layout it implies.
 
-The order of features and registers in the XML is the numbering (facts/gdb-rsp.md 2.2-2.3):
+The order of features and registers in the XML is the numbering (GDB manual, "Target
+Description Format": a register without `regnum` takes the previous number + 1):
 r0-r15 are 0-15, `regnum="25"` puts xpsr at 25 as GDB's ARM code expects, so d0-d15 are 26-41,
 fpscr 42 and msp, psp, primask, basepri, faultmask, control 43-48. A `g` block is every register
 in that order with no gaps: 224 bytes. The s registers are GDB pseudo-registers over d0-d15, so

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import mmap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -28,12 +29,13 @@ from unicorn import unicorn_const as U
 from sim.platform import Entry, PlatformError, PlatformSpec, Reference, Registration
 
 from .core_models import CORE_TYPES, BitBanding
-from .elf import ElfImage, Segment
+from .elf import ElfError, ElfImage, Segment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
 PAGE = 0x400                           # unicorn's ARM target page (mmio granularity)
+ADDRESS_SPACE = 1 << 32
 MEMORY_TYPE = "Memory.MappedMemory"
 NVIC_TYPE = "IRQControllers.NVIC"
 CPU_TYPE = "CPU.CortexM"
@@ -41,7 +43,7 @@ COMBINER_TYPE = "Miscellaneous.CombinedInput"
 FLASH_CONTROLLER_TYPE = "MTD.STM32F4_FlashController"
 SUPPORTED_CPU_TYPES = ("cortex-m4", "cortex-m4f")
 # STM32F4 bus matrix: the CCM data RAM is on the CPU's D-bus only; no DMA master reaches it
-# (facts stm32f407.md section 1).
+# (RM0090 §2.1, the system architecture figure, and §2.3.1 "Embedded SRAM").
 DMA_UNREACHABLE = ((0x1000_0000, 0x1001_0000),)
 
 
@@ -100,39 +102,56 @@ class Bus:
 
     # --- construction ----------------------------------------------------------------------------------
     def _build_memories(self) -> None:
+        """Check every memory entry (size, registration, alignment, the 32-bit address space,
+        overlaps) before any is allocated; then give each a lazily allocated host buffer."""
         flash_names = set()
         for e in self.spec.entries_of_type(FLASH_CONTROLLER_TYPE):
             ref = e.attributes.get("flash")
             if isinstance(ref, Reference):
                 flash_names.add(ref.name)
+        planned: list[tuple[Entry, int, list[Registration]]] = []
+        claimed: list[tuple[int, int, str]] = []          # (start, end, description)
         for e in self.spec.entries_of_type(MEMORY_TYPE):
             size = e.attributes.get("size")
-            if not isinstance(size, int) or size <= 0 or size % PAGE:
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % PAGE:
                 raise PlatformError(f"{e.attribute_locations.get('size', e.location)}: memory {e.name} "
                                     f"needs 'size:' as a positive multiple of 0x{PAGE:x}, got {size!r}")
             addresses = [r for r in e.registrations if r.parent == "sysbus"]
             if not addresses or any(r.address is None for r in addresses):
                 raise PlatformError(f"{e.location}: memory {e.name} must be registered "
                                     f"'@ sysbus <address>' (or '@ {{ sysbus A; sysbus B }}')")
-            buf = (ctypes.c_ubyte * size)()
+            for r in addresses:
+                if r.address % PAGE:
+                    raise PlatformError(f"{r.location}: memory {e.name} at 0x{r.address:x} must be "
+                                        f"aligned to 0x{PAGE:x}")
+                if r.address + size > ADDRESS_SPACE:
+                    raise PlatformError(f"{r.location}: memory {e.name} at 0x{r.address:08x} with size "
+                                        f"0x{size:x} ends at 0x{r.address + size - 1:x}, beyond the "
+                                        f"Cortex-M4's 32-bit address space (last address 0xffffffff): "
+                                        f"give a smaller 'size:'")
+                for lo, hi, what in claimed:
+                    if r.address < hi and lo < r.address + size:
+                        raise PlatformError(f"{r.location}: {e.name} at 0x{r.address:08x}-"
+                                            f"0x{r.address + size - 1:08x} overlaps {what}")
+                claimed.append((r.address, r.address + size,
+                                f"{e.name} (0x{r.address:08x}-0x{r.address + size - 1:08x})"))
+            planned.append((e, size, addresses))
+        if not planned:
+            raise PlatformError(f"{self.spec.path}: no Memory.MappedMemory entries: the machine "
+                                f"needs at least flash and RAM")
+        for e, size, addresses in planned:
+            buf = _host_memory(size)
             view = memoryview(buf).cast("B")
             is_flash = e.name in flash_names
             perms = U.UC_PROT_READ | U.UC_PROT_EXEC if is_flash else U.UC_PROT_ALL
             primary = addresses[0].address
             dma = not any(lo <= primary < hi for lo, hi in DMA_UNREACHABLE)
             for r in addresses:
-                if r.address % PAGE:
-                    raise PlatformError(f"{r.location}: memory {e.name} at 0x{r.address:x} must be "
-                                        f"aligned to 0x{PAGE:x}")
-                self._check_overlap(r.address, r.address + size, e.name, r.location)
                 self.m.core.map_buffer(r.address, buf, perms)
                 if not is_flash:
                     self.m.core.add_data_ram(r.address, r.address + size)
                 self.memories.append(MemoryRegion(e.name, r.address, size, buf, view, not is_flash,
                                                   dma, primary))
-        if not self.memories:
-            raise PlatformError(f"{self.spec.path}: no Memory.MappedMemory entries: the machine "
-                                f"needs at least flash and RAM")
         self.memories.sort(key=lambda r: r.base)
         # O(1) lookup for the CPU-side helpers: regions by the top byte of their addresses
         self._by_top: dict[int, list[MemoryRegion]] = {}
@@ -283,69 +302,70 @@ class Bus:
 
     def _direct(self, w: Window, region: int):
         lo, hi = w.start - region, w.end - region
-        read, write, m = w.read, w.write, self.m
+        read, write = w.read, w.write
+        state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
         if lo == 0:
             def on_read(_uch, offset, size, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if offset >= hi:
                         raise BusFault(region + offset, size, False, "no register here")
                     return read(offset, size)
                 except BaseException as exc:
-                    return m.callback_failed(exc)
+                    return failed(exc)
 
             def on_write(_uch, offset, size, value, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if offset >= hi:
                         raise BusFault(region + offset, size, True, "no register here")
                     write(offset, size, value)
                 except BaseException as exc:
-                    m.callback_failed(exc)
+                    write_failed(exc)
         else:
             def on_read(_uch, offset, size, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if not lo <= offset < hi:
                         raise BusFault(region + offset, size, False, "no register here")
                     return read(offset - lo, size)
                 except BaseException as exc:
-                    return m.callback_failed(exc)
+                    return failed(exc)
 
             def on_write(_uch, offset, size, value, _user):
                 try:
-                    m.mmio_accesses += 1
+                    state.mmio_accesses += 1
                     if not lo <= offset < hi:
                         raise BusFault(region + offset, size, True, "no register here")
                     write(offset - lo, size, value)
                 except BaseException as exc:
-                    m.callback_failed(exc)
+                    write_failed(exc)
         return on_read, on_write
 
     def _dispatcher(self, region: int):
-        m = self.m
+        state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
 
         def on_read(_uch, offset, size, _user):
             try:
-                m.mmio_accesses += 1
+                state.mmio_accesses += 1
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
                     raise BusFault(address, size, False, "nothing is registered at this address")
                 return w.read(address - w.start, size)
             except BaseException as exc:
-                return m.callback_failed(exc)
+                return failed(exc)
 
         def on_write(_uch, offset, size, value, _user):
             try:
-                m.mmio_accesses += 1
+                state.mmio_accesses += 1
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
                     raise BusFault(address, size, True, "nothing is registered at this address")
                 w.write(address - w.start, size, value)
             except BaseException as exc:
-                m.callback_failed(exc)
+                write_failed(exc)
         return on_read, on_write
 
     # --- lookups --------------------------------------------------------------------------------------------
@@ -422,13 +442,14 @@ class Bus:
 
     # --- firmware images -------------------------------------------------------------------------------------
     def check_image(self, image: ElfImage) -> None:
+        """ElfError unless every segment fits a memory, at its load and its run address."""
         for seg in image.segments:
             if seg.data:
-                self._check_fits(seg, seg.load_address, len(seg.data), "its load address")
+                self._check_fits(image, seg, seg.load_address, len(seg.data), "its load address")
             if seg.mem_size:
-                self._check_fits(seg, seg.run_address, seg.mem_size, "its run address")
+                self._check_fits(image, seg, seg.run_address, seg.mem_size, "its run address")
 
-    def _check_fits(self, seg: Segment, address: int, size: int, what: str) -> None:
+    def _check_fits(self, image: ElfImage, seg: Segment, address: int, size: int, what: str) -> None:
         if self.memory_at(address, size) is not None:
             return
         start = self.memory_at(address)
@@ -438,9 +459,9 @@ class Bus:
                      f"{end - start.end + 1} bytes past its end")
         else:
             where = f"0x{address:08x}-0x{end:08x} is in no memory region"
-        raise PlatformError(f"{seg.describe()} does not fit the memory map at {what}: {where}. "
-                            f"Memories: {self.describe_map()}. Link the firmware for the "
-                            f"STM32F407 map or enlarge the memory in {self.spec.path}")
+        raise ElfError(f"{image.path}: {seg.describe()} does not fit the memory map at {what}: "
+                       f"{where}. Memories: {self.describe_map()}. Link the firmware for the "
+                       f"STM32F407 map or enlarge the memory in {self.spec.path}")
 
     def load_image(self, image: ElfImage) -> None:
         self.check_image(image)
@@ -475,6 +496,13 @@ class Bus:
                     changed.append(r)
                 r.view[:] = data
         return changed
+
+
+def _host_memory(size: int) -> ctypes.Array:
+    """Zeroed host memory for an emulated memory, from an anonymous mapping: the OS provides
+    pages when they are first touched, so a large memory costs nothing until it is used (a
+    ctypes array allocated directly is zero-filled at once)."""
+    return (ctypes.c_ubyte * size).from_buffer(mmap.mmap(-1, size))
 
 
 def _ignore_write(offset: int, size: int, value: int) -> None:

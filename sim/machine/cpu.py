@@ -1,21 +1,25 @@
-"""The unicorn Cortex-M4F core: model selection, the exact executed-instruction counter, batched
-register access, and raw (binding-free) hook and MMIO registration.
+"""The unicorn Cortex-M4F core: model selection, the exact executed-instruction counter and the
+slice budget, batched register access, and raw (binding-free) hook and MMIO registration.
 
-Facts behind every choice here: /work/shared/facts/unicorn-cortex-m.md.
-- `UC_MODE_MCLASS` silently gives a Cortex-M33; plain THUMB + `ctl_set_cpu_model(CORTEX_M4)` is
-  the M4 (section 1).
-- unicorn has no API for "instructions executed" when a run stops early; its `uc_struct` holds
-  `emu_counter` followed by `emu_count`. We find their offset at startup by running known counts
-  and check it on every core we create (section 2), and lower `emu_count` to end a slice cleanly
-  after the current instruction (the "count trick", section 1).
-- The binding's `reg_read`/`reg_write` cost ~1.2 us each; batched ctypes calls are ~10x cheaper
-  (section 2, "Fast register access").
-- Stores to executable pages take unicorn's slow path on every access (SMC checks in
-  notdirty_write, ~25 ns each), and QEMU's M-profile default memory map makes SRAM executable,
-  so firmware ran at ~100 MIPS. With `UC_TLB_VIRTUAL` our TLB-fill hook decides: RAM pages no
-  code was ever fetched from are read/write only and stores take the fast path (~3.5x on
-  store-heavy code); a fetch marks its page executable for good, so code in RAM still runs and
-  writes to it still invalidate its translations. Unicorn's own region permissions still apply.
+What this relies on in unicorn 2.1.4 (pinned; docs/machine.md explains each point):
+- `UC_MODE_MCLASS` forces a Cortex-M33 whatever model is asked for (qemu/target/arm/cpu.c,
+  `cpu_arm_init`); plain THUMB + `ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)` is the M4.
+- `emu_start(count=n)` counts with an internal code hook that increments `uc_struct.emu_counter`
+  and stops once it passes `emu_count` (uc.c `hook_count_cb`; include/uc_priv.h). There is no API
+  for "instructions executed" when a run stops early, so we find the two fields at startup by
+  running known counts, check them on every core, and lower `emu_count` to end a slice cleanly
+  after the current instruction (`end_slice_at`).
+- The binding's `reg_read`/`reg_write` cost ~1.2 us each; one `uc_reg_read_batch` /
+  `uc_reg_write_batch` call through ctypes is ~10x cheaper per register.
+- Stores to pages that hold translated code take the slow path (qemu/accel/tcg/cputlb.c,
+  `notdirty_write`), and QEMU's M-profile default memory map makes SRAM executable. With
+  `UC_TLB_VIRTUAL` our TLB-fill hook decides: RAM pages no code was ever fetched from are
+  read/write only and stores take the fast path; a fetch marks its page executable for good, so
+  code in RAM still runs and writes to it still invalidate its translations. Unicorn's own region
+  permissions still apply.
+- A Python exception cannot cross a ctypes callback (ctypes prints "Exception ignored" and
+  returns 0), so every callback catches BaseException and hands it to the machine, which stops
+  the slice and re-raises it from run(); the TLB fill records it in `callback_error`.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ class CoreError(RuntimeError):
 class RegBatch:
     """One preallocated uc_reg_read_batch / uc_reg_write_batch over a fixed register list.
 
-    Writes are applied in list order, which the exception engine relies on (facts section 2)."""
+    Writes are applied in list order (uc.c `uc_reg_write_batch` loops over the list), which the
+    exception engine relies on."""
 
     __slots__ = ("_uch", "ids", "vals", "ptrs", "n", "_n")
 
@@ -144,6 +149,7 @@ class UnicornCore:
         self._data_ram: list[tuple[int, int]] = []   # RAM whose pages start read/write only
         self._code_pages: set[int] = set()           # pages code was fetched from
         self._xpsr_reg = RegBatch(uc, (A.UC_ARM_REG_XPSR,))
+        self.callback_error: BaseException | None = None   # raised inside the TLB fill
         uc.ctl_set_tlb_mode(U.UC_TLB_VIRTUAL)
         self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
 
@@ -155,17 +161,24 @@ class UnicornCore:
     def _fill_tlb(self, uch, vaddr: int, access: int, entry, _user) -> bool:
         e = entry.contents
         e.paddr = vaddr                              # identity: unicorn's own map decides the rest
-        page = vaddr >> _TLB_PAGE_BITS
-        if access == U.UC_MEM_FETCH:                 # (at translation time, between blocks)
-            self._code_pages.add(page)
+        try:
+            page = vaddr >> _TLB_PAGE_BITS
+            if access == U.UC_MEM_FETCH:             # (at translation time, between blocks)
+                self._code_pages.add(page)
+                e.perms = U.UC_PROT_ALL
+                return True
+            self._clear_stale_it_state(uch)
+            if page not in self._code_pages and any(lo <= vaddr < hi for lo, hi in self._data_ram):
+                e.perms = _RW
+            else:
+                e.perms = U.UC_PROT_ALL
+            return True
+        except BaseException as exc:       # e.g. Ctrl-C: fill plainly, stop after this instruction
+            if self.callback_error is None:
+                self.callback_error = exc
+            self.stop_after_current()
             e.perms = U.UC_PROT_ALL
             return True
-        self._clear_stale_it_state(uch)
-        if page not in self._code_pages and any(lo <= vaddr < hi for lo, hi in self._data_ram):
-            e.perms = _RW
-        else:
-            e.perms = U.UC_PROT_ALL
-        return True
 
     def _clear_stale_it_state(self, uch) -> None:
         """unicorn_fill_tlb() ran cpu_restore_state(), which leaves the IT state of the current
@@ -184,6 +197,19 @@ class UnicornCore:
     def counter(self) -> int:
         """Count-hook invocations since the current/last emu_start (instructions begun)."""
         return self._counter.value
+
+    @property
+    def budget(self) -> int:
+        """The `counter` value past which the running slice ends: the count given to `start`, or
+        less once the slice was shortened."""
+        return self._count.value
+
+    def end_slice_at(self, begun: int) -> None:
+        """End the running slice before instruction `begun + 1` begins (never later than it
+        would end anyway): the one way the budget changes while the CPU runs."""
+        count = self._count
+        if begun < count.value:
+            count.value = begun
 
     def stop_after_current(self) -> None:
         """End the running slice cleanly before the next instruction (no re-execution)."""

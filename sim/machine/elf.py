@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import io
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct import ConstructError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from sim.errors import BackendError
 
@@ -116,7 +120,15 @@ def _section_in(section, segment) -> bool:
     return section["sh_size"] > 0 and start <= section["sh_offset"] < start + size
 
 
+_ELF32_HEADER = 52
+# what pyelftools raises on damaged input besides its own ELFError: construct's parse errors
+# and plain Python errors from reading past the data or decoding names
+_PARSE_ERRORS = (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError,
+                 UnicodeDecodeError, OverflowError, AttributeError, TypeError, MemoryError)
+
+
 def read_elf(path: str | Path) -> ElfImage:
+    """The image at `path`, or ElfError naming the file, what is wrong with it and the fix."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -124,19 +136,31 @@ def read_elf(path: str | Path) -> ElfImage:
         raise ElfError(f"firmware ELF {path} does not exist") from None
     except IsADirectoryError:
         raise ElfError(f"firmware ELF {path} is a directory, not an ELF file") from None
+    except OSError as exc:
+        raise ElfError(f"cannot read firmware ELF {path}: {exc.strerror or exc}") from None
     if raw[:4] != b"\x7fELF":
         raise ElfError(f"{path} is not an ELF file (no \\x7fELF magic); give the firmware .elf, "
                        f"not a .bin or .hex")
+    if len(raw) < _ELF32_HEADER:
+        raise ElfError(f"{path} is truncated ({len(raw)} bytes, shorter than an ELF header): "
+                       f"build or copy the firmware again")
     if raw[4] != 1:
         raise ElfError(f"{path} is a 64-bit ELF; the STM32F407 needs a 32-bit ARM image "
                        f"(build it with arm-none-eabi-gcc)")
     if raw[5] != 1:
         raise ElfError(f"{path} is big-endian; the Cortex-M4 image must be little-endian")
-    import io
     try:
-        elf = ELFFile(io.BytesIO(raw))
-    except ELFError as exc:
-        raise ElfError(f"{path} is not a valid ELF file: {exc}") from None
+        return _parse(path, raw)
+    except ElfError:
+        raise
+    except _PARSE_ERRORS as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ElfError(f"{path} is damaged or truncated ({detail}): build or copy the firmware "
+                       f"again") from None
+
+
+def _parse(path: Path, raw: bytes) -> ElfImage:
+    elf = ELFFile(io.BytesIO(raw))
     if elf["e_machine"] != "EM_ARM":
         raise ElfError(f"{path} is built for {elf['e_machine']}, not ARM: build it with "
                        f"arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb")
@@ -145,8 +169,13 @@ def read_elf(path: str | Path) -> ElfImage:
     for i, seg in enumerate(elf.iter_segments()):
         if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
             continue
+        data = seg.data()
+        if len(data) != seg["p_filesz"]:
+            raise ElfError(f"{path} is truncated: segment {i} needs {seg['p_filesz']} bytes at file "
+                           f"offset {seg['p_offset']}, the file has {len(data)} there; build or copy "
+                           f"the firmware again")
         inside = tuple(s.name for s in sections if _section_in(s, seg))
-        segments.append(Segment(i, seg["p_paddr"], seg["p_vaddr"], seg.data(), seg["p_memsz"], inside))
+        segments.append(Segment(i, seg["p_paddr"], seg["p_vaddr"], data, seg["p_memsz"], inside))
     if not segments:
         raise ElfError(f"{path} has no loadable segments (is it a relocatable object, not a linked image?)")
     code_ranges = [(s["sh_addr"], s["sh_addr"] + s["sh_size"]) for s in sections
@@ -154,7 +183,7 @@ def read_elf(path: str | Path) -> ElfImage:
     symbols: list[Symbol] = []
     mapping: set[tuple[int, str]] = set()
     symtab = elf.get_section_by_name(".symtab")
-    if symtab is not None:
+    if isinstance(symtab, SymbolTableSection):
         for sym in symtab.iter_symbols():
             kind = sym["st_info"]["type"]
             if sym.name[:2] in ("$t", "$d", "$a") and sym.name[2:3] in ("", ".") \

@@ -3,11 +3,12 @@
 tail-chaining), priority and BASEPRI/PRIMASK/FAULTMASK masking, SVCall, and the architectural
 fault path (CFSR/BFAR/HFSR, escalation to HardFault, lockup).
 
-The register sequences follow /work/shared/facts/unicorn-cortex-m.md section 2: writes are
-batched in an order that keeps unicorn's banked SPs right (CONTROL.SPSEL can only change in
-privileged Thread mode; writing xPSR switches mode and SP), and APSR_NZCV is rewritten after
-every xPSR write so unicorn rebuilds its cached hflags (else EXC_RETURN is not recognised).
-FP state is stacked eagerly (LSPACT stays 0): the same result as lazy stacking for software.
+Entry and return follow ARMv7-M ARM B1.5.6 (exception entry), B1.5.7 (stack alignment) and
+B1.5.8 (exception return). The register writes are batched in an order that keeps unicorn's
+banked SPs right (CONTROL.SPSEL can only change in privileged Thread mode; writing xPSR switches
+mode and SP), and APSR_NZCV is rewritten after every xPSR write so unicorn rebuilds its cached
+hflags (else EXC_RETURN is not recognised); docs/machine.md explains both. FP state is stacked
+eagerly (LSPACT stays 0): the same result as lazy stacking for software.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 unicorn does not trap `msr basepri/primask/faultmask` or `cpsie`, so a pending interrupt that
 such an instruction unmasks would wait until the next time-slice boundary. We find them in the
 loaded code and hook the instruction *after* each; the hook takes the pending exception right
-there, as the silicon does (facts unicorn-cortex-m.md, pitfall 7).
+there, as the silicon does: the new mask applies from the next instruction on (ARMv7-M ARM
+B5.2.1 CPS, B5.2.3 MSR).
 
 Finding them: a byte search for their Thumb encodings (MSR T1 `F38n 88ss` with SYSm PRIMASK,
 BASEPRI or FAULTMASK; CPSIE `B66x`), each candidate confirmed by capstone. Disassembling the whole

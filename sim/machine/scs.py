@@ -4,8 +4,8 @@ that the exception engine decides with.
 
 Exception numbers follow ARMv7-M: 1 Reset, 2 NMI, 3 HardFault, 4 MemManage, 5 BusFault,
 6 UsageFault, 11 SVCall, 12 DebugMonitor, 14 PendSV, 15 SysTick, 16+n IRQ n. The STM32F407 has
-82 IRQs (facts stm32f407.md section 2). IRQ inputs are level-sensitive: a line that is high
-pends its IRQ, and pends it again on exception return if it is still high.
+82 IRQs (RM0090 §12.1.3, the vector table: positions 0-81). IRQ inputs are level-sensitive: a
+line that is high pends its IRQ, and pends it again on exception return if it is still high.
 """
 
 from __future__ import annotations

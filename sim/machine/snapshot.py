@@ -1,6 +1,7 @@
 """Snapshot and restore of the whole machine: CPU context (banked SPs, FP registers, special
 registers - unicorn's context), every memory, the SCS/NVIC/SysTick, the clock with its event
-queue, and every peripheral's state (UART transcripts included).
+queue, the run state (run_state.py, copied whole) and every peripheral's state (UART transcripts
+included).
 
 Peripheral state is copied with `copy.deepcopy` in one memo, so the events in the queue (bound
 methods of models) and links between models (MAC <-> PHY) stay consistent. Restore happens in
@@ -15,14 +16,38 @@ from __future__ import annotations
 
 import copy
 import types
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import BackendError
 
+from .run_state import RunState
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .machine import Machine, Snapshot
+    from .machine import Machine
 
 _ATOMIC = (int, float, str, bytes, bool, type(None), complex, range, type)
+# modules whose objects are machine state (walked for listeners, copied): the machine's own, the
+# shared event queue's events and the frame types models hold
+_STATE_MODULES = ("sim.machine", "sim.backend", "sim.net.frames", "sim.event_queue")
+
+
+@dataclass
+class Snapshot:
+    """Whole-machine state; restore it with Machine.restore()."""
+    cpu: Any
+    memories: dict[int, bytes]
+    objects: dict[str, Any]
+    run_state: RunState
+    exceptions: dict[str, Any]                 # the exception engine's counters and fault context
+    image: Any
+    symbols: Any
+    # what restore() shares rather than copies; the saved objects never change, so it is
+    # computed on the first restore and reused
+    shared: dict[int, Any] | None = field(default=None, repr=False, compare=False)
+
+
+_EXCEPTION_STATE = ("entries", "returns", "tail_chains", "fault_context", "exc_return_seen")
 
 
 def _owned_objects(m: "Machine") -> dict[str, Any]:
@@ -37,7 +62,7 @@ def _machine_memo(m: "Machine", roots: list[Any]) -> dict[int, Any]:
     outside the machine that model state refers to through a bound method (a listener)."""
     memo: dict[int, Any] = {}
     for obj in (m, m.bus, m.core, m.exceptions, m.spec, m.symbols, m.image, m.options,
-                m._random_root):
+                m.random_root, m.loop, m.faults, m.sites, m.run_state):
         memo[id(obj)] = obj
     owned = {id(r) for r in roots}
     seen: set[int] = set()
@@ -69,36 +94,25 @@ def _machine_memo(m: "Machine", roots: list[Any]) -> dict[int, Any]:
 
 
 def _is_machine_state(obj: Any) -> bool:
-    module = type(obj).__module__ or ""
-    return module.startswith("sim.machine") or module.startswith("sim.backend") or \
-        module.startswith("sim.net.frames")
+    return (type(obj).__module__ or "").startswith(_STATE_MODULES)
 
 
-def take_snapshot(m: "Machine") -> "Snapshot":
-    from .machine import Snapshot
-    if m._in_slice:
+def take_snapshot(m: "Machine") -> Snapshot:
+    if m.run_state.in_slice:
         raise BackendError("snapshot() cannot be taken inside a callback while the CPU runs; "
                            "call it between run() calls")
     roots = _owned_objects(m)
     memo = _machine_memo(m, list(roots.values()))
     copied = copy.deepcopy(roots, memo)
-    scalars = {
-        "instructions": m.instructions, "idle_cycles": m.idle_cycles,
-        "mmio_accesses": m.mmio_accesses, "reset_requested": m._reset_requested,
-        "resets": m.resets, "sleeping": m._sleeping,
-        "exceptions": copy.deepcopy({k: getattr(m.exceptions, k) for k in
-                                     ("entries", "returns", "tail_chains", "fault_context",
-                                      "exc_return_seen")}),
-        "image": m.image, "symbols": m.symbols,
-    }
-    return Snapshot(m.core.uc.context_save(), m.bus.snapshot_memories(), copied, scalars)
+    exceptions = copy.deepcopy({k: getattr(m.exceptions, k) for k in _EXCEPTION_STATE})
+    return Snapshot(m.core.uc.context_save(), m.bus.snapshot_memories(), copied,
+                    m.run_state.copy(), exceptions, m.image, m.symbols)
 
 
-def restore_snapshot(m: "Machine", snap: "Snapshot") -> None:
-    from .machine import Snapshot
+def restore_snapshot(m: "Machine", snap: Snapshot) -> None:
     if not isinstance(snap, Snapshot):
         raise BackendError(f"restore() needs a Snapshot from this machine's snapshot(), got {type(snap).__name__}")
-    if m._in_slice:
+    if m.run_state.in_slice:
         raise BackendError("restore() cannot run inside a callback while the CPU runs")
     live = _owned_objects(m)
     if set(live) != set(snap.objects):
@@ -122,15 +136,8 @@ def restore_snapshot(m: "Machine", snap: "Snapshot") -> None:
     for region in m.bus.memories:
         if region.writable:
             m.core.uc.ctl_remove_cache(region.base, region.end)  # code in RAM may be stale
-    sc = snap.scalars
-    m.instructions, m.idle_cycles = sc["instructions"], sc["idle_cycles"]
-    m.mmio_accesses, m._reset_requested = sc["mmio_accesses"], sc["reset_requested"]
-    m.resets = sc["resets"]
-    m._sleeping = sc["sleeping"]
-    for k, v in copy.deepcopy(sc["exceptions"]).items():
+    m.run_state.load(snap.run_state)
+    for k, v in copy.deepcopy(snap.exceptions).items():
         setattr(m.exceptions, k, v)
-    if sc["image"] is not m.image:
-        m.image, m.symbols = sc["image"], sc["symbols"]
-    m._stopped_at = None
-    m._skip_break = m._skip_watch = None
-    m._stuck_regs = None
+    if snap.image is not m.image:
+        m.image, m.symbols = snap.image, snap.symbols

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .parser import load_platform, parse_platform
 from .spec import (EMPTY, EnumValue, Entry, IrqConnection, Location, NewObject, PlatformError,
-                   PlatformSpec, RangeValue, Reference, Registration, Tag)
+                   PlatformSpec, RangeValue, Reference, Registration, Tag, Using)
 
 # The STM32F407 platform every command and suite uses unless told otherwise (defined here only).
 # It is package data; Renode loads platform files by path, so `as_file` gives a real file for the
@@ -18,4 +18,4 @@ DEFAULT_REPL: Path = _resources.enter_context(as_file(files(__name__) / "stm32f4
 
 __all__ = ["DEFAULT_REPL", "load_platform", "parse_platform", "PlatformSpec", "PlatformError", "Entry",
            "Registration", "IrqConnection", "Tag", "Location", "Reference", "EnumValue",
-           "RangeValue", "NewObject", "EMPTY"]
+           "RangeValue", "NewObject", "EMPTY", "Using"]

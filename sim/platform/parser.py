@@ -1,7 +1,13 @@
 """Parser for the subset of Renode's platform-description (.repl) format that our platform file
 uses: entries (`name: Type @ registration`), update entries, constructor attributes and
 properties, IRQ connections (`-> nvic@61`, `[0-4] -> nvic@[6-10]`, `IRQ -> a@1 | b@2`), `init:`
-blocks (whose `Tag <a, b> "NAME" value` statements we understand), `//` and `/* */` comments.
+blocks (whose `Tag <a, b> "NAME" value` statements we understand), `//` and `/* */` comments
+(renode-docs: source/advanced/platform_description_format.md).
+
+A platform file here is self-contained: `using "other.repl"` is refused, and so is an update of an
+entry no line creates. The tolerant mode (`tolerant=True`, for checking Renode's own files, which
+build on each other with `using`) records `using` lines in `PlatformSpec.usings` and keeps such
+updates as entries without a type; the syntax is otherwise the same.
 
 The format is indentation based (spaces, multiples of four; inside `{ }` and `[ ]` newlines do not
 count). We tokenize the whole file, cut it into logical lines, and parse each line by recursive
@@ -16,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .spec import (EMPTY, EnumValue, Entry, IrqConnection, Location, NewObject, PlatformError,
-                   PlatformSpec, RangeValue, Reference, Registration, Tag)
+                   PlatformSpec, RangeValue, Reference, Registration, Tag, Using)
 
 INDENT_STEP = 4
 IMPLICIT_ENTRIES = ("sysbus",)          # exist in every Renode machine without a declaration
@@ -415,8 +421,10 @@ class _LineParser:
 
 
 class _PlatformBuilder:
-    def __init__(self, src: _Source) -> None:
+    def __init__(self, src: _Source, tolerant: bool = False) -> None:
         self.src = src
+        self.tolerant = tolerant
+        self.usings: list[Using] = []
         self.entries: dict[str, Entry] = {}
         self.updates: dict[str, list[Entry]] = {}
         self.order: list[str] = []
@@ -437,6 +445,9 @@ class _PlatformBuilder:
                 continue
             block = None
             if line.indent == 0:
+                if p.is_ident("using"):
+                    current = self._using(p)
+                    continue
                 current = self._entry_header(p)
             elif line.indent == INDENT_STEP:
                 if current is None:
@@ -449,12 +460,29 @@ class _PlatformBuilder:
                                     f"expected {INDENT_STEP} (an attribute) or 0 (a new entry)")
         return self._finish()
 
+    # --- `using "file" [prefixed "p"]` -----------------------------------------------------------
+    def _using(self, p: _LineParser) -> None:
+        loc = p.loc()
+        if not self.tolerant:
+            raise PlatformError(f"{loc}: 'using' is not supported: the platform file must be "
+                                f"self-contained (copy the entries you need)")
+        p.take()
+        if p.tok.kind != "STRING":
+            raise p.fail('a quoted file name after "using"')
+        path = p.take().value
+        prefix = None
+        if p.is_ident("prefixed"):
+            p.take()
+            if p.tok.kind != "STRING":
+                raise p.fail('a quoted prefix after "prefixed"')
+            prefix = p.take().value
+        p.expect_end("end of line after the using statement")
+        self.usings.append(Using(path, prefix, loc))
+        return None
+
     # --- one entry header ------------------------------------------------------------------------
     def _entry_header(self, p: _LineParser) -> Entry:
         loc = p.loc()
-        if p.is_ident("using"):
-            raise PlatformError(f"{loc}: 'using' is not supported: the platform file must be "
-                                f"self-contained (copy the entries you need)")
         local = False
         if p.is_ident("local"):
             p.take()
@@ -547,7 +575,7 @@ class _PlatformBuilder:
         entries = dict(self.entries)
         for name, updates in self.updates.items():
             if name not in entries:
-                if name in IMPLICIT_ENTRIES:
+                if name in IMPLICIT_ENTRIES or self.tolerant:    # tolerant: created by a using file
                     entries[name] = Entry(name, None, location=updates[0].location)
                 else:
                     raise PlatformError(f"{updates[0].location}: entry {name!r} is updated but never "
@@ -555,7 +583,7 @@ class _PlatformBuilder:
             for upd in updates:
                 self._merge(entries[name], upd)
         tags = self._tags(entries.get("sysbus"))
-        return PlatformSpec(self.src.filename, entries, tags)
+        return PlatformSpec(self.src.filename, entries, tags, self.usings)
 
     @staticmethod
     def _merge(base: Entry, upd: Entry) -> None:
@@ -608,17 +636,21 @@ class _PlatformBuilder:
         return tags
 
 
-def parse_platform(text: str, filename: str = "<string>") -> PlatformSpec:
-    return _PlatformBuilder(_Source(text, filename)).parse()
+def parse_platform(text: str, filename: str = "<string>", *, tolerant: bool = False) -> PlatformSpec:
+    return _PlatformBuilder(_Source(text, filename), tolerant).parse()
 
 
-def load_platform(path: str | Path) -> PlatformSpec:
+def load_platform(path: str | Path, *, tolerant: bool = False) -> PlatformSpec:
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise PlatformError(f"platform file {path} does not exist (the default is "
                             f"sim/platform/stm32f407.repl)") from None
+    except IsADirectoryError:
+        raise PlatformError(f"platform file {path} is a directory: give the .repl file in it") from None
     except UnicodeDecodeError as exc:
         raise PlatformError(f"{path}: not a text file ({exc})") from None
-    return parse_platform(text, str(path))
+    except OSError as exc:
+        raise PlatformError(f"cannot read platform file {path}: {exc.strerror or exc}") from None
+    return parse_platform(text, str(path), tolerant=tolerant)

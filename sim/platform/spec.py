@@ -102,6 +102,14 @@ class Tag:
     location: Location | None = None
 
 
+@dataclass(frozen=True)
+class Using:
+    """`using "path" [prefixed "p"]`: only in the parser's tolerant mode (Renode's own files)."""
+    path: str
+    prefix: str | None = None
+    location: Location | None = None
+
+
 @dataclass
 class Entry:
     name: str
@@ -135,6 +143,7 @@ class PlatformSpec:
     path: str
     entries: dict[str, Entry]                  # in order of creation
     tags: list[Tag]
+    usings: list[Using] = field(default_factory=list)     # tolerant mode only
 
     def entry(self, name: str) -> Entry:
         try:

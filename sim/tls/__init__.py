@@ -16,7 +16,13 @@ journal     the record journal (JSON and text), an observer of the trace, with b
 mistakes    known client record-protection mistakes, tried when a MAC or tag fails (an observer)
 diagnosis   diagnose(journal, device_sent=..., locate=...): what went wrong and where
 keylog      NSS key log lines
-certs       the deterministic test PKI
+certs       the deterministic test PKI (an RSA and a P-256 root, server keys)
+identity    ServerIdentity, HelloFacts, choose_identity: which chain to present per ClientHello
+sni_leaves  leaves issued per host name under the test roots or look-alike roots
+user_chain  the user's own chain and key, checked when loaded
+trust_scan  the CA certificates an ELF image embeds (DER, PEM as Mbed TLS reads it)
+lookalike   a same-length look-alike of a CA certificate, with a key the peer holds
+trust_substitution  look-alikes for an image's trust store as flash patches and leaf issuers
 
 `sim.peer` puts TlsServer and the HTTP app (`sim.http`) on a TCP connection.
 """

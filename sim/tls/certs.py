@@ -1,8 +1,9 @@
-"""Deterministic test PKI: a CA and server certificates (RSA-2048 and ECDSA P-256) from a seed.
+"""Deterministic test PKI: two roots (RSA-2048 and ECDSA P-256) and server keys from a seed.
 
-The firmware build embeds the CA (`python -m sim.tls.certs --out DIR` writes the PEM files and a C
-header), and the TLS peer serves the server chain from the same generator, so the two always
-agree. Same seed, byte-identical keys and certificates.
+The firmware build embeds the RSA root (`python -m sim.tls.certs --out DIR` writes the PEM files
+and a C header), and the TLS peer serves chains from the same generator, so the two always agree.
+The P-256 root is for images built without RSA (their chain must be ECDSA throughout). Same seed,
+byte-identical keys and certificates.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sim.seed import SeededRandom
 DEFAULT_PKI_SEED = "tls-fw-sim test pki v1"
 SERVER_NAME = "tls-peer.test"
 SERVER_IP = "192.0.2.1"
+EC_ROOT_NAME = "tls-fw-sim Test CA P-256"
 _NOT_BEFORE = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
 _NOT_AFTER = datetime.datetime(2099, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
 
@@ -67,8 +69,7 @@ def _prime(bits: int, rng: SeededRandom, e: int) -> int:
             return candidate
 
 
-def deterministic_rsa_key(rng: SeededRandom, bits: int = 2048) -> rsa.RSAPrivateKey:
-    e = 65537
+def deterministic_rsa_key(rng: SeededRandom, bits: int = 2048, e: int = 65537) -> rsa.RSAPrivateKey:
     while True:
         p = _prime(bits // 2, rng, e)
         q = _prime(bits // 2, rng, e)
@@ -86,14 +87,38 @@ def deterministic_rsa_key(rng: SeededRandom, bits: int = 2048) -> rsa.RSAPrivate
     return numbers.private_key()
 
 
+# group orders n (SEC 2 v2 §2.4.2, §2.5.1, §2.6.1); tests check (n-1)*G == -G for each
+EC_CURVE_ORDERS = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+                     "581a0db248b0a77aecec196accc52973", 16),
+    "secp521r1": int("1" + "f" * 65 + "a51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47ae"
+                     "bb6fb71e91386409", 16),
+}
+
+
 def deterministic_ec_key(rng: SeededRandom, curve: ec.EllipticCurve = ec.SECP256R1()) -> ec.EllipticCurvePrivateKey:
-    order = {
-        "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-        "secp384r1": int(
-            "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973", 16
-        ),
-    }[curve.name]
+    order = EC_CURVE_ORDERS[curve.name]
     return ec.derive_private_key(1 + rng.randbelow(order - 1), curve)
+
+
+def seeded_rsa_key(seed: str, label: str, bits: int, e: int = 65537) -> rsa.RSAPrivateKey:
+    """`deterministic_rsa_key` for (seed, label, bits, e), kept in the user's cache directory: an
+    RSA-4096 key costs seconds of pure-Python prime search, and a cached key is the same key."""
+    digest = hashlib.sha256(f"{seed}\0{label}\0{bits}\0{e}\0".encode())
+    for module in (__file__, sys.modules[SeededRandom.__module__].__file__):
+        digest.update(Path(module).read_bytes())
+    path = user_cache_dir() / "keys" / f"{digest.hexdigest()[:32]}.pem"
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(key, rsa.RSAPrivateKey) and key.key_size == bits and key.public_key().public_numbers().e == e:
+            return key
+    except (OSError, ValueError, TypeError):
+        pass                           # missing or damaged: generate again
+    key = deterministic_rsa_key(SeededRandom(seed, label), bits, e)
+    _write_atomically(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    return key
 
 
 def _name(common_name: str) -> x509.Name:
@@ -111,7 +136,10 @@ def _sign(builder: x509.CertificateBuilder, key) -> x509.Certificate:
 
 @dataclass(frozen=True)
 class TestPki:
-    """The CA and both server identities. `server_chain(kind)` is what the peer sends."""
+    """The roots and both server identities. `server_chain(kind)` is what the peer sends today:
+    both server certificates are issued by the RSA root (`ca_cert`), which the reference firmware
+    embeds. `ec_ca_cert` is the P-256 root; `sim.tls.sni_leaves` issues per-name leaves under
+    either root."""
 
     ca_key: rsa.RSAPrivateKey
     ca_cert: x509.Certificate
@@ -119,9 +147,14 @@ class TestPki:
     rsa_cert: x509.Certificate
     ecdsa_key: ec.EllipticCurvePrivateKey
     ecdsa_cert: x509.Certificate
+    ec_ca_key: ec.EllipticCurvePrivateKey
+    ec_ca_cert: x509.Certificate
 
     def ca_pem(self) -> bytes:
         return self.ca_cert.public_bytes(serialization.Encoding.PEM)
+
+    def ec_ca_pem(self) -> bytes:
+        return self.ec_ca_cert.public_bytes(serialization.Encoding.PEM)
 
     def server_chain(self, kind: str = "rsa") -> list[x509.Certificate]:
         cert = {"rsa": self.rsa_cert, "ecdsa": self.ecdsa_cert}[kind]
@@ -138,6 +171,7 @@ class TestPki:
         none = serialization.NoEncryption()
         files = {
             "ca.pem": self.ca_pem(),
+            "ca-p256.pem": self.ec_ca_pem(),
             "server-rsa.pem": self.rsa_cert.public_bytes(pem),
             "server-rsa.key": self.rsa_key.private_bytes(pem, pkcs8, none),
             "server-ecdsa.pem": self.ecdsa_cert.public_bytes(pem),
@@ -190,7 +224,7 @@ def _cache_path(seed: str) -> Path:
     return user_cache_dir() / "pki" / f"{digest.hexdigest()[:32]}.pem"
 
 
-_CACHE_ORDER = ("ca_key", "ca_cert", "rsa_key", "rsa_cert", "ecdsa_key", "ecdsa_cert")
+_CACHE_ORDER = ("ca_key", "ca_cert", "rsa_key", "rsa_cert", "ecdsa_key", "ecdsa_cert", "ec_ca_key", "ec_ca_cert")
 
 
 def _load_cached(path: Path) -> TestPki | None:
@@ -213,6 +247,10 @@ def _store_cached(path: Path, pki: TestPki) -> None:
         getattr(pki, name).public_bytes(pem) if name.endswith("cert")
         else getattr(pki, name).private_bytes(pem, pkcs8, serialization.NoEncryption())
         for name in _CACHE_ORDER)
+    _write_atomically(path, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -227,22 +265,27 @@ def _generate(seed: str) -> TestPki:
     ca_key = deterministic_rsa_key(root.child("ca-rsa"))
     rsa_key = deterministic_rsa_key(root.child("server-rsa"))
     ecdsa_key = deterministic_ec_key(root.child("server-ecdsa"))
+    ec_ca_key = deterministic_ec_key(root.child("ca-p256"))
+
+    def root(name: x509.Name, key) -> x509.Certificate:
+        return _sign(
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(_NOT_BEFORE).not_valid_after(_NOT_AFTER)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False),
+            key,
+        )
 
     ca_name = _name("tls-fw-sim Test CA")
-    ca_cert = _sign(
-        x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(1)
-        .not_valid_before(_NOT_BEFORE).not_valid_after(_NOT_AFTER)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False),
-        ca_key,
-    )
+    ca_cert = root(ca_name, ca_key)
+    ec_ca_cert = root(_name(EC_ROOT_NAME), ec_ca_key)
 
     def server_cert(key, serial: int, key_usage: x509.KeyUsage) -> x509.Certificate:
         import ipaddress
@@ -277,6 +320,7 @@ def _generate(seed: str) -> TestPki:
         ca_key=ca_key, ca_cert=ca_cert,
         rsa_key=rsa_key, rsa_cert=server_cert(rsa_key, 2, rsa_usage),
         ecdsa_key=ecdsa_key, ecdsa_cert=server_cert(ecdsa_key, 3, ec_usage),
+        ec_ca_key=ec_ca_key, ec_ca_cert=ec_ca_cert,
     )
 
 

@@ -29,7 +29,7 @@ ALL_GROUPS: tuple[NamedGroup, ...] = (
     NamedGroup(24, "secp384r1", ("p-384", "p384", "secp384r1"), ec.SECP384R1, int(
         "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973", 16)),
     NamedGroup(25, "secp521r1", ("p-521", "p521", "secp521r1"), ec.SECP521R1, int(
-        "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409", 16)),
+        "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409", 16)),
     NamedGroup(29, "x25519", ("x25519", "curve25519"), None, None),
 )
 GROUPS_BY_CODE = {g.code: g for g in ALL_GROUPS}

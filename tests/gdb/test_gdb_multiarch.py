@@ -5,6 +5,7 @@ scenario must still complete with HTTP 200 (the peer never noticed the firmware 
 from __future__ import annotations
 
 import json
+import queue
 import re
 import shutil
 import signal
@@ -34,7 +35,9 @@ set confirm off
 set width 0
 target remote :{port}
 echo @@ctrlc\\n
+set debug remote 1
 continue
+set debug remote 0
 echo @@interrupted\\n
 break mbedtls_ssl_write
 continue
@@ -111,6 +114,39 @@ def _where(text: str) -> tuple[str, int]:
     return (funcs[-1][0] if funcs else "", int(lines[-1]) if lines else -1)
 
 
+def _interrupt_the_continue(gdb: subprocess.Popen) -> list[str]:
+    """GDB's output lines; Ctrl-C (SIGINT to GDB, as a user at the terminal) once GDB has sent
+    the continue after the @@ctrlc marker (`set debug remote 1` shows the packet), and again
+    every 5 s until it reports the stop."""
+    got: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for text in gdb.stdout:
+            got.put(text)
+        got.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    lines: list[str] = []
+    marker = interrupting = False
+    while True:
+        try:
+            line = got.get(timeout=5)
+        except queue.Empty:
+            if interrupting:
+                gdb.send_signal(signal.SIGINT)
+            continue
+        if line is None:
+            return lines
+        lines.append(line)
+        if line.strip() == "@@ctrlc":
+            marker = True
+        elif marker and ("Sending packet: $vCont;c" in line or "Sending packet: $c#" in line):
+            marker, interrupting = False, True
+            gdb.send_signal(signal.SIGINT)
+        elif interrupting and "Program received signal SIGINT" in line:
+            interrupting = False
+
+
 def test_gdb_session_on_the_large_post_then_the_scenario_completes(tmp_path):
     out, err_path = tmp_path / "out", tmp_path / "run.err"
     run, port = _start_run(tmp_path)
@@ -121,12 +157,7 @@ def test_gdb_session_on_the_large_post_then_the_scenario_completes(tmp_path):
                                 "-x", str(commands)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         watchdog = threading.Timer(60, gdb.kill)
         watchdog.start()
-        lines = []
-        for line in gdb.stdout:
-            lines.append(line)
-            if line.strip() == "@@ctrlc":
-                time.sleep(0.1)                      # GDB is blocked in `continue` now:
-                gdb.send_signal(signal.SIGINT)       # Ctrl-C, as the facts say to test it
+        lines = _interrupt_the_continue(gdb)
         gdb.wait()
         watchdog.cancel()
         status = run.wait(timeout=120)

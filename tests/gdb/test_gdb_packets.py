@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from gdbkit import le32, stop_fields
 from sim.gdb import TargetKilled
+from sim.gdb.rsp import checksum
 from sim.gdb.target import G_SIZE
 
 
@@ -94,7 +95,7 @@ def test_memory_reads_writes_binary_and_faults(served):
     assert c.request(f"X{base:x},0:".encode()) == b"OK"          # GDB's probe for binary writes
     assert c.request(f"X{base:x},{len(special):x}:".encode() + escaped) == b"OK"
     assert served.machine.read_memory(base, len(special)) == special
-    assert c.request(f"me000ef34,4") == served.machine.read_memory(0xE000EF34, 4).hex().encode()   # FPCCR
+    assert c.request("me000ef34,4") == served.machine.read_memory(0xE000EF34, 4).hex().encode()   # FPCCR
     assert c.request("mffffffe9,4") == b"E14"                    # EXC_RETURN values are not memory
     assert c.request("m0801ffff,4")                              # flash reads
     # a read that runs off the end of SRAM returns the readable part
@@ -202,6 +203,28 @@ def test_interrupt_while_running(served):
     assert served.running_cycles()
 
 
+def test_ctrl_c_right_behind_continue_is_not_lost(served):
+    """GDB sends `vCont;c`, the user presses Ctrl-C at once: both can arrive in one read while
+    the target is halted. The interrupt came after the continue, so it must stop the run (it
+    used to be dropped as 'Ctrl-C while halted', and GDB waited forever)."""
+    c = served.connect()
+    payload = b"vCont;c"
+    c.send_raw(b"$" + payload + b"#%02x" % checksum(payload) + b"\x03")
+    assert c.read_byte() == ord("+")
+    stop = stop_fields(c.read_packet())
+    assert stop["signal"] == "02"
+    halted_at = served.machine.cycles
+    assert c.request("?") == c.request("?") and served.machine.cycles == halted_at
+
+
+def test_ctrl_c_while_halted_is_ignored(served):
+    c = served.connect()
+    c.send_raw(b"\x03")                         # nothing to interrupt: no stop reply for it
+    assert c.request("qAttached") == b"1"
+    c.send("vCont;c")
+    assert served.running_cycles()
+
+
 def test_connections_in_turn_and_a_client_that_vanishes(served):
     first = served.connect()
     systick = symbol(served, "SysTick_Handler")
@@ -220,7 +243,7 @@ def test_connections_in_turn_and_a_client_that_vanishes(served):
     with pytest.raises((ConnectionError, OSError)):
         intruder.request("qAttached")
     second.send("vCont;c")
-    time.sleep(0.2)                                             # SysTick fires every 1 ms of virtual time
+    assert served.running_cycles()                              # 10 ms on: past ten SysTick entries
     second.send_raw(b"\x03")
     assert stop_fields(second.read_packet())["signal"] == "02"  # the first client's breakpoint is gone
     assert second.request("D") == b"OK"
@@ -305,14 +328,24 @@ def test_random_packets_get_a_reply_and_never_break_the_machine(bare_session, co
 
 
 def test_read_watchpoint_set_mid_run_sees_code_that_already_ran(served):
+    """unicorn decides when it translates a block whether its loads call memory hooks, so a read
+    watchpoint inserted mid-run must retranslate code that already ran. Where Ctrl-C lands
+    depends on wall-clock time, so the test then goes to a place that does not: the entry of
+    the next SysTick handler, whose first reader of tick_count is xTaskIncrementTick - code that
+    ran at every one of the ticks before."""
     c = served.connect()
     c.send("vCont;c")
-    assert served.running_cycles()                   # SysTick's tick code is translated by now
+    assert served.running_cycles()                   # 10 ms: ten ticks have run the tick code
     c.send_raw(b"\x03")
     assert stop_fields(c.read_packet())["signal"] == "02"
+    systick = symbol(served, "SysTick_Handler")
+    assert c.request(f"Z1,{systick:x},2") == b"OK"
+    c.send("vCont;c")
+    assert le32(stop_fields(c.read_packet())["0f"]) == systick
+    assert c.request(f"z1,{systick:x},2") == b"OK"
     tick = symbol(served, "tick_count")
     assert c.request(f"Z3,{tick:x},4") == b"OK"
     c.send("vCont;c")
     stop = stop_fields(c.read_packet())
-    pc = le32(stop["0f"])
-    assert served.machine.symbolize(pc).startswith("xTaskIncrementTick")   # the reader every 1 ms
+    assert int(stop["rwatch"], 16) == tick
+    assert served.machine.symbolize(le32(stop["0f"])).startswith("xTaskIncrementTick")

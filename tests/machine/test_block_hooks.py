@@ -46,7 +46,7 @@ def test_block_hooks_fire_once_per_execution_like_code_hooks(core_machine):
 def test_a_jump_into_the_padding_before_a_hooked_function_still_fires_its_hook(core_machine):
     m = core_machine("core_blockhooks")
     padded, nop = m.symbol_address("bh_padded"), m.symbol_address("bh_pad_nop")
-    assert m._blocks.classify(padded) == (True, (nop, padded))
+    assert m.sites.blocks.classify(padded) == (True, (nop, padded))
     calls = []
     m.hook(padded, lambda ctx: calls.append(m.read_register("pc")))
     run, result = run_to_finish(m, 5_000_000)
@@ -83,6 +83,6 @@ def test_without_mapping_symbols_only_return_addresses_after_bl_qualify(core_mac
 def test_addresses_outside_the_images_code_get_the_exact_code_hook(core_machine):
     m = core_machine("core_blockhooks")
     ram = 0x2000_1000                                  # code copied to RAM is not described by the ELF
-    assert m._blocks.classify(ram) == (False, None)
+    assert m.sites.blocks.classify(ram) == (False, None)
     m.hook(ram, lambda ctx: None)
     assert m.hook_kind(ram) == "code"

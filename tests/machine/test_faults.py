@@ -146,3 +146,34 @@ def test_floating_point_with_the_fpu_disabled_is_reported(core_machine):
     f = fault_of(m)
     assert f.kind == "nocp"
     assert "CPACR=0x00000000" in f.message and "CP10/CP11" in f.message
+
+
+@pytest.mark.parametrize("scenario, kind, cause", [
+    (UNMAPPED, "unmapped-access", "read of 4 bytes at 0x30000004: nothing is mapped there"),
+    (UNDEFINED, "invalid-instruction", "undefined instruction 0xde07"),
+    (BAD_FETCH, "unmapped-fetch", "instruction fetch from 0x30000000: nothing is mapped there"),
+])
+def test_firmware_mode_without_a_handler_reports_the_cause_first(core_machine, scenario, kind, cause):
+    """An image whose HardFault vector is 0 cannot handle the fault; the report still says what
+    the fault was and where, exactly as fault_mode="report" does, and then why no handler ran."""
+    reported = fault_of(core_machine("core_faults", {"SCENARIO": scenario}))
+    m = core_machine("core_faults", {"SCENARIO": scenario}, fault_mode="firmware")
+    m.write_memory(0x0800_000C, bytes(4))            # vector 3 (HardFault) = 0: no handler
+    f = fault_of(m)
+    assert (f.kind, f.pc, f.symbol, f.address) == (kind, reported.pc, reported.symbol, reported.address)
+    lines = f.message.splitlines()
+    assert lines[0].startswith(f"{kind}: {cause}")
+    assert lines[:2] == reported.message.splitlines()[:2]      # what, where, when
+    assert "could not be entered: vector-fault: the vector for HardFault at 0x0000000c is " \
+           "0x00000000" in f.message
+
+
+def test_firmware_mode_reports_keep_the_cause_when_the_handler_loops_or_faults(core_machine):
+    looping = fault_of(core_machine("core_faults", {"SCENARIO": UNMAPPED}, fault_mode="firmware"),
+                       limit=50_000_000)
+    assert looping.message.startswith("firmware HardFault: read of 4 bytes at 0x30000004: nothing is mapped")
+    assert "faulting instruction: pc=0x" in looping.message and "in fault_unmapped_read+" in looping.message
+    locked = fault_of(core_machine("core_faults", {"SCENARIO": UNMAPPED, "DOUBLE_FAULT": 1},
+                                   fault_mode="firmware"))
+    assert locked.kind == "lockup" and "read of 4 bytes at 0x30000008" in locked.message
+    assert "while the firmware's HardFault handler was handling: read of 4 bytes at 0x30000004" in locked.message

@@ -108,6 +108,32 @@ def test_missing_platform_file(tmp_path):
         load_platform(tmp_path / "nope.repl")
 
 
+def test_a_directory_as_platform_file(tmp_path):
+    with pytest.raises(PlatformError, match="is a directory: give the .repl file"):
+        Machine(tmp_path)
+
+
+def test_tolerant_mode_reads_files_that_build_on_others():
+    """Renode's board files: `using` lines first, then updates of entries the used files create
+    (renode: platforms/boards/stm32f4_discovery.repl). Strict mode refuses both."""
+    text = ('using "platforms/cpus/stm32f4.repl"\n'
+            'using "./extras.repl" prefixed "ext_"\n'
+            "cpu:\n    PerformanceInMips: 125\n"
+            "led: Miscellaneous.LED @ gpioPortD\n")
+    spec = parse_platform(text, "b.repl", tolerant=True)
+    assert [(u.path, u.prefix, str(u.location)) for u in spec.usings] == [
+        ("platforms/cpus/stm32f4.repl", None, "b.repl:1:1"), ("./extras.repl", "ext_", "b.repl:2:1")]
+    cpu = spec.entry("cpu")
+    assert cpu.type is None and cpu.attributes == {"PerformanceInMips": 125}
+    assert spec.entry("led").type == "Miscellaneous.LED"
+    with pytest.raises(PlatformError, match="b.repl:1:1: 'using' is not supported"):
+        parse_platform(text, "b.repl")
+    with pytest.raises(PlatformError, match="b.repl:1:1: entry 'cpu' is updated but never created"):
+        parse_platform(text.split("\n", 2)[2], "b.repl")
+    with pytest.raises(PlatformError, match="b.repl:1:7: expected a quoted file name"):
+        parse_platform("using stm32f4.repl\n", "b.repl", tolerant=True)
+
+
 def _platform_with(tmp_path, extra: str):
     base = REAL_PLATFORM.read_text()
     path = tmp_path / "p.repl"
@@ -137,3 +163,82 @@ def test_non_cortex_m4_cpu_is_rejected(tmp_path):
     path.write_text(text)
     with pytest.raises(PlatformError, match="cortex-m0"):
         Machine(path)
+
+
+def _line_col(path, needle: str) -> str:
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return f"{path}:{number}:{line.index(needle) + 1}"
+    raise AssertionError(needle)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", '"fast"', "nan", "inf", "true",
+                                   pytest.param("1" + "0" * 400 + ".0", id="overflows-to-inf")])
+def test_cpu_clock_must_be_a_positive_finite_number(tmp_path, value):
+    text = REAL_PLATFORM.read_text().replace("PerformanceInMips: 168", f"PerformanceInMips: {value}")
+    path = tmp_path / "clock.repl"
+    path.write_text(text)
+    with pytest.raises(PlatformError) as info:
+        Machine(path)
+    message = str(info.value)
+    assert message.startswith(_line_col(path, "PerformanceInMips") + ": ")
+    assert "PerformanceInMips must be a positive number" in message and "168" in message
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("systickFrequency: 168000000", "systickFrequency: 0", "systickFrequency"),
+    ("systickFrequency: 168000000", 'systickFrequency: "fast"', "systickFrequency"),
+    ("priorityMask: 0xF0", "priorityMask: 0x1F0", "priorityMask"),
+])
+def test_nvic_clock_and_priority_mask_are_checked(tmp_path, old, new, needle):
+    path = tmp_path / "nvic.repl"
+    path.write_text(REAL_PLATFORM.read_text().replace(old, new))
+    with pytest.raises(PlatformError) as info:
+        Machine(path)
+    assert str(info.value).startswith(_line_col(path, needle) + ": ")
+
+
+_RSS_PROBE = """
+import resource, sys
+from sim.machine import Machine
+from sim.platform import PlatformError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    m = Machine(sys.argv[1])
+    outcome = "built"
+    if len(sys.argv) > 2:                       # touch both ends of the memory at this address
+        base, size = int(sys.argv[2], 0), int(sys.argv[3], 0)
+        m.write_memory(base, b"\\x5a"), m.write_memory(base + size - 1, b"\\xa5")
+        outcome += " " + (m.read_memory(base, 1) + m.read_memory(base + size - 1, 1)).hex()
+except PlatformError as exc:
+    outcome = "PlatformError: " + str(exc)
+grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(f"{grown_mb:.0f}")
+print(outcome)
+"""
+
+
+def _build_in_subprocess(*args) -> tuple[float, str]:
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    grown, outcome = proc.stdout.splitlines()
+    return float(grown), outcome
+
+
+@pytest.mark.parametrize("address, problem", [(0x6000_0000, "beyond the Cortex-M4's 32-bit address space"),
+                                              (0x0, "overlaps flash")])
+def test_a_4_gib_memory_is_refused_before_anything_is_allocated(tmp_path, address, problem):
+    path = _platform_with(tmp_path, f"\nbig: Memory.MappedMemory @ sysbus 0x{address:x}\n    size: 0x100000000\n")
+    grown_mb, outcome = _build_in_subprocess(path)
+    assert outcome.startswith(f"PlatformError: {path}:") and problem in outcome
+    assert grown_mb < 100                  # it used to fill 4 GiB before the check (4.1 GB RSS)
+
+
+def test_a_large_memory_costs_only_the_pages_used(tmp_path):
+    path = _platform_with(tmp_path, "\nsdram: Memory.MappedMemory @ sysbus 0xC0000000\n    size: 0x10000000\n")
+    grown_mb, outcome = _build_in_subprocess(path, 0xC000_0000, 0x1000_0000)
+    assert outcome == "built 5aa5"
+    assert grown_mb < 100                  # 256 MiB declared, two pages touched

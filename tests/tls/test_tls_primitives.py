@@ -107,3 +107,18 @@ def test_keylog_line_format():
     assert parse_keylog(line + "\n# comment\n") == {bytes(range(32)): bytes(range(48))}
     with pytest.raises(ValueError, match="32-byte client random"):
         keylog_line(b"short", bytes(48))
+
+
+def test_each_named_group_order_is_the_curve_order():
+    """n-1 is a valid private scalar whose public point is -G (RFC 4492 §5.4 / SEC 2 §2.4-2.6 orders):
+    a wrong order makes EphemeralKey draw out-of-range scalars for most seeds."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sim.tls.groups import ALL_GROUPS
+
+    for group in ALL_GROUPS:
+        if group.order is None:
+            continue
+        one = ec.derive_private_key(1, group.curve()).public_key().public_numbers()
+        last = ec.derive_private_key(group.order - 1, group.curve()).public_key().public_numbers()
+        assert last.x == one.x and last.y != one.y, group.name      # (n-1)G = -G

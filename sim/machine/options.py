@@ -1,0 +1,30 @@
+"""Behaviour switches of the built-in machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class MachineOptions:
+    """Behaviour switches (all default to the silicon's behaviour where there is a choice).
+
+    fault_mode:      "report" - an unmapped access, undefined instruction or bad EXC_RETURN ends
+                     the run with a FaultReport; "firmware" - it enters the firmware's
+                     BusFault/UsageFault/HardFault handler with CFSR/BFAR/HFSR set, and the run
+                     ends with a report (naming the original fault) when that handler loops
+                     forever, cannot be entered, or the core locks up.
+    extended_frames: False never stacks FP state on exception entry (a negative control for
+                     tests of FP context switching; real silicon always does).
+    probe_cycles:    slice length while a fault handler runs, to notice it looping.
+    block_hooks:     False serves every hooked address with an exact code hook, as before
+                     blocks.py (the same results, at half the speed or less: for comparisons).
+    """
+    fault_mode: str = "report"
+    extended_frames: bool = True
+    probe_cycles: int = 20_000
+    block_hooks: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fault_mode not in ("report", "firmware"):
+            raise ValueError(f"fault_mode must be 'report' or 'firmware', not {self.fault_mode!r}")
