@@ -91,12 +91,20 @@ class Machine:
         self.bus = Bus(self.spec, self)
         self.bus.build_peripherals(MODEL_TYPES)
         self.peripherals = self.bus.peripherals
-        self.clocks = next((p for p in self.peripherals.values()
-                            if getattr(p, "RENODE_TYPE", "") == "Miscellaneous.STM32F4_RCC"), self.clocks)
+        rcc = next((p for p in self.peripherals.values()
+                    if getattr(p, "RENODE_TYPE", "") == "Miscellaneous.STM32F4_RCC"), None)
+        if rcc is not None:
+            # the core and SysTick run at the RCC's HCLK (the .repl's systickFrequency is
+            # Renode's fixed SysTick clock); without an RCC, at the platform frequency
+            self.clocks = rcc
+            self.scs.cycles_per_count = 1
         # the services models call most, bound straight to the run loop (no facade frame)
         self.now = self.loop.now
         self.schedule_at = self.loop.schedule_at
         self.exception_state_changed = self.loop.exception_state_changed
+        self.core_cycles = self.loop.core_cycles
+        self.time_at_cycle = self.loop.time_at_cycle
+        self.loop.core_clock_changed()               # the core starts on the reset clock (HSI)
         core = self.core
         core.hook_interrupt(self.loop.on_interrupt)
         core.hook_invalid_instruction(self.faults.on_invalid_instruction)
@@ -144,7 +152,9 @@ class Machine:
         return self.random_root.child(label)
 
     def clocks_changed(self) -> None:
-        """The RCC changed a rate: the models that derive timing from the clock tree follow."""
+        """The RCC changed a rate (at this instant): the core and SysTick follow HCLK, and every
+        model that derives timing from the clock tree follows its own clock."""
+        self.loop.core_clock_changed()
         for p in self.peripherals.values():
             follow = getattr(p, "clocks_changed", None)
             if follow is not None:
@@ -194,6 +204,7 @@ class Machine:
             reset = getattr(p, "reset", None)
             if reset is not None:
                 reset()
+        self.loop.core_clock_changed()               # back on the reset clock (the HSI)
         self.exceptions.fault_context = None
         state = self.run_state
         state.reset_requested = False
@@ -410,6 +421,8 @@ class Machine:
             "instructions": state.instructions,
             "cycles": self.clock.now,
             "idle_cycles": state.idle_cycles,
+            "core_cycles": self.clock.cycles,
+            "idle_core_cycles": state.idle_core_cycles,
             "exceptions": self.exceptions.entries,
             "exception_returns": self.exceptions.returns,
             "tail_chains": self.exceptions.tail_chains,
