@@ -43,9 +43,8 @@ from typing import Any
 from sim.machine.peripherals.base import Peripheral, model
 from sim.machine.peripherals.clocks import count_in, time_of
 from sim.machine.peripherals.registers import W0C, WO, Field, Register, flags
+from sim.machine.peripherals.timer_counter import CENTER, DOWN, UP, Counting, hits, next_hit
 from sim.machine.peripherals.timing import Deadlines
-
-UP, DOWN, CENTER = "up", "down", "center"
 
 
 # --- register tables --------------------------------------------------------------------------
@@ -111,94 +110,6 @@ def _basic_registers() -> tuple[Register, ...]:
         Register("PSC", 0x28, [Field("PSC", 0, 16)], on_write="_psc_written"),
         Register("ARR", 0x2C, [Field("ARR", 0, 16)], on_write="_arr_written"),
     )
-
-
-# --- the counter as a function of its phase -----------------------------------------------------
-@dataclass(frozen=True)
-class Counting:
-    """How the counter moves, as a function of `phase`: the number of counter clocks since the
-    anchor plus a start offset chosen so that updates happen where the phase crosses a multiple
-    of `period` (a phase below 0 is the stretch before the first wrap: an up-counter above ARR
-    running to the top of its range, a down-counter above ARR)."""
-    mode: str
-    arr: int
-    width: int
-
-    @property
-    def blocked(self) -> bool:
-        return self.arr == 0
-
-    @property
-    def period(self) -> int:
-        """Counter clocks between two update events."""
-        return self.arr if self.mode == CENTER else self.arr + 1
-
-    def start_phase(self, cnt: int, counting_down: bool) -> int:
-        if self.mode == UP:
-            return cnt if cnt <= self.arr else cnt - (1 << self.width)
-        if self.mode == DOWN:
-            return self.arr - cnt
-        cnt = min(cnt, self.arr)
-        return 2 * self.arr - cnt if counting_down and cnt else cnt
-
-    def value(self, phase: int) -> int:
-        if self.mode == UP:
-            return phase % (self.arr + 1) if phase >= 0 else phase + (1 << self.width)
-        if self.mode == DOWN:
-            return self.arr - phase % (self.arr + 1) if phase >= 0 else self.arr - phase
-        p = phase % (2 * self.arr)
-        return p if p <= self.arr else 2 * self.arr - p
-
-    def counting_down(self, phase: int) -> bool:
-        if self.mode == CENTER:
-            return phase % (2 * self.arr) >= self.arr
-        return self.mode == DOWN
-
-    def updates(self, first: int, last: int) -> int:
-        """Update events while the phase goes from `first` to `last` (first excluded)."""
-        return max(last, 0) // self.period - max(first, 0) // self.period
-
-    def next_update(self, phase: int) -> int:
-        """The phase of the first update event after `phase` (updates are at the positive
-        multiples of the period; reaching phase 0 from below is no update)."""
-        return (max(phase, 0) // self.period + 1) * self.period
-
-    def matches(self, ccr: int, cms: int) -> list[tuple[int, int]]:
-        """The phases where the counter reaches `ccr`, as (residue, modulus) pairs (plus a
-        one-off phase below 0 as (phase, 0))."""
-        arr = self.arr
-        if self.mode == UP:
-            out = [(ccr, arr + 1)] if ccr <= arr else []
-            if ccr > arr:
-                out.append((ccr - (1 << self.width), 0))
-            return out
-        if self.mode == DOWN:
-            return [(arr - ccr, arr + 1)] if ccr <= arr else [(arr - ccr, 0)]
-        out = []
-        if ccr < arr and cms in (2, 3):
-            out.append((ccr, 2 * arr))                 # reached counting up
-        if 0 < ccr <= arr and cms in (1, 3):
-            out.append((2 * arr - ccr, 2 * arr))       # reached counting down
-        return out
-
-
-def _hits(residue: int, modulus: int, first: int, last: int) -> int:
-    """How many phases in (first, last] a (residue, modulus) pair names (periodic ones only
-    from phase 0 on: below it the counter is in its first stretch)."""
-    if modulus == 0:
-        return 1 if first < residue <= last else 0
-    first = max(first, -1)
-    if last <= first:
-        return 0
-    return (last - residue) // modulus - (first - residue) // modulus
-
-
-def _next_hit(residue: int, modulus: int, after: int) -> int | None:
-    """The first phase after `after` a (residue, modulus) pair names, or None."""
-    if modulus == 0:
-        return residue if residue > after else None
-    after = max(after, -1)
-    return after + 1 + (residue - after - 1) % modulus
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -289,7 +200,7 @@ class _Timer(Deadlines, Peripheral):
         if not self[self._cr1.UDIS] and c.updates(base + first, base + last):
             bits |= 1
         for n, compare in self._compare_channels():
-            if any(_hits(r, m, base + first, base + last) for r, m in c.matches(compare, self._cms())):
+            if any(hits(r, m, base + first, base + last) for r, m in c.matches(compare, self._cms())):
                 bits |= 1 << n
         return bits
 
@@ -354,7 +265,7 @@ class _Timer(Deadlines, Peripheral):
             targets.append(c.next_update(now))
         for n, compare in self._compare_channels():
             if self._interrupt_enabled(n):
-                hits = [_next_hit(r, m, now) for r, m in c.matches(compare, self._cms())]
+                hits = [next_hit(r, m, now) for r, m in c.matches(compare, self._cms())]
                 targets += [h for h in hits if h is not None]
         if not targets:
             return
@@ -646,5 +557,4 @@ class STM32_Timer(GeneralPurposeTimer):
         return variant
 
 
-__all__ = ["STM32_Timer", "BasicTimer", "GeneralPurposeTimer", "GeneralPurposeTimer32", "TIMERS",
-           "Counting"]
+__all__ = ["STM32_Timer", "BasicTimer", "GeneralPurposeTimer", "GeneralPurposeTimer32", "TIMERS"]
