@@ -131,3 +131,27 @@ def test_link_down_and_up_reach_firmware_that_waits_for_the_phy_interrupt(build_
     down_at, up_at = events[1][3], events[2][3]
     assert 0 <= down_at - cable["unplugged"] < 2 * MS, "the drop is reported at once"
     assert 1800 * MS <= up_at - cable["plugged"] < 1810 * MS, "auto-negotiation again, then the report"
+
+
+def test_set_link_through_the_mac_drops_and_renegotiates_the_link():
+    """What a scenario's `Set Link` does on the built-in machine, with the reference firmware
+    booted: the MAC hands out its PHY; unplugging drops the link at once, plugging it into a
+    100 Mb/s half-duplex partner brings it back after auto-negotiation, at that mode."""
+    elf = Path(__file__).resolve().parents[2] / "build" / "firmware" / "fixed.elf"
+    if not elf.exists():
+        pytest.fail(f"{elf} is not built: run scripts/setup (it builds the firmware)")
+    m = Machine(str(DEFAULT_REPL), seed=1)
+    m.load_elf(str(elf))
+    while b"ready" not in m.uart("usart1").transcript:
+        assert m.cycles < 3000 * MS, "the reference firmware did not boot"
+        m.run(10 * MS)
+    phy = m.ethernet.phy()
+    assert phy is m.ethernet.phy(0) is m.peripherals["phy"]
+    assert phy.link_up and phy.speed_duplex() == (100, True)
+    phy.set_link(False)
+    assert not phy.link_up and not m.ethernet.smi.link_up()
+    phy.set_link(True, 100, "half")
+    m.run(1700 * MS)
+    assert not phy.link_up, "still negotiating"
+    m.run(200 * MS)
+    assert phy.link_up and phy.speed_duplex() == (100, False)

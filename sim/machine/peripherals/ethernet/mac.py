@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from sim.errors import BackendError
 from sim.frame_types import TxFrame
 from sim.machine.peripherals.base import Peripheral, model
 from sim.machine.peripherals.ethernet.descriptors import DescriptorBusFault, descriptor_address
@@ -139,8 +140,17 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         if self[DMABMR.SR] and not self.armed("swreset"):
             self._start_software_reset(by_software=False)
 
-    def phy(self, address: int) -> PhyDevice | None:
-        return self.smi.phys.get(address)
+    def phy(self, address: int | None = None) -> PhyDevice:
+        """The PHY at MDIO `address`, or the only one when `address` is None (what a scenario's
+        `Set Link` drives: `machine.ethernet.phy().set_link(up, speed, duplex)`)."""
+        phys = self.smi.phys
+        if address is None and len(phys) == 1:
+            return next(iter(phys.values()))
+        if address in phys:
+            return phys[address]
+        have = ", ".join(str(a) for a in sorted(phys)) or "none"
+        raise BackendError(f"{self.name}: no PHY at MDIO address {address}" if address is not None else
+                           f"{self.name}: give the PHY's MDIO address (PHYs at: {have})")
 
     def _clock_running(self) -> bool:
         return bool(self.smi.phys) if self.reference_clock is None else self.reference_clock
