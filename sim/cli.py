@@ -1,50 +1,125 @@
 """Command line: `python -m sim boot|run|peer ...`.
 
-The argument surface lives here, in one place, because users and acceptance checks rely on it;
-each subcommand's work is done by the module that owns the concept (imported lazily so that
+The argument surface lives here, in one place, because users and acceptance checks rely on it,
+and so does the one error boundary: every expected error (`sim.errors.SimError`, a usage error)
+ends as exit status 2 and one line `error: <what, and how to fix it>` on stderr; Ctrl-C ends as
+exit status 130 (128 + SIGINT, the shell convention); only a bug shows a traceback.
+
+Each subcommand's work is done in its own module (`sim/commands/`, imported lazily so that
 `python -m sim peer` does not load unicorn, and `boot` does not load the TLS stack).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
+from sim.commands import EXIT_INTERRUPTED
+from sim.errors import SimError
 from sim.platform import DEFAULT_REPL
 
 
+class UsageError(SimError):
+    """The command line itself is wrong (an unknown option, a missing or malformed value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        # argparse prints the whole usage and exits; we want one line through the error boundary
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --- option values: each checked here, so a bad one never reaches a machine ------------------------
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"give a finite number of seconds above 0, not {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    from sim.scenario.model import SEED_RANGE
+
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = -1
+    if value not in SEED_RANGE:
+        raise argparse.ArgumentTypeError(f"give a whole number from 0 to {SEED_RANGE.stop - 1}, not {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"give a TCP port from 1 to 65535 (or 0 for a free one), not {text!r}")
+    return value
+
+
+def _line_text(text: str) -> str:
+    if not text or "\n" in text or "\r" in text:
+        raise argparse.ArgumentTypeError(f"give the text of one UART line (not empty), not {text!r}")
+    return text
+
+
+RUN_EPILOG = """\
+exit status: 0 the outcome is what --expect says; 1 it is not; 2 bad input, or the scenario could
+not run to its end (the message says why); 130 interrupted (Ctrl-C). The artifacts of what ran are
+written into --out in every case but bad input, which is refused before the firmware starts."""
+
+BOOT_EPILOG = """\
+exit status: 0 TEXT appeared (or, without --until, the virtual-time limit was reached); 1 a limit
+was reached first or the firmware faulted; 2 bad input; 130 interrupted (Ctrl-C)."""
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sim",
         description="Boot STM32F407 TLS firmware in an emulator and explain its TLS traffic.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    boot = sub.add_parser("boot", help="boot an ELF on the built-in machine and stream its UART")
-    boot.add_argument("elf", type=Path, help="firmware ELF (32-bit ARM)")
+    boot = sub.add_parser("boot", help="boot an ELF on the built-in machine and stream its UART",
+                          epilog=BOOT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    boot.add_argument("elf", help="firmware ELF (32-bit ARM), or a variant: fixed | seedbug")
     boot.add_argument("--repl", type=Path, default=DEFAULT_REPL, help="platform file (default: %(default)s)")
-    boot.add_argument("--until", metavar="TEXT", help="succeed (exit 0) as soon as the UART prints TEXT")
-    boot.add_argument("--max-virtual", type=float, default=10.0, metavar="SECONDS",
+    boot.add_argument("--until", metavar="TEXT", type=_line_text,
+                      help="succeed (exit 0) as soon as the UART prints TEXT")
+    boot.add_argument("--max-virtual", type=_seconds, default=10.0, metavar="SECONDS",
                       help="virtual-time limit (default: %(default)s s)")
-    boot.add_argument("--max-wall", type=float, default=120.0, metavar="SECONDS",
+    boot.add_argument("--max-wall", type=_seconds, default=120.0, metavar="SECONDS",
                       help="wall-time limit (default: %(default)s s)")
-    boot.add_argument("--seed", type=int, default=1, help="seed for every random source (default: %(default)s)")
+    boot.add_argument("--seed", type=_seed, default=1, help="seed for every random source (default: %(default)s)")
     boot.add_argument("--uart", default="usart1", help="UART to stream (default: %(default)s)")
 
-    run = sub.add_parser("run", help="run a GET or POST scenario end to end and write its artifacts")
+    run = sub.add_parser("run", help="run a GET or POST scenario end to end and write its artifacts",
+                         epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--firmware", default="fixed", help="fixed | seedbug | path to an ELF (default: %(default)s)")
     run.add_argument("--backend", choices=("builtin", "renode"), default="builtin")
-    run.add_argument("--repl", type=Path, default=DEFAULT_REPL)
+    run.add_argument("--repl", type=Path, default=DEFAULT_REPL, help="platform file (default: %(default)s)")
     run.add_argument("--tls", choices=("1.0", "1.1", "1.2", "any"), default="any", help="protocol version")
     run.add_argument("--suite", default="any", help="Mbed TLS or IANA suite name, or 'any'")
     action = run.add_mutually_exclusive_group(required=True)
     action.add_argument("--get", metavar="PATH", help="GET PATH")
-    action.add_argument("--post", nargs=2, metavar=("PATH", "SIZE"), help="POST SIZE bytes to PATH")
-    run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--out", type=Path, required=True, metavar="DIR", help="artifact directory")
-    run.add_argument("--max-virtual", type=float, default=60.0, metavar="SECONDS")
-    run.add_argument("--max-wall", type=float, default=300.0, metavar="SECONDS")
-    run.add_argument("--gdb", type=int, metavar="PORT", help="serve the GDB remote protocol on 127.0.0.1:PORT (0: a free port, printed)")
+    action.add_argument("--post", nargs=2, metavar=("PATH", "SIZE"),
+                        help="POST SIZE bytes (0-4294967295) to PATH; the peer answers 413 above its 1 MiB upload limit")
+    run.add_argument("--seed", type=_seed, default=1, help="seed for every random source (default: %(default)s)")
+    run.add_argument("--out", required=True, metavar="DIR",
+                     help="artifact directory (created; refused before the run if it cannot be written)")
+    run.add_argument("--max-virtual", type=_seconds, default=60.0, metavar="SECONDS",
+                     help="virtual-time limit (default: %(default)s s)")
+    run.add_argument("--max-wall", type=_seconds, default=300.0, metavar="SECONDS",
+                     help="wall-time limit (default: %(default)s s)")
+    run.add_argument("--gdb", type=_port, metavar="PORT",
+                     help="serve the GDB remote protocol on 127.0.0.1:PORT (0: a free port, printed)")
     run.add_argument("--wait", action="store_true", help="with --gdb: start halted until GDB continues")
     run.add_argument("--expect", choices=("ok", "bad_record_mac", "any"), default="ok",
                      help="what counts as success for the exit status (default: %(default)s)")
@@ -70,18 +145,38 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+def _check_together(args) -> None:
+    """Options that are valid alone but not in this combination."""
+    if args.command == "run" and args.wait and args.gdb is None:
+        raise UsageError("--wait halts the firmware for GDB: give --gdb PORT too (see 'python -m sim run --help')")
+
+
+def _dispatch(args) -> int:
+    _check_together(args)
     if args.command == "boot":
-        from sim.machine.boot import boot_command
+        from sim.commands.boot import boot_command
         return boot_command(args)
     if args.command == "run":
-        from sim.scenario import run_command
+        from sim.commands.run import run_command
         return run_command(args)
     if args.command == "peer":
         from sim.peer import peer_command
         return peer_command(args)
     raise AssertionError(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run, and turn every expected way of stopping into its exit status."""
+    try:
+        return _dispatch(_build_parser().parse_args(argv))
+    except SimError as exc:
+        sys.stdout.flush()
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
-from sim.scenario import (DEFAULT_REPL, PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step,
-                          StepResult, boot)
+from sim.platform import DEFAULT_REPL
+from sim.scenario import PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step, StepResult, boot, shell
 
 _DEFAULT_TIMEOUT = 8.0            # Renode's DEFAULT_UART_TIMEOUT
+_STOPPED_BY_SIGNAL = "Execution terminated by signal"   # Robot's message for a test Ctrl-C stopped
 
 
 @library(scope="SUITE", auto_keywords=False)
@@ -77,12 +78,14 @@ class SimKeywords:
     @keyword("Wait For Line On Uart")
     def wait_for_line_on_uart(self, content: str, timeout: float | str | None = None, testerId: int | None = None,
                               treatAsRegex: bool = False, includeUnfinishedLine: bool = False) -> str:
-        """Run the emulation until a UART line contains `content` (or matches it as a regex)."""
+        """Run the emulation until a UART line contains `content` (or matches it as a regex);
+        with `includeUnfinishedLine` the line being printed counts before its end of line."""
         runner = self._runner()
         pattern = content if _truthy(treatAsRegex) else re.escape(content)
         try:
             match = runner.wait_for_line(pattern, timeout_s=float(timeout or self.default_timeout),
-                                         awaited=f"'{content}' on usart1")
+                                         awaited=f"'{content}' on usart1",
+                                         partial_line=_truthy(includeUnfinishedLine))
         except ScenarioError as exc:
             raise AssertionError(str(exc)) from None
         return match.string
@@ -161,11 +164,10 @@ class SimKeywords:
         """Shell commands `tls version` and `tls suite` on the firmware."""
         runner = self._runner()
         try:
-            runner.command(f"tls version {version}", r"^tls: (version .* ok|error.*)$", timeout_s=2.0)
-            match, _ = runner.command(f"tls suite {suite}", r"^tls: (suite .* ok|error.*)$", timeout_s=2.0)
+            match = runner.configure_tls(version, suite)
         except ScenarioError as exc:
             raise AssertionError(str(exc)) from None
-        if match.group(1).startswith("error"):
+        if shell.refused(match):
             raise AssertionError(f"the firmware refused the suite: {match.group(0)}")
 
     # --- HTTPS steps ------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ class SimKeywords:
 
     @keyword("Uart Should Contain")
     def uart_should_contain(self, text: str) -> None:
-        transcript = self._runner()._uart_text()
+        transcript = self._runner().uart_text()
         if text not in transcript:
             raise AssertionError(f"'{text}' is not on the UART")
 
@@ -266,15 +268,20 @@ class SimKeywords:
     @keyword("Save Scenario Artifacts")
     def save_scenario_artifacts(self, name: str | None = None) -> str | None:
         """Write uart.log, capture.pcapng, journal, diagnosis and ladder.svg for this test and link
-        them from log.html."""
+        them from log.html. Meant for the test teardown: result.json's verdict follows the test's
+        status (a failed test is `fail`, one stopped by Ctrl-C `interrupted`, never `pass`)."""
         if self.runner is None:
             return None
         builtin = BuiltIn()
         output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
         test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
         folder = output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
+        status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
+        message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
+        interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
+        failure = (message or "the test failed") if status == "FAIL" and not interrupted else None
         self.runner.out_dir = folder
-        result = self.runner.finish(self.steps)
+        result = self.runner.finish(self.steps, interrupted=interrupted, failure=failure)
         self.runner = None
         links = " | ".join(f'<a href="{p.relative_to(output_dir).as_posix()}">{p.name}</a>'
                            for p in result.artifacts.values())

@@ -271,8 +271,10 @@ class RunLoop:
         state.stopped_at = None
 
     def _raise_interrupt(self) -> None:
+        """Deliver the deferred Ctrl-C now, at a slice boundary, to the handler the program had
+        (Python's default raises KeyboardInterrupt; Robot Framework's raises its own error)."""
         self.state.interrupt_pending = False
-        raise KeyboardInterrupt
+        _program_handler(signal.SIGINT, None)
 
     # =====================================================================================
     # one slice
@@ -490,28 +492,47 @@ _running: list[RunLoop] = []
 _MAIN_THREAD = threading.main_thread().ident
 
 
+# What SIGINT does outside run(): the handler the program had installed before ours (Python's
+# default, or e.g. Robot Framework's, which stops a test run gracefully).
+_program_handler: Callable = signal.default_int_handler
+
+
 def _on_sigint(signum, frame) -> None:
-    """SIGINT while a run loop runs: end its slice after the current instruction; run() raises
-    KeyboardInterrupt at that boundary (a second Ctrl-C before it raises at once). Outside run()
-    this is Python's default handler."""
+    """SIGINT while a run loop runs: end its slice after the current instruction; run() hands the
+    signal to the program's handler at that boundary (a second Ctrl-C before it does so at once).
+    Outside run() this is the program's handler."""
     if not _running:
-        signal.default_int_handler(signum, frame)     # raises KeyboardInterrupt
+        _program_handler(signum, frame)
+        return
     loop = _running[-1]
     state = loop.state
     if state.interrupt_pending:
-        raise KeyboardInterrupt
+        state.interrupt_pending = False
+        _program_handler(signum, frame)
+        return
     state.interrupt_pending = True
     if state.in_slice:
         loop.stop_after_current()
 
 
 def _defer_sigint() -> bool:
-    """True if SIGINT is ours for this run: on the main thread, where Python's default handler
-    was in place (a program's own handler is left alone). The handler is installed once and
-    stays, since outside run() it does what the default one does: swapping it for every run()
-    call cost two system calls each, about 2% of a scenario."""
+    """True if SIGINT is ours for this run: on the main thread, where the program's handler is a
+    Python callable (Python's default or the program's own, such as Robot Framework's; a handler
+    raising inside a unicorn callback would be swallowed by ctypes). Ours wraps it and stays
+    installed, since outside run() it calls the program's handler: swapping handlers around every
+    run() call cost two system calls each, about 2% of a scenario. SIG_IGN and SIG_DFL are left
+    alone (Ctrl-C then does not raise in Python at all)."""
+    global _program_handler
     if threading.get_ident() != _MAIN_THREAD:
         return False
+    handler = _signal.getsignal(signal.SIGINT)
+    if handler is _on_sigint:
+        return True
+    if callable(handler):
+        _program_handler = handler
+        signal.signal(signal.SIGINT, _on_sigint)
+        return True
+    return False
     handler = _signal.getsignal(signal.SIGINT)
     if handler is _on_sigint:
         return True

@@ -15,8 +15,9 @@
 * ok                  nothing failed
 
 With `device_sent` (the exact bytes the firmware's TLS layer handed to TCP) it finds the first
-byte that differs from what arrived, as record index and offset, TCP stream offset, and whatever
-`locate(stream_offset)` adds (segment, frame, frame offset, DMA buffer), and recognises a shift
+byte that differs from what arrived, as record index and offset, TCP stream offset, and where
+`locate(stream_offset)` says it travelled (a `sim.frame_types.StreamLocation`: TCP segment, frame,
+frame offset, DMA buffer), and recognises a shift
 (the following bytes are the intended ones displaced by k) and runs of stale or garbage bytes.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from sim.frame_types import StreamLocation
 from sim.tls.journal import C2S, Journal, JournalRecord
 from sim.tls.protocol import RECORD_HEADER_LEN
 
@@ -51,7 +53,7 @@ class Diagnosis:
 
 
 def diagnose(journal: Journal, *, device_sent: bytes | None = None,
-             locate: Callable[[int], dict] | None = None) -> Diagnosis:
+             locate: Callable[[int], StreamLocation | None] | None = None) -> Diagnosis:
     lines: list[str] = []
     failed = journal.first_failure()
     info = journal.info
@@ -69,13 +71,13 @@ def diagnose(journal: Journal, *, device_sent: bytes | None = None,
 
     difference = None
     if device_sent is not None:
-        difference = _compare(journal, bytes(device_sent), bytes(journal.rx_stream), locate, lines)
+        difference, location = _compare(journal, bytes(device_sent), bytes(journal.rx_stream), locate, lines)
         if difference is not None and difference.get("first_offset") is not None:
             if difference.get("record_part") == "record header" and verdict in ("record_corrupted", "keys_mismatch"):
                 verdict = "misframing"     # a changed length field reframes everything after it
                 lines.append("The first difference is in a record header: the record boundaries the server saw are "
                              "not the ones the device sent (misframing).")
-            where = _where_text(difference)
+            where = _where_text(difference, location)
             summary += f"; first differing byte at {where}"
             if difference.get("pattern_summary"):
                 summary += f": {difference['pattern_summary']}"
@@ -348,12 +350,23 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
             "summary": "garbage from here on (no realignment found)"}
 
 
-def _compare(journal: Journal, sent: bytes, recv: bytes, locate, lines: list[str]) -> dict:
+def _locate(locate, offset: int) -> StreamLocation | None:
+    """The runner's locate is best effort: a byte it cannot place has no location."""
+    try:
+        return locate(offset)
+    except Exception:
+        return None
+
+
+def _compare(journal: Journal, sent: bytes, recv: bytes, locate,
+             lines: list[str]) -> tuple[dict, StreamLocation | None]:
+    """The comparison (JSON-shaped, for Diagnosis.difference) and where its first differing byte travelled."""
     lines.append("")
     lines.append(f"Device TLS layer handed {len(sent)} bytes to TCP; the server received {len(recv)}.")
     n = min(len(sent), len(recv))
     first = _next_difference(sent, recv, 0)
     out: dict = {"device_sent_length": len(sent), "received_length": len(recv), "first_offset": first}
+    location = None
     if first is None:
         if len(recv) < len(sent):
             lines.append(f"All {len(recv)} received bytes equal what the device sent; its last {len(sent) - len(recv)} "
@@ -364,7 +377,7 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate, lines: list[str
         else:
             lines.append("The bytes arrived exactly as the device's TLS layer sent them: the transport is not at fault; "
                          "the record was already wrong when the TLS layer produced it.")
-        return out
+        return out, None
     records = _frame(sent)
     k, (rec_off, rec_len) = next(((i, r) for i, r in enumerate(records) if r[0] <= first < r[0] + r[1]),
                                  (len(records), (first, 0)))
@@ -378,7 +391,8 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate, lines: list[str
     out["record_part"] = _part(journal, first - rec_off, rec_len, ctype) if rec_len else "after the last record"
     if locate is not None:
         try:
-            out["location"] = dict(locate(first) or {})
+            location = locate(first)
+            out["location"] = location.to_dict() if location is not None else {}
         except Exception as exc:  # the runner's locate is best effort; say why it is missing
             out["location_error"] = f"{type(exc).__name__}: {exc}"
     pattern = _pattern(sent, recv, first)
@@ -388,8 +402,8 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate, lines: list[str
     lines.append(f"First differing byte: TCP stream offset {first} = {rec_name} (the client's record {k}, starting at "
                  f"stream offset {rec_off}), offset {first - rec_off} in the record "
                  f"({first - rec_off - RECORD_HEADER_LEN} into the fragment; {out['record_part']}).")
-    if out.get("location"):
-        lines.append("  travelled in: " + _location_text(out["location"]))
+    if location is not None:
+        lines.append("  travelled in: " + _location_text(location))
     lines.append(f"  sent     {sent[first:first + 24].hex()}")
     lines.append(f"  received {recv[first:first + 24].hex()}")
     lines.append(f"  pattern: {pattern['text']}.")
@@ -404,40 +418,41 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate, lines: list[str
                      f"(or believed a buffer holds {pattern['shift']} bytes fewer than the hardware was told): the "
                      "uninitialised bytes are sent and the rest of the data moves up.")
     if locate is not None and pattern.get("resync_offset") is not None:
-        try:
-            loc = locate(pattern["resync_offset"])
-            if loc:
-                lines.append(f"  realigned at stream offset {pattern['resync_offset']}: " + _location_text(loc))
-        except Exception:
-            pass
-    regions = _regions(sent, recv, first, locate)
+        loc = _locate(locate, pattern["resync_offset"])
+        if loc is not None:
+            lines.append(f"  realigned at stream offset {pattern['resync_offset']}: " + _location_text(loc))
+    located = _regions(sent, recv, first, locate)
+    regions = [region for region, _ in located]
     out["regions"] = regions
     if len(regions) > 1:
         count = f"at least {len(regions)}" if len(regions) >= MAX_REGIONS else str(len(regions))
         lines.append(f"{count} separate differing regions in the common {n} bytes:")
-        common = _common_traits(regions)
+        common = _common_traits(located)
         if common:
             lines.append(f"  every region: {common}")
             out["common"] = common
-        for reg in regions[:8]:
+        for reg, loc in located[:8]:
             lines.append(f"  stream offset {reg['offset']}: {reg['summary']}"
-                         + (f"; {_location_text(reg['location'])}" if reg.get("location") else ""))
-    return out
+                         + (f"; {_location_text(loc)}" if loc is not None else ""))
+    return out, location
 
 
-def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[dict]:
+def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[tuple[dict, StreamLocation | None]]:
+    """Each differing region (JSON-shaped) with where its first byte travelled."""
     n = min(len(sent), len(recv))
     regions, d = [], first
     while d is not None and d < n and len(regions) < MAX_REGIONS:
         pattern = _pattern(sent, recv, d)
         start = pattern["start"]
         region = {"offset": start, "kind": pattern["kind"], "summary": pattern["summary"]}
+        loc = None
         if locate is not None:
             try:
-                region["location"] = dict(locate(start) or {})
+                loc = locate(start)
+                region["location"] = loc.to_dict() if loc is not None else {}
             except Exception:
                 pass
-        regions.append(region)
+        regions.append((region, loc))
         resync = pattern.get("resync_offset")
         if resync is None:
             break
@@ -445,7 +460,7 @@ def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[dict]:
     return regions
 
 
-def _common_traits(regions: list[dict]) -> str:
+def _common_traits(located: list[tuple[dict, StreamLocation | None]]) -> str:
     """What all differing regions share (same pattern, same place in their frame/buffer): the fingerprint
     of a systematic defect rather than random corruption."""
     from collections import Counter
@@ -455,12 +470,13 @@ def _common_traits(regions: list[dict]) -> str:
         return value, count
 
     traits = []
-    n = len(regions)
-    summary, count = most(r["summary"] for r in regions)
+    n = len(located)
+    summary, count = most(r["summary"] for r, _ in located)
     if count * 4 >= n * 3:
         traits.append(summary if count == n else f"{count} of {n}: {summary}")
-    for key, label in (("frame_offset", "frame offset"), ("dma_buffer_offset", "DMA buffer offset")):
-        values = [r.get("location", {}).get(key) for r in regions]
+    for offset_of, label in ((lambda loc: loc.frame_offset, "frame offset"),
+                             (lambda loc: loc.dma.offset if loc.dma is not None else None, "DMA buffer offset")):
+        values = [offset_of(loc) if loc is not None else None for _, loc in located]
         if None in values:
             continue
         value, count = most(values)
@@ -473,22 +489,29 @@ def _common_traits(regions: list[dict]) -> str:
     return "; ".join(traits)
 
 
-def _location_text(loc: dict) -> str:
-    order = ["segment", "frame", "frame_offset", "dma_buffer", "dma_buffer_offset"]
-    labels = {"segment": "TCP segment", "frame": "Ethernet frame", "frame_offset": "frame offset",
-              "dma_buffer": "DMA buffer", "dma_buffer_offset": "buffer offset"}
-    parts = [f"{labels[k]} {loc[k]}" for k in order if k in loc]
-    parts += [f"{k} {v}" for k, v in loc.items() if k not in order]
+def _location_text(loc: StreamLocation, *, brief: bool = False) -> str:
+    """Segment, frame and buffer first; `brief`: the segment and frame only."""
+    parts = [f"TCP segment {loc.segment}"]
+    if loc.frame is not None:
+        parts += [f"Ethernet frame {loc.frame}", f"frame offset {loc.frame_offset}"]
+    if brief:
+        return ", ".join(parts)
+    dma = loc.dma
+    if dma is not None:
+        parts += [f"DMA buffer {dma.buffer_text}", f"buffer offset {dma.offset}"]
+    parts.append(f"tcp_seq {loc.tcp_seq}")
+    if dma is not None:
+        parts += [f"dma_descriptor 0x{dma.descriptor:08x}", f"dma_buffer_index {dma.buffer_index}",
+                  f"dma_segment_length {dma.segment_length}"]
     return ", ".join(parts)
 
 
-def _where_text(diff: dict) -> str:
+def _where_text(diff: dict, location: StreamLocation | None) -> str:
     text = f"stream offset {diff['first_offset']}"
     if "journal_record" in diff:
         text += f" (record #{diff['journal_record']} +{diff['offset_in_record']})"
     else:
         text += f" (client record {diff.get('client_record')} +{diff.get('offset_in_record')})"
-    loc = diff.get("location") or {}
-    if "segment" in loc or "frame" in loc:
-        text += " in " + _location_text({k: loc[k] for k in ("segment", "frame", "frame_offset") if k in loc})
+    if location is not None:
+        text += " in " + _location_text(location, brief=True)
     return text

@@ -58,3 +58,16 @@ def test_not_an_arm_elf(tmp_path):
     p = boot(bogus)
     assert p.returncode == 2
     assert "is not an ELF file" in p.stderr
+
+
+def test_until_stops_on_the_last_byte_of_the_text_and_takes_a_variant_name():
+    p = boot("fixed", "--until", "link up", "--max-virtual", "5")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.endswith("net: link up")            # the run stopped as that byte went out
+    assert "'link up' appeared on usart1" in p.stderr
+
+
+def test_firmware_that_never_prints_the_text_shows_the_virtual_limit_and_the_uart(build_test_firmware):
+    p = boot(build_test_firmware("scenario_silent"), "--until", "ready", "--max-virtual", "0.3")
+    assert p.returncode == 1
+    assert "--max-virtual limit of 0.3 s reached" in p.stderr and "(usart1 printed nothing)" in p.stderr

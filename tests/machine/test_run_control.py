@@ -132,11 +132,12 @@ def test_same_seed_same_uart_bytes_instruction_counts_and_memory(core_machine):
 
 
 def test_restore_keeps_ports_and_listeners_and_rewinds_transcripts(core_machine):
-    from sim.machine.uart_stream import UartStream
+    from sim.scenario import UartLines
     m = core_machine("core_determinism", platform=REAL_PLATFORM, seed=3)
     port = m.uart("usart1")
-    stream = UartStream(m, port)
-    waiter = stream.expect("\r\n")
+    stream = UartLines(m)
+    port.on_output(stream.feed)
+    waiter = stream.expect("^")                        # the first complete line
     while not waiter.found:
         assert m.run(10_000_000).reason in (StopReason.REQUESTED, StopReason.LIMIT)
     snap = m.snapshot()
@@ -209,11 +210,12 @@ def test_step_ignores_a_breakpoint_where_it_starts_but_not_a_watched_access(core
 
 def _boot_reference(elf, seed):
     from sim.machine import Machine
-    from sim.machine.uart_stream import UartStream
+    from sim.scenario import UartLines
     m = Machine(REAL_PLATFORM, seed=seed)
     m.load_elf(elf)
-    stream = UartStream(m, m.uart("usart1"))
-    ready = stream.expect("ready")
+    stream = UartLines(m)
+    m.uart("usart1").on_output(stream.feed)
+    ready = stream.expect("ready", partial_line=True)
     while not ready.found:
         assert m.run(max_virtual=0.5).reason in (StopReason.REQUESTED, StopReason.LIMIT)
         assert m.cycles < 5 * m.frequency

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tlskit import MemoryClient, client_context
+from sim.frame_types import DmaLocation, StreamLocation
 from sim.http import pattern_bytes
 from sim.seed import SeededRandom
 from sim.tls.diagnosis import diagnose
@@ -30,13 +31,16 @@ def broken_tx_path(stream: bytes, buffer_size: int = 1024, lost: int = 4):
         previous = frame
         segments.append((start, len(frame) - HEADERS))
         received += sent_frame[HEADERS:]
-    def locate(offset: int) -> dict:
+    def locate(offset: int) -> StreamLocation:
         for k, (start, n) in enumerate(segments):
             if start <= offset < start + n:
                 x = HEADERS + offset - start
-                return {"segment": k, "frame": 10 + 2 * k, "frame_offset": x,
-                        "dma_buffer": f"eth_tx_buffers+0x{(x // buffer_size) * buffer_size:x}",
-                        "dma_buffer_offset": x % buffer_size}
+                index = x // buffer_size
+                dma = DmaLocation(descriptor=0x2000_0000 + 16 * index, buffer_index=index,
+                                  buffer=0x2000_1000 + index * buffer_size,
+                                  buffer_symbol=f"eth_tx_buffers+0x{index * buffer_size:x}",
+                                  offset=x % buffer_size, segment_length=buffer_size)
+                return StreamLocation(segment=k, tcp_seq=start, frame=10 + 2 * k, frame_offset=x, dma=dma)
         raise KeyError(offset)
     return bytes(received), locate
 
@@ -64,7 +68,7 @@ def test_shift_in_large_frames_is_located_and_explained(ca_path, version, cipher
     # the 4 stale bytes start at frame offset 1020; the first *differing* byte is there too unless a
     # stale byte happens to equal the intended one (1 in 256 per byte), then a byte or two later
     location = d.difference["location"]
-    assert location == locate(first)
+    assert location == locate(first).to_dict()
     assert 1020 <= location["frame_offset"] < 1024 and location["dma_buffer_offset"] == location["frame_offset"]
     start = first - (location["frame_offset"] - 1020)
     assert received[start + 4:start + 100] == sent[start:start + 96]

@@ -9,6 +9,7 @@ import ssl
 import pytest
 
 from tlskit import MemoryClient, SessionDriver, client_context, client_hello, split_records
+from sim.frame_types import StreamLocation
 from sim.http import pattern_bytes
 from sim.seed import SeededRandom
 from sim.tls.diagnosis import diagnose
@@ -68,8 +69,8 @@ def test_one_corrupted_byte_is_named_and_answered_with_bad_record_mac(ca_path, v
     assert json.loads(journal.to_json())["records"][failed.index]["ok"] is False
 
     diagnosis = diagnose(journal, device_sent=bytes(d.client.sent),
-                         locate=lambda offset: {"segment": offset // 1460, "frame": 3 + offset // 1460,
-                                                "frame_offset": 54 + offset % 1460})
+                         locate=lambda offset: StreamLocation(segment=offset // 1460, tcp_seq=offset, frame=3 + offset // 1460,
+                                                              frame_offset=54 + offset % 1460))
     assert diagnosis.verdict == "record_corrupted"
     assert diagnosis.difference["first_offset"] == handshake_bytes + corrupt_at
     assert diagnosis.difference["journal_record"] == failed.index
