@@ -9,7 +9,7 @@ import struct
 import dpkt
 
 from sim.machine.peripherals.ethernet import SynopsysEthernetMAC
-from sim.machine.peripherals.phy import EthernetPhysicalLayer
+from sim.machine.peripherals.phy_catalogue import EthernetPhysicalLayer
 
 from periphkit import FakeMachine, Regs
 

@@ -94,7 +94,7 @@ def test_sr_sticks_when_the_reference_clock_is_forced_off(machine):
 
 def test_repl_properties_set_registers_and_bad_ones_are_named(machine):
     import pytest
-    from sim.machine.peripherals.phy import EthernetPhysicalLayer
+    from sim.machine.peripherals.phy_catalogue import EthernetPhysicalLayer
     phy = EthernetPhysicalLayer(machine, "phy", {"Id2": 0xC130, "VendorSpecific2": 0x00E0}, {})
     assert phy.register(3) == 0xC130
     with pytest.raises(ValueError, match="unknown property 'Id3'.*BasicControl"):

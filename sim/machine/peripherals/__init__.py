@@ -19,7 +19,7 @@ from sim.machine.peripherals import (  # noqa: F401  (imported for their @model 
     exti,
     flash,
     gpio,
-    phy,
+    phy_catalogue,
     pwr,
     rcc,
     rng,

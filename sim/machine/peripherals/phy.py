@@ -1,6 +1,6 @@
 """Ethernet PHYs behind the MAC's MDIO bus: `Clause22Phy`, what every IEEE 802.3 clause-22 PHY
-does, and `EthernetPhysicalLayer`, the Renode type that stands for the whole catalogue
-(phy_catalogue.py: LAN8742A, LAN8720A, DP83848, KSZ8081RNA).
+does. The parts (LAN8742A, LAN8720A, DP83848, KSZ8081RNA) and `EthernetPhysicalLayer`, the
+Renode type that stands for all of them, are in phy_catalogue.py.
 
 Which PHY an entry is follows from the identifier the platform file gives it (`Id1`/`Id2`, the
 PHYID1/PHYID2 registers, which is also what Renode's table-only model shows the driver): a
@@ -42,10 +42,10 @@ down, cable diagnostics, MMD (clause 45) indirect access, MDIO broadcast at addr
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sim.errors import SimError
-from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.base import Peripheral
 from sim.machine.peripherals.registers import RO, RW, Access, Field, Register
 from sim.machine.peripherals.timing import Deadlines
 
@@ -381,22 +381,5 @@ class Clause22Phy(Deadlines, Peripheral):
         return self.values[self.layout.by_offset[number & 0x1F].name]
 
 
-@model("Network.EthernetPhysicalLayer")
-class EthernetPhysicalLayer(Clause22Phy):
-    """Renode's PHY type: built as the catalogue part its `Id1`/`Id2` name (phy_catalogue.py),
-    a LAN8742A when it names none."""
-
-    @classmethod
-    def model_for(cls, params: dict[str, Any], address: int | None) -> type[Peripheral]:
-        from sim.machine.peripherals.phy_catalogue import part_for
-        return part_for(params)
-
-    def __new__(cls, services, name, params=None, irqs=None, **kwargs):
-        part = cls.model_for(params or {}, None)
-        phy = object.__new__(part)
-        part.__init__(phy, services, name, params, irqs, **kwargs)
-        return phy
-
-
-__all__ = ["Clause22Phy", "EthernetPhysicalLayer", "LinkError", "CLAUSE22", "PROPERTY_REGISTERS",
+__all__ = ["Clause22Phy", "LinkError", "CLAUSE22", "PROPERTY_REGISTERS",
            "BMCR", "BMSR", "ANAR", "ANLPAR", "ANER", "PHYID1", "PHYID2", "reserved"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.machine.peripherals.base import Peripheral, model
 from sim.machine.peripherals.phy import BMCR, CLAUSE22, Clause22Phy, reserved
 from sim.machine.peripherals.registers import RC, RO, Field, Register
 from sim.platform import PlatformError
@@ -337,4 +338,21 @@ def part_for(params: dict[str, Any]) -> type[Clause22Phy]:
                      f"machine models {known} (leave Id1/Id2 out for a LAN8742A)")
 
 
-__all__ = ["CATALOGUE", "DEFAULT_PART", "LAN8742A", "LAN8720A", "DP83848", "KSZ8081RNA", "part_for"]
+@model("Network.EthernetPhysicalLayer")
+class EthernetPhysicalLayer(Clause22Phy):
+    """Renode's PHY type: built as the catalogue part its `Id1`/`Id2` name, a LAN8742A when it
+    names none (the bus asks `model_for`; building the class directly does the same)."""
+
+    @classmethod
+    def model_for(cls, params: dict[str, Any], address: int | None) -> type[Peripheral]:
+        return part_for(params)
+
+    def __new__(cls, services, name, params=None, irqs=None, **kwargs):
+        part = part_for(params or {})
+        phy = object.__new__(part)
+        part.__init__(phy, services, name, params, irqs, **kwargs)
+        return phy
+
+
+__all__ = ["CATALOGUE", "DEFAULT_PART", "EthernetPhysicalLayer", "LAN8742A", "LAN8720A", "DP83848",
+           "KSZ8081RNA", "part_for"]
