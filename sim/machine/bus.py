@@ -5,8 +5,11 @@
   (`flash: flash`) is flash: the CPU's stores into it are performed or dropped as the flash
   interface decides (flash_stores.py); bus masters cannot write it.
 - Peripherals are instantiated from `MODEL_TYPES` (sim.machine.peripherals) by their Renode type
-  with the entry's attributes as `params` and its IRQ connections resolved to NVIC lines
-  (through `Miscellaneous.CombinedInput`, which the bus resolves statically). A PHY registered
+  (the class's `model_for(attributes, address)` picks the layout where one Renode type stands
+  for several) with the entry's attributes as `params`, its sysbus address, and its IRQ
+  connections resolved to NVIC lines (through `Miscellaneous.CombinedInput`, which the bus
+  resolves statically). A connection to another model's input (`-> gpioPortB@14`, a pin to
+  `exti@14`) is wired to that model's `gpio_input(number, level)`. A PHY registered
   `@ ethernet 0` is handed to the MAC with `attach_phy(0, phy)`.
 - Each MMIO window gets its own unicorn mmio region when it owns its 1 KiB pages (one Python call
   per access, straight into the model); pages shared by several windows go through a small
@@ -182,6 +185,7 @@ class Bus:
         known = sorted(set(model_types) | set(CORE_TYPES) |
                        {MEMORY_TYPE, NVIC_TYPE, CPU_TYPE, COMBINER_TYPE})
         children: list[tuple[Entry, Registration]] = []
+        wires: list[tuple[Entry, Any]] = []
         for e in spec.entries.values():
             if e.type is None or e.type in (MEMORY_TYPE, NVIC_TYPE, CPU_TYPE, COMBINER_TYPE):
                 continue
@@ -189,10 +193,15 @@ class Bus:
             if cls is None:
                 raise PlatformError(f"{e.location}: unknown peripheral type {e.type!r} for entry "
                                     f"{e.name!r}: the built-in machine models {', '.join(known)}")
-            irqs = self._resolve_irqs(e, nvic.name, combiners)
+            irqs = self._resolve_irqs(e, nvic.name, combiners, wires)
             self.irq_routes[e.name] = irqs
+            address = next((r.address for r in e.registrations if r.parent == "sysbus"), None)
             try:
-                model = cls(self.m, e.name, dict(e.attributes), irqs)
+                if hasattr(cls, "model_for"):            # a peripheral model (not a core type)
+                    cls = cls.model_for(dict(e.attributes), address)
+                    model = cls(self.m, e.name, dict(e.attributes), irqs, address=address)
+                else:
+                    model = cls(self.m, e.name, dict(e.attributes), irqs)
             except PlatformError:
                 raise
             except (TypeError, ValueError, KeyError) as exc:
@@ -210,13 +219,16 @@ class Bus:
                 raise PlatformError(f"{r.location}: {e.name} is registered on {r.parent!r}, which is "
                                     f"not a peripheral that accepts children (a MAC with attach_phy)")
             attach(r.address or 0, self.peripherals[e.name])
+        for e, c in wires:
+            self._wire(e, c)
         self._register_scs(nvic)
         self._register_tags()
         self._map_windows()
         controllers = spec.entries_of_type(FLASH_CONTROLLER_TYPE)
         self.flash_stores = FlashStores(self.m, self.peripherals[controllers[0].name] if controllers else None)
 
-    def _resolve_irqs(self, e: Entry, nvic: str, combiners: dict[str, Entry]) -> dict[str, int]:
+    def _resolve_irqs(self, e: Entry, nvic: str, combiners: dict[str, Entry],
+                      wires: list | None = None) -> dict[str, int]:
         routes: dict[str, int] = {}
         for c in e.irqs:
             target, line = c.target, c.input
@@ -228,13 +240,28 @@ class Bus:
             if target == "cpu" and e.type == NVIC_TYPE:
                 continue
             if target != nvic:
-                # e.g. GPIO pins wired to EXTI: not modelled by the built-in machine
-                self.unrouted_irqs.append(f"{e.name}.{c.source or 'IRQ'} -> {c.target}@{c.input}")
+                if wires is not None and target in self.spec.entries and target not in combiners:
+                    wires.append((e, c))              # to another model's input: wired once built
+                else:
+                    self.unrouted_irqs.append(f"{e.name}.{c.source or 'IRQ'} -> {c.target}@{c.input}")
                 continue
             if not 0 <= line < 82:
                 raise PlatformError(f"{c.location}: nvic input {line} does not exist (STM32F407: 0..81)")
             routes[c.source] = line
         return routes
+
+    def _wire(self, e: Entry, c: Any) -> None:
+        """`source -> target@input` between two models: the source's output drives the target's
+        `gpio_input(input, level)`."""
+        source, target = self.peripherals.get(e.name), self.peripherals.get(c.target)
+        receiver = getattr(target, "gpio_input", None)
+        if source is None or target is None or receiver is None or not hasattr(source, "wire"):
+            self.unrouted_irqs.append(f"{e.name}.{c.source or 'IRQ'} -> {c.target}@{c.input}")
+            return
+        try:
+            source.wire(c.source, receiver, c.input)
+        except ValueError as exc:
+            raise PlatformError(f"{c.location}: {e.name} -> {c.target}@{c.input}: {exc}") from None
 
     def _register_window(self, e: Entry, r: Registration, model: Any) -> None:
         if r.address is None:
