@@ -341,6 +341,8 @@ def _pattern(sent: bytes, recv: bytes, d: int, start: int | None = None) -> dict
             if region != d:
                 run = _align_run(recv, region + k, sent, region)
             start = region + k
+            if resync is not None and start < resync < start + run:
+                run = resync - start           # past the realignment the two alignments agree by chance
             inserted = recv[region:start]
             shifted_end = start + run          # in recv coordinates
             out = {"kind": "shift", "shift": k, "start": region, "inserted_bytes": inserted.hex(),

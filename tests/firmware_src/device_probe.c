@@ -8,9 +8,9 @@
  * understood with what the scenario recorded that it served.
  *
  * Options (-D): PROBE_CONSOLE_USART1=1 logs on USART1 instead; PROBE_SILENT_UNTIL_DONE=1 prints
- * nothing before "probe: done"; PROBE_TOUCH_UNMODELLED=1 first reads TIM6 (not in the platform, as
- * a HAL timebase would) and stores through a NULL pointer (into flash's boot alias), logging what
- * TIM6_CNT and FLASH_SR read. Checksums are left to the MAC (TDES0 CIC = 11, RM0090 33.6.7). */
+ * nothing before "probe: done"; PROBE_TOUCH_UNMODELLED=1 first reads TIM1 (not in the platform: an
+ * advanced-control timer) and stores through a NULL pointer (into flash's boot alias), logging what
+ * TIM1_CNT and FLASH_SR read. Checksums are left to the MAC (TDES0 CIC = 11, RM0090 33.6.7). */
 #include <string.h>
 #include "test.h"
 #include "cm4.h"
@@ -151,6 +151,20 @@ static void mac_init(void)
     enable_irq();
     ETH_MACCR |= (1u << 3) | (1u << 2);                    /* TE RE */
     ETH_DMAOMR |= (1u << 13) | (1u << 1);                  /* ST SR */
+}
+
+/* IEEE 802.3 clause 22 over the MAC's SMI (RM0090 §33.4.4): MACMIIAR PA/MR/CR/MB, data in MACMIIDR */
+static uint32_t mdio_read(uint32_t phy, uint32_t reg)
+{
+    ETH_MACMIIAR = (phy << 11) | (reg << 6) | (4u << 2) | 1u;     /* CR 4: HCLK 150-168 MHz */
+    while (ETH_MACMIIAR & 1u) {}
+    return ETH_MACMIIDR & 0xFFFFu;
+}
+
+/* a frame sent before auto-negotiation completes is lost on the wire, as on a board */
+static void wait_for_link(void)
+{
+    while (!(mdio_read(0, 1) & (1u << 2))) {}                  /* BSR link status (latching low) */
 }
 
 static void eth_send(uint32_t len)
@@ -356,15 +370,16 @@ int main(void)
 #if PROBE_TOUCH_UNMODELLED
     {
         char text[64];
-        uint32_t cnt = REG32(0x40001024u);                  /* TIM6_CNT */
+        uint32_t cnt = REG32(0x40010024u);                  /* TIM1_CNT */
         *(volatile uint32_t *)null_target = 0x12345678u;    /* a NULL store: flash's boot alias */
-        char *q = fmt_u(fmt_s(text, "probe: tim6 cnt "), cnt);
+        char *q = fmt_u(fmt_s(text, "probe: tim1 cnt "), cnt);
         q = fmt_u(fmt_s(q, " flash sr "), REG32(0x40023C0Cu));
         fmt_s(q, "\r\n")[0] = 0;
         put_always(text);
     }
 #endif
     mac_init();
+    wait_for_link();
     dhcp_send(1);                                          /* DISCOVER: the first frame after reset */
     put("probe: boot\r\n");
     dhcp_wait(2);

@@ -1,6 +1,6 @@
 /* A stand-in for a user image that touches hardware the platform does not model, and stores into
  * flash outside a programming sequence (a NULL-pointer store lands in the boot alias of flash):
- * - reads TIM6's CR1 and polls its SR (TIM6 is not in the platform file),
+ * - reads TIM1's CR1 and polls its SR (the advanced-control TIM1 is not in the platform file),
  * - writes the FSMC's first bank (nothing mapped there) and reads it back,
  * - reads past the end of USART1's register window (the page is mapped, no register there),
  * - stores through a NULL pointer, and copies 4 words into flash with a post-increment loop,
@@ -9,8 +9,8 @@
 #include "test.h"
 
 #define REG32(a) (*(volatile uint32_t *)(a))
-#define TIM6_CR1  REG32(0x40001000u)
-#define TIM6_SR   REG32(0x40001010u)
+#define TIM1_CR1  REG32(0x40010000u)
+#define TIM1_SR   REG32(0x40010010u)
 #define FSMC_BANK REG32(0x60000004u)
 #define USART1_GAP REG32(0x40011200u)
 #define FLASH_KEYR REG32(0x40023C04u)
@@ -31,9 +31,9 @@ int main(void)
     volatile uint32_t *flash_word = (volatile uint32_t *)0x08080000u;
     volatile uint32_t *target = (volatile uint32_t *)0x080C0000u;
 
-    RECORD(0, TIM6_CR1);
+    RECORD(0, TIM1_CR1);
     uint32_t polls = 0;
-    while (!(TIM6_SR & 1u) && polls < 100)
+    while (!(TIM1_SR & 1u) && polls < 100)
         polls++;                               /* never set: an unmodelled timer never ticks */
     RECORD(1, polls);
     FSMC_BANK = 0xCAFEF00Du;

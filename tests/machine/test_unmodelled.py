@@ -32,12 +32,12 @@ def test_warn_reads_zero_ignores_writes_and_lists_every_access(touch):
     run, result = run_to_finish(m)
     assert result.passed, result.describe()
     v = result.values
-    assert v[0] == 0 and v[1] == 100                 # TIM6: CR1 reads 0; SR.UIF never comes
+    assert v[0] == 0 and v[1] == 100                 # TIM1: CR1 reads 0; SR.UIF never comes
     assert v[2] == 0 and v[3] == 0                   # FSMC write ignored; a gap in USART1's page reads 0
     assert [(a["address"], a["block"], a["access"], a["function"], a["count"])
             for a in m.unmodelled_accesses()] == [
-        ("0x40001000", "TIM6", "read", "main", 1),
-        ("0x40001010", "TIM6", "read", "main", 101),
+        ("0x40010000", "TIM1", "read", "main", 1),
+        ("0x40010010", "TIM1", "read", "main", 101),
         ("0x40011200", "USART1", "read", "main", 1),
         ("0x60000004", "FSMC banks (external memory)", "read", "main", 1),
         ("0x60000004", "FSMC banks (external memory)", "write", "main", 1),
@@ -61,7 +61,7 @@ def test_fault_mode_stops_at_the_first_unmodelled_access(touch):
     m = touch()
     result = m.run(2_000_000)
     assert result.reason is StopReason.FAULT
-    assert result.fault.kind == "unmapped-access" and result.fault.address == 0x4000_1000
+    assert result.fault.kind == "unmapped-access" and result.fault.address == 0x4001_0000
     assert m.unmodelled_accesses() == []
 
 
