@@ -30,13 +30,14 @@ class CpuFault(NamedTuple):
 class RunState:
     # --- counters (Machine.stats) -------------------------------------------------------------
     instructions: int = 0
-    idle_cycles: int = 0
+    idle_cycles: int = 0                    # virtual time slept in WFI (reference cycles)
+    idle_core_cycles: int = 0               # the core cycles that time was at the live HCLK
     mmio_accesses: int = 0
     resets: int = 0
 
     # --- the core between run() calls ---------------------------------------------------------
     at_boundary: bool = True                # the PC begins a straight-line block (timebase.py)
-    block_time: int = 0                     # the cycle at which the current straight-line block began
+    block_cycles: int = 0                   # the core cycle at which the current straight-line block began
     sleeping: bool = False                  # in WFI until an exception could preempt
     reset_requested: bool = False           # AIRCR.SYSRESETREQ: reset at the next boundary
     stuck_regs: tuple | None = None         # registers at the last probe of a fault handler
@@ -50,6 +51,8 @@ class RunState:
     # --- the running slice (all clear between run() calls) ------------------------------------
     in_slice: bool = False
     slice_start: int = 0                    # clock.now when the slice began
+    slice_cycles: int = 0                   # clock.cycles (core cycles) when the slice began
+    pending_core_rate: object = None        # HCLK changed mid-slice: applied at its end (Fraction)
     slice_break: bool = False               # an exception became takeable: end the slice
     debug_stop: tuple | None = None         # ("breakpoint", address) | ("watchpoint", address, kind)
     cpu_fault: CpuFault | None = None

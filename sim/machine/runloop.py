@@ -1,15 +1,18 @@
 """The run loop: virtual time advanced in CPU slices that end at the first block boundary at or
 after the next scheduled event.
 
-Time is CPU cycles at the platform frequency (one instruction per cycle), counted per
-translated block by the time base (timebase.py; docs/machine.md "Time"). A block boundary is
-where a straight-line block of code begins: after a branch, any write of the PC, or an
-instruction that always ends unicorn's blocks - a property of the code, never of how unicorn
-split it. Slices end at boundaries, events fire and exceptions are taken there, and inside a slice
-the peripherals see the time at which the current straight-line block began; so the same image,
-inputs and seed give the same run, however the caller slices its run() calls and whether or not
-the translated code was warm. Exact stops - breakpoints, single steps, watchpoints, a hook's
-exception - stop at their instruction; the run goes on from there as if never stopped. No wall
+Time is reference cycles at the platform frequency; the core executes one instruction per core
+cycle at the live HCLK, which clock.py maps to time exactly. Instructions are counted per
+translated block by the time base (timebase.py; docs/machine.md "Time"), in core cycles. A block
+boundary is where a straight-line block of code begins: after a branch, any write of the PC, or
+an instruction that always ends unicorn's blocks - a property of the code, never of how unicorn
+split it. Slices end at the first boundary at or after the next event, events fire and
+exceptions are taken there, and inside a slice the peripherals see the time at which the current
+straight-line block began; so the same image, inputs and seed give the same run, however the
+caller slices its run() calls and whether or not the translated code was warm. When the RCC
+changes HCLK, the slice ends at the next boundary and the new rate applies from there, for the
+core and for SysTick. Exact stops - breakpoints, single steps, watchpoints, a hook's exception -
+stop at their instruction; the run goes on from there as if never stopped. No wall
 clock is read anywhere.
 
 An exception raised by a callback - Ctrl-C included - stops the slice (before a hook's
@@ -67,16 +70,43 @@ class RunLoop:
     # time and the running slice (what callbacks and models see)
     # =====================================================================================
     def now(self) -> int:
-        """Virtual time in cycles. Inside a slice: exact in a hook (at its instruction), else
-        (an MMIO access) the time at which the current straight-line block began."""
+        """Virtual time (reference cycles). Inside a slice: exact in a hook (at its instruction),
+        else (an MMIO access) the time at which the current straight-line block began."""
+        if self.state.in_slice:
+            return self.clock.time_at(self.tb.now())
+        return self.clock.now
+
+    def core_cycles(self) -> int:
+        """The core's cycle count now (what SysTick counts), as now() sees it inside a slice."""
         if self.state.in_slice:
             return self.tb.now()
-        return self.clock.now
+        return self.clock.cycles
+
+    def time_at_cycle(self, cycles: int) -> int:
+        return self.clock.time_at(cycles)
+
+    def core_clock_changed(self) -> None:
+        """HCLK may have changed (the RCC said so). Inside a slice the slice ends at the next block
+        boundary; the new rate applies from there."""
+        rate = self.m.clocks.rate("HCLK")
+        if rate == self.clock.core_rate and self.state.pending_core_rate is None:
+            return
+        if self.state.in_slice:
+            self.state.pending_core_rate = rate
+            self.stop_at_boundary()
+        else:
+            self._apply_core_rate(rate)
+
+    def _apply_core_rate(self, rate) -> None:
+        self.state.pending_core_rate = None
+        if rate != self.clock.core_rate:
+            self.clock.set_core_rate(rate)
+            self.scs.core_clock_changed()
 
     def instructions_retired(self) -> int:
         state = self.state
         if state.in_slice:
-            return state.instructions + self.tb.now() - state.slice_start
+            return state.instructions + self.tb.now() - state.slice_cycles
         return state.instructions
 
     def enter_code_hook(self, address: int) -> None:
@@ -111,7 +141,8 @@ class RunLoop:
     def schedule_at(self, time: int, callback: Callable[[], None]) -> Event:
         event = self.clock.at(time, callback)
         if self.state.in_slice:
-            self.tb.set_deadline(time)          # the slice ends at the first boundary after it
+            # the slice ends at the first boundary at or after the event's time (a core edge)
+            self.tb.set_deadline(self.clock.cycles_at(time))
         return event
 
     def request_stop(self) -> None:
@@ -143,7 +174,7 @@ class RunLoop:
             self.tb.control_transfer()
         else:
             state.at_boundary = True
-            state.block_time = self.clock.now
+            state.block_cycles = self.clock.cycles
 
     def on_mask_lowered(self) -> bool:
         """The time base, at the block after an MSR/CPSIE that lowered a mask while an exception
@@ -230,9 +261,10 @@ class RunLoop:
             if now >= end and state.at_boundary:
                 return RunResult(StopReason.LIMIT, now - start)
             nxt = clock.next_time()
-            deadline = end if nxt is None else min(end, nxt)
+            target = end if nxt is None else min(end, nxt)
+            deadline = clock.cycles_at(target)   # the time base counts core cycles
             in_fault_handler = bool(scs.active & FAULT_HANDLERS)
-            deadline = min(deadline, now + (self.probe_cycles if in_fault_handler else SLICE_CAP))
+            deadline = min(deadline, clock.cycles + (self.probe_cycles if in_fault_handler else SLICE_CAP))
             wfi = self._slice(deadline, handler)
             result = self._after_slice(start, wfi, in_fault_handler, end)
             if result is not None:
@@ -284,8 +316,7 @@ class RunLoop:
     # =====================================================================================
     def _slice(self, deadline: int, pc: int | None = None, exact_left: int = -1) -> bool:
         """Run the CPU from `pc` (default: the PC register) until the first block boundary at
-        or after `deadline` (absolute cycles), or `exact_left` instructions; True if it stopped
-        in WFI."""
+        or after core cycle `deadline`, or `exact_left` instructions; True if it stopped in WFI."""
         state, core, clock = self.state, self.core, self.clock
         sites = self.m.sites
         if sites.invalidations_pending:
@@ -297,6 +328,7 @@ class RunLoop:
             pc = self.m.pc()
         tb = self.tb
         state.slice_start = clock.now
+        state.slice_cycles = clock.cycles
         state.slice_break = False
         state.debug_stop = None
         state.cpu_fault = None
@@ -304,8 +336,8 @@ class RunLoop:
         tb.set_exception_pending(bool(self.scs.candidates()))
         state.in_slice = True
         try:
-            err, executed, at_boundary, block_time, reason = tb.run(
-                pc, clock.now, deadline, state.at_boundary, state.block_time, exact_left)
+            err, executed, at_boundary, block_cycles, reason = tb.run(
+                pc, clock.cycles, deadline, state.at_boundary, state.block_cycles, exact_left)
         finally:
             state.in_slice = False
             self._hook_pc = None
@@ -317,14 +349,20 @@ class RunLoop:
             if state.callback_error is None:
                 state.callback_error = core.callback_error
             core.callback_error = None
-        clock.now += executed
+        clock.advance(executed)
         state.instructions += executed
         if tb.native:
             state.mmio_accesses += tb.take_mmio_count()
         state.at_boundary = at_boundary
-        state.block_time = block_time
+        state.block_cycles = block_cycles
         if executed:
             state.skip_break = None
+        if state.pending_core_rate is not None:   # HCLK changed in this slice: from here on
+            self._apply_core_rate(state.pending_core_rate)
+        if err and self.m.bus.flash_stores.trapped is not None:
+            # a store into flash stopped the CPU before it (not a fault): replayed, one instruction
+            state.slice_break = True
+            return self.m.bus.flash_stores.replay(lambda: self._slice(_FOREVER, exact_left=1))
         if err:
             if state.cpu_fault is None:
                 state.cpu_fault = self.m.faults.from_uc_error(unicorn.UcError(err))
@@ -400,7 +438,7 @@ class RunLoop:
             if handler >= 0:                     # entered in C
                 state.entered_at = handler
                 state.at_boundary = True         # (loop.control_transfer outside a slice)
-                state.block_time = self.clock.now
+                state.block_cycles = self.clock.cycles
                 return None
         ctx = exceptions.ctx.read()
         nxt = exceptions.takeable(ctx)
@@ -438,9 +476,9 @@ class RunLoop:
         clock = self.clock
         nxt = clock.next_time()
         target = end if nxt is None else min(nxt, end)
-        if target > clock.now:
-            self.state.idle_cycles += target - clock.now
-            clock.now = target
+        before = clock.cycles
+        self.state.idle_cycles += clock.skip_to(target)
+        self.state.idle_core_cycles += clock.cycles - before
         return False
 
     def _check_stuck(self, in_fault_handler: bool) -> FaultReport | None:

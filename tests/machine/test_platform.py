@@ -142,12 +142,12 @@ def _platform_with(tmp_path, extra: str):
 
 
 def test_unknown_peripheral_type_names_type_line_and_known_types(tmp_path):
-    path = _platform_with(tmp_path, "\ntimer2: Timers.STM32_Timer @ sysbus 0x40000000\n    frequency: 10000000\n")
-    line = path.read_text().splitlines().index("timer2: Timers.STM32_Timer @ sysbus 0x40000000") + 1
+    path = _platform_with(tmp_path, "\ni2c1: I2C.STM32F4_I2C @ sysbus 0x40005400\n")
+    line = path.read_text().splitlines().index("i2c1: I2C.STM32F4_I2C @ sysbus 0x40005400") + 1
     with pytest.raises(PlatformError) as info:
         Machine(path)
     msg = str(info.value)
-    assert msg.startswith(f"{path}:{line}:1: unknown peripheral type 'Timers.STM32_Timer'")
+    assert msg.startswith(f"{path}:{line}:1: unknown peripheral type 'I2C.STM32F4_I2C'")
     assert "UART.STM32_UART" in msg and "Network.SynopsysEthernetMAC" in msg
 
 
