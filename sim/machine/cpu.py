@@ -167,7 +167,8 @@ class UnicornCore:
         return self._add(U.UC_HOOK_INTR, HOOK_INTR_CFUNC, fn)
 
     def hook_code(self, fn: Callable[[int, int, int], None], begin: int, end: int) -> int:
-        """Before every instruction in [begin, end]. Costly: see blocks.py."""
+        """Before every instruction in [begin, end] (unicorn retranslates nothing by itself: add
+        it before the code runs, or retranslate; code_sites.py does)."""
         return self._add(U.UC_HOOK_CODE, HOOK_CODE_CFUNC, fn, begin, end)
 
     def hook_invalid_instruction(self, fn: Callable[[int], bool]) -> int:

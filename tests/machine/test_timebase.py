@@ -232,3 +232,69 @@ def test_a_scenario_gives_byte_identical_artifacts_with_either_time_base(tmp_pat
         assert (outs["1"] / name).read_bytes() == (outs["0"] / name).read_bytes(), name
     result = {k: json.loads((outs[k] / "result.json").read_text()) for k in outs}
     assert result["1"]["instructions"] == result["0"]["instructions"] > 1_000_000
+
+
+_IT_CODE = """.syntax unified
+.thumb
+    movs r0, #0
+    cmp r0, #1
+    ite eq
+    moveq r1, #1        @ its condition fails: it executes as nothing, and takes its cycle
+    movne r1, #2
+    itt eq
+    moveq r2, #3        @ both fail
+    moveq r3, #4
+    bkpt #0
+"""
+
+
+@pytest.mark.parametrize("name", ["native", "python"])
+def test_an_instruction_whose_it_condition_fails_counts_one_cycle(tmp_path, implementation, name):
+    """Eight instructions run before the BKPT, three of them skipped by their IT condition:
+    the count is eight (unicorn's own instruction counter said five)."""
+    import ctypes
+
+    from unicorn import arm_const as A
+    from unicorn import unicorn_const as U
+
+    from sim.machine.cpu import UnicornCore
+
+    src = tmp_path / "it.s"
+    src.write_text(_IT_CODE)
+    obj, raw = tmp_path / "it.o", tmp_path / "it.bin"
+    subprocess.run(["arm-none-eabi-as", "-mcpu=cortex-m4", "-mthumb", "-o", obj, src], check=True)
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", obj, raw], check=True)
+    implementation(name)
+    core = UnicornCore()
+    code = (ctypes.c_ubyte * 0x400).from_buffer_copy(raw.read_bytes().ljust(0x400, b"\0"))
+    core.map_buffer(0x0800_0000, code, U.UC_PROT_READ | U.UC_PROT_EXEC)
+    err, executed, *_ = core.timebase.run(0x0800_0000, 0, 1 << 40, True, 0, -1)
+    assert err == U.UC_ERR_EXCEPTION                  # the BKPT (no interrupt hook on a bare core)
+    assert executed == 8
+    assert core.uc.reg_read(A.UC_ARM_REG_R1) == 2 and core.uc.reg_read(A.UC_ARM_REG_R2) == 0
+
+
+_MISSING_HELPER = textwrap.dedent("""
+    import sys
+    sys.modules["sim.machine._native"] = None        # as on a machine without a C compiler
+    from sim.machine import Machine
+    for _ in range(2):
+        m = Machine(sys.argv[1])
+        m.load_elf(sys.argv[2])
+        m.run(m.frequency // 100)
+    print(m.stats["instructions"])
+""")
+
+
+def test_without_the_helper_the_python_time_base_runs_after_one_warning_line():
+    proc = subprocess.run([sys.executable, "-c", _MISSING_HELPER, str(REAL_PLATFORM), str(REFERENCE_ELF)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={k: v for k, v in os.environ.items() if k != timebase_module.ENV})
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "compiled time base is not built" in warnings[0], proc.stderr
+    assert int(proc.stdout.split()[-1]) > 0
+    required = subprocess.run([sys.executable, "-c", _MISSING_HELPER, str(REAL_PLATFORM), str(REFERENCE_ELF)],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT,
+                              env={**os.environ, timebase_module.ENV: "1"})
+    assert required.returncode != 0 and "TLS_FW_SIM_NATIVE=1" in required.stderr
