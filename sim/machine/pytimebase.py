@@ -195,7 +195,7 @@ class PyTimeBase:
 
     # --- a slice -------------------------------------------------------------------------------
     def run(self, pc: int, slice_start: int, deadline: int, at_boundary: bool, block_time: int,
-            exact_left: int) -> tuple[int, int, bool, int, int]:
+            exact_left: int) -> tuple[int, int, bool, int, int, int]:
         pc &= ~1
         self.slice_start = slice_start
         self._deadline = deadline - slice_start if deadline > slice_start else 0
@@ -226,7 +226,7 @@ class PyTimeBase:
         else:                                           # WFI, or a fault outside the last block
             boundary = pc_now != self._prev_key
         self.count = executed
-        return err, executed, bool(boundary), slice_start + self._block_count, self._stop_reason
+        return err, executed, bool(boundary), slice_start + self._block_count, self._stop_reason, pc_now
 
     # --- inside the slice ----------------------------------------------------------------------
     def now(self) -> int:

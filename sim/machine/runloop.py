@@ -65,6 +65,8 @@ class RunLoop:
         self.exact_wanted = False                # watchpoints: stops right after the access
         self._hook_pc: int | None = None         # the instruction a running code hook is at
         self._in_block_hook = False              # a hook runs at a block start (before counting it)
+        self.stopped_pc = 0                      # where the last slice stopped (Thumb bit clear)
+        self._executed = 0                       # and how many instructions it ran
 
     # =====================================================================================
     # time and the running slice (what callbacks and models see)
@@ -265,8 +267,9 @@ class RunLoop:
             deadline = clock.cycles_at(target)   # the time base counts core cycles
             in_fault_handler = bool(scs.active & FAULT_HANDLERS)
             deadline = min(deadline, clock.cycles + (self.probe_cycles if in_fault_handler else SLICE_CAP))
-            wfi = self._slice(deadline, handler)
-            result = self._after_slice(start, wfi, in_fault_handler, end)
+            first = handler if handler is not None else self.m.pc()
+            wfi = self._slice(deadline, first)
+            result = self._after_slice(start, wfi, in_fault_handler, end, first)
             if result is not None:
                 return result
 
@@ -336,7 +339,7 @@ class RunLoop:
         tb.set_exception_pending(bool(self.scs.candidates()))
         state.in_slice = True
         try:
-            err, executed, at_boundary, block_cycles, reason = tb.run(
+            err, executed, at_boundary, block_cycles, reason, self.stopped_pc = tb.run(
                 pc, clock.cycles, deadline, state.at_boundary, state.block_cycles, exact_left)
         finally:
             state.in_slice = False
@@ -350,6 +353,7 @@ class RunLoop:
                 state.callback_error = core.callback_error
             core.callback_error = None
         clock.advance(executed)
+        self._executed = executed
         state.instructions += executed
         if tb.native:
             state.mmio_accesses += tb.take_mmio_count()
@@ -371,9 +375,9 @@ class RunLoop:
                 or state.fault or state.callback_error or state.stop_requested
                 or state.interrupt_pending or state.reset_requested):
             return False
-        if self._after_wfi(self.m.pc()):
+        if self._after_wfi(self.stopped_pc):
             return True
-        raise CoreError(f"unicorn stopped at pc=0x{self.m.pc():08x} after {executed} instructions "
+        raise CoreError(f"unicorn stopped at pc=0x{self.stopped_pc:08x} after {executed} instructions "
                         f"for no reason the machine knows (not WFI); this unicorn build "
                         f"({unicorn.__version__}) behaves unlike the tested ones")
 
@@ -385,7 +389,7 @@ class RunLoop:
             ((raw[0] | raw[1] << 8) << 16 | raw[2] | raw[3] << 8) == _WFI_32
 
     def _after_slice(self, start: int, wfi: bool, in_fault_handler: bool, end: int,
-                     stepping: bool = False) -> RunResult | None:
+                     first_pc: int | None = None, stepping: bool = False) -> RunResult | None:
         state = self.state
         elapsed = lambda: self.clock.now - start  # noqa: E731
         if state.callback_error is not None:
@@ -417,7 +421,9 @@ class RunLoop:
             report = self._idle(in_fault_handler)
             if report is not None:
                 return RunResult(StopReason.FAULT, elapsed(), fault=report)
-        else:
+        elif in_fault_handler or self.stopped_pc == (first_pc or 0) & ~1 or self._executed >= SLICE_CAP:
+            # code that cannot go on stops where it began (a branch to itself), or runs a whole
+            # slice into such a loop; a fault handler's probe slice compares its registers
             report = self._check_stuck(in_fault_handler)
             if report is not None:
                 return RunResult(StopReason.FAULT, elapsed(), fault=report)
@@ -453,8 +459,11 @@ class RunLoop:
     def _wakes_from_wfi(self) -> bool:
         """WFI ends when an exception could preempt if PRIMASK were clear (ARMv7-M ARM B1.5.19)."""
         scs = self.scs
-        return bool(scs.candidates()) and scs.best_pending(
-            self.exceptions.execution_priority(ignore_primask=True)) is not None
+        if not scs.candidates():
+            return False
+        if self.tb.native:
+            return self.tb.wakes_from_wfi()
+        return scs.best_pending(self.exceptions.execution_priority(ignore_primask=True)) is not None
 
     def _idle(self, in_fault_handler: bool) -> FaultReport | None:
         """The CPU executed WFI: it sleeps until it wakes (see _sleep_until)."""

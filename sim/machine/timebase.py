@@ -8,7 +8,7 @@ The interface (both implement it):
   attach()                                register the block hook (once per core)
   add_region(base, size, host, writable)  memory the block decoder reads code from
   run(pc, slice_start, deadline, at_boundary, block_time, exact_left)
-        -> (uc_err, executed, at_boundary, block_time, stop_reason)
+        -> (uc_err, executed, at_boundary, block_time, stop_reason, pc)
                                           one slice: ends at the first block boundary at or
                                           after `deadline` (absolute cycles), on a stop, a
                                           fault or WFI; exact_left >= 0 ends it exactly that

@@ -407,6 +407,25 @@ PyObject *TB_takeable(TimeBase *t, PyObject *noargs)
     return r;
 }
 
+/* wakes_from_wfi() -> bool: an exception could preempt if PRIMASK were clear (RunLoop._wakes_from_wfi,
+ * ARMv7-M ARM B1.5.19) */
+PyObject *TB_wakes_from_wfi(TimeBase *t, PyObject *noargs)
+{
+    (void)noargs;
+    Nvic n;
+    uint32_t masks[3];
+    static const int which[3] = {R_PRIMASK, R_BASEPRI, R_FAULTMASK};
+    PyObject *r = NULL;
+    if (read_nvic(t, &n) == 0) {
+        if (read_regs(t, which, 3, masks) < 0)
+            PyErr_SetString(PyExc_RuntimeError, "uc_reg_read_batch failed");
+        else
+            r = PyBool_FromLong(best_pending(&n, execution_priority(&n, 0, masks[1], masks[2])) >= 0);
+    }
+    done_nvic(&n);
+    return r;
+}
+
 /* --- return (ExceptionEngine.exception_return) ------------------------------------------------- */
 static int valid_exc_return(uint32_t v)
 {

@@ -29,6 +29,7 @@ static PyMethodDef TB_methods[] = {
     {"bind_exceptions", (PyCFunction)TB_bind_exceptions, METH_VARARGS, "exception entry and return in C"},
     {"take_pending", (PyCFunction)TB_take_pending, METH_NOARGS, "enter the takeable exception"},
     {"takeable", (PyCFunction)TB_takeable, METH_NOARGS, "the exception that would be taken now"},
+    {"wakes_from_wfi", (PyCFunction)TB_wakes_from_wfi, METH_NOARGS, "WFI ends (PRIMASK ignored)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -138,6 +138,7 @@ int TimeBase_clear(TimeBase *t);
 /* exceptions.c */
 PyObject *TB_take_pending(TimeBase *t, PyObject *arg);
 PyObject *TB_takeable(TimeBase *t, PyObject *arg);
+PyObject *TB_wakes_from_wfi(TimeBase *t, PyObject *arg);
 PyObject *TB_bind_exceptions(TimeBase *t, PyObject *arg);
 /* memory.c */
 extern PyTypeObject WindowType;

@@ -472,7 +472,7 @@ PyObject *TB_set_exact(TimeBase *t, PyObject *arg)
 }
 
 /* run(pc, slice_start, deadline, at_boundary, block_time, exact_left)
- *   -> (uc_err, executed, at_boundary, block_time, stop_reason)
+ *   -> (uc_err, executed, at_boundary, block_time, stop_reason, pc)
  * Times are absolute cycles; `at_boundary`: the slice starts at a block boundary (else it goes
  * on with the straight-line block that began at `block_time`). */
 PyObject *TB_run(TimeBase *t, PyObject *args)
@@ -519,8 +519,8 @@ PyObject *TB_run(TimeBase *t, PyObject *args)
         boundary = pc_now != t->prev_key;
     }
     t->count = executed;
-    return Py_BuildValue("iKiKi", err, (unsigned long long)executed, boundary,
-                         (unsigned long long)(t->slice_start + t->block_count), t->stop_reason);
+    return Py_BuildValue("iKiKiI", err, (unsigned long long)executed, boundary,
+                         (unsigned long long)(t->slice_start + t->block_count), t->stop_reason, pc_now);
 }
 
 PyObject *TB_now(TimeBase *t, PyObject *noargs)
