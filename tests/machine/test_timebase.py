@@ -298,3 +298,18 @@ def test_without_the_helper_the_python_time_base_runs_after_one_warning_line():
                               capture_output=True, text=True, timeout=300, cwd=ROOT,
                               env={**os.environ, timebase_module.ENV: "1"})
     assert required.returncode != 0 and "TLS_FW_SIM_NATIVE=1" in required.stderr
+
+
+@pytest.mark.parametrize("name", ["native", "python"])
+def test_code_reprogrammed_into_flash_is_counted_as_it_now_reads(core_machine, implementation, name):
+    """The time base keeps what it decoded of read-only code; a store the flash interface
+    performs changes that code. The routine's two versions occupy the same six bytes: three
+    instructions, then two (ARMv7-M: one instruction per cycle here), plus the LDR and BLX."""
+    from fwresult import run_to_finish
+
+    implementation(name)
+    m = core_machine("flash_code", platform=REAL_PLATFORM)
+    run, result = run_to_finish(m)
+    assert result.passed, result.describe()
+    assert tuple(result.values[:3]) == (2 + 3, 2 + 2, 0)
+    assert m.bus.flash_stores.stores == 4 and m.bus.flash_stores.refused == 0
