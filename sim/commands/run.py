@@ -2,7 +2,8 @@
 or (`--device-initiated`) whatever the image does by itself (arguments in sim/cli.py).
 
 Everything the user typed is checked, and the artifact directory created, before the firmware
-boots. From then on every way the run can end writes the seven artifacts of what ran and prints
+boots - the server identity included: the user's chain and key are read and checked, or the
+image's CA certificates found and their look-alikes made (sim/scenario/identity.py). From then on every way the run can end writes the seven artifacts of what ran and prints
 the summary: the verdict decides the exit status (0 pass, 1 fail, 2 could not run to its end,
 130 interrupted by Ctrl-C).
 """
@@ -122,9 +123,6 @@ def run_command(args) -> int:
     with console.status("preparing the server identity..."):
         identity = scenario_identity(scenario)     # a bad chain or key, nothing to substitute: refused now
     out = prepare_out_dir(args.out)
-    say(f"run: identity: {identity.text}")
-    for line in identity_lines(identity.report())[1:]:
-        say(f"run: {line.strip()}")
     started = time.monotonic()
     title = _title(scenario)
     booted = runner = debugger = None
@@ -133,6 +131,9 @@ def run_command(args) -> int:
             booted = boot_scenario(scenario, identity)
         if scenario.device is not None and scenario.device.until_symbol is not None:
             require_symbol(booted.backend, scenario.device.until_symbol)      # refused before it runs
+        say(f"run: identity: {identity.text}")
+        for line in identity_lines(identity.report())[1:]:
+            say(f"run: {line.strip()}")
         where = "at reset" if booted.at_reset else "to 'ready'"
         say(f"run: booted {where} in {booted.boot_wall_s:.2f} s; running {title}")
         if args.gdb is not None:
