@@ -17,6 +17,7 @@ Library           Process
 Library           OperatingSystem
 Library           sim.keywords.SimKeywords    backend=${BACKEND}    seed=${SEED}
 Suite Setup       Write The Test Pki
+Test Tags         server-identity
 Test Setup        Reset Emulation
 Test Teardown     Save Scenario Artifacts
 Test Timeout      3 minutes
@@ -40,6 +41,7 @@ Write The Test Pki
 
 *** Test Cases ***
 You have the key: fixed accepts your chain and key
+    [Tags]                       fixed    user-chain    post    size-903    expect-ok
     Use Firmware                 fixed
     Set Server Identity          user    cert=${PKI}${/}chain.pem    key=${PKI}${/}server-rsa.key
     ${result}=                   HTTPS POST    /upload    903
@@ -48,6 +50,7 @@ You have the key: fixed accepts your chain and key
     Length Should Be             ${served}[chain]    2
 
 You have the key for another name: autopost-fixed checks the host name
+    [Tags]                       autopost-fixed    user-chain    expect-bad_certificate
     Use Firmware                 autopost-fixed    device_initiated=True    console=${CONSOLE}
     Set Server Identity          user    cert=${PKI}${/}chain.pem    key=${PKI}${/}server-rsa.key
     ${request}=                  Wait For Request    timeout=10
@@ -56,6 +59,7 @@ You have the key for another name: autopost-fixed checks the host name
     Wait For Line On Uart        The certificate Common Name (CN) does not match with the expected CN    timeout=5
 
 You have only the image: autopost-prod-fixed accepts leaves under look-alikes of its roots
+    [Tags]                       autopost-prod-fixed    substitute-trust    post    expect-ok
     Use Firmware                 autopost-prod-fixed    device_initiated=True    console=${CONSOLE}
     Set Server Identity          substitute-trust
     FOR    ${n}    IN RANGE    1    3
@@ -68,6 +72,7 @@ You have only the image: autopost-prod-fixed accepts leaves under look-alikes of
     Uart Should Contain          tls: trusted CA C=NL, O=Example Telemetry B.V., CN=Example Telemetry Root CA R2
 
 You have only the image: autopost-prod-seedbug fails as seedbug does
+    [Tags]                       autopost-prod-seedbug    substitute-trust    post    expect-bad_record_mac
     Use Firmware                 autopost-prod-seedbug    device_initiated=True    console=${CONSOLE}
     Set Server Identity          substitute-trust
     ${request}=                  Wait For Request    timeout=10
@@ -77,6 +82,7 @@ You have only the image: autopost-prod-seedbug fails as seedbug does
     Wait For Line On Uart        telemetry: post 1 failed read -0x7780    timeout=5
 
 Without substitution autopost-prod-fixed rejects the test PKI with its own verify error
+    [Tags]                       autopost-prod-fixed    test-pki    expect-unknown_ca
     Use Firmware                 autopost-prod-fixed    device_initiated=True    console=${CONSOLE}
     ${request}=                  Wait For Request    timeout=10
     Request Should Have Failed With Alert    ${request}    unknown_ca
@@ -85,6 +91,7 @@ Without substitution autopost-prod-fixed rejects the test PKI with its own verif
     Wait For Line On Uart        telemetry: post 1 failed handshake -0x2700    timeout=5
 
 The image trusts the test CA: autopost-fixed accepts the per-name leaf
+    [Tags]                       autopost-fixed    test-pki    post    expect-ok
     Use Firmware                 autopost-fixed    device_initiated=True    console=${CONSOLE}
     Set Server Identity          test-pki
     ${connection}=               Wait For Connection    port=443    timeout=10
