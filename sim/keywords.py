@@ -87,6 +87,8 @@ class SimKeywords:
         except SimError as exc:
             raise AssertionError(f"Set Server Identity: {exc}") from None
         logger.info(f"server identity: {identity.text}")
+        if self.backend == "renode":
+            self._refuse_output_dir_renode_deletes()
         booted = boot_scenario(scenario, identity)
         self._serve_gdb_if_asked(booted)
         runner_class = DeviceRunner if device is not None else ScenarioRunner
@@ -98,6 +100,18 @@ class SimKeywords:
         where = "reset" if booted.at_reset else "the boot snapshot"
         logger.info(f"started {Path(str(scenario.firmware_path())).name} on {self.backend} from {where} "
                     f"(boot took {booted.boot_wall_s:.2f} s wall once)")
+
+    def _refuse_output_dir_renode_deletes(self) -> None:
+        from sim.renode.temp_sweep import refuse_swept
+
+        try:
+            output_dir = BuiltIn().get_variable_value("${OUTPUT DIR}")
+        except RobotNotRunningError:
+            return
+        try:
+            refuse_swept(output_dir, "the output directory")
+        except SimError as exc:
+            raise AssertionError(str(exc)) from None
 
     @keyword("Create Terminal Tester")
     def create_terminal_tester(self, uart: str = "sysbus.usart1", timeout: float | str = _DEFAULT_TIMEOUT,

@@ -122,6 +122,10 @@ def run_command(args) -> int:
     scenario.firmware_path()                  # an image that is not there is refused now
     with console.status("preparing the server identity..."):
         identity = scenario_identity(scenario)     # a bad chain or key, nothing to substitute: refused now
+    if scenario.backend == "renode":
+        from sim.renode.temp_sweep import refuse_swept
+
+        refuse_swept(args.out, "--out")       # before anything is written into it
     out = prepare_out_dir(args.out)
     started = time.monotonic()
     title = _title(scenario)
