@@ -172,13 +172,13 @@ def build_ssl_server2() -> Path:
 
 def _build_mbedtls_program(name: str) -> Path:
     binary = NATIVE_DIR / "src" / "programs" / "ssl" / name
-    if binary.exists():
-        return binary
     if not (MBEDTLS_SRC / "library").is_dir():
         pytest.fail(f"Mbed TLS source not found at {MBEDTLS_SRC}: run scripts/setup (it fetches the Debian source)")
     NATIVE_DIR.mkdir(parents=True, exist_ok=True)
     with open(NATIVE_DIR / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)            # xdist workers or parallel runs build once
+        # xdist workers or parallel runs build once; the binary is looked at only under the lock,
+        # as the linker writes it in place (another process could see it half written)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if binary.exists():
             return binary
         src = NATIVE_DIR / "src"
