@@ -15,6 +15,7 @@ reference firmware and the compute loop built from firmware/core_bench.c beside 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import statistics
@@ -32,7 +33,7 @@ from unicorn import arm_const as A
 from sim.baremetal import ImageBuildError, build_image
 
 from .errors import BenchError
-from .parallel import pabot_run
+from .parallel import children_cpu_s, pabot_run
 from .qemu import qemu_anchor
 
 MHZ = 168
@@ -269,14 +270,14 @@ def handshake_matrix(booted, runs: int) -> list[dict]:
 def suite_run(project: Path) -> dict:
     """`robot robot/post_large.robot` in a fresh process; per-test speedups from its result.json."""
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as out:
-        start = time.perf_counter()
+        load, cpu, start = os.getloadavg()[0], children_cpu_s(), time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "robot", "--outputdir", out, "--loglevel", "WARN",
                                "--console", "none", str(project / "robot" / "post_large.robot")],
                               cwd=project, capture_output=True, text=True)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, children_cpu_s() - cpu
         results = [json.loads(p.read_text()) for p in Path(out).glob("artifacts/*/*/result.json")]
     speedups = [r["speedup"] for r in results]
-    return {"wall_s": wall, "tests": len(results), "failed": proc.returncode,
+    return {"wall_s": wall, "cpu_s": cpu, "load_average": load, "tests": len(results), "failed": proc.returncode,
             "speedup_min": min(speedups) if speedups else None,
             "speedup_median": statistics.median(speedups) if speedups else None}
 
@@ -368,11 +369,15 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
                 samples.append(pabot_run(project, processes))
         suite = Samples([s["wall_s"] for s in suite_runs])
         details["suite"] = {"wall_s": suite.to_dict(), "tests": suite_runs[0]["tests"],
+                            "cpu_s": [s["cpu_s"] for s in suite_runs],
+                            "load_average": [s["load_average"] for s in suite_runs],
                             "failed_runs": sum(1 for s in suite_runs if s["failed"]),
                             "speedup_min": min(s["speedup_min"] or 0 for s in suite_runs),
                             "speedup_median": statistics.median(s["speedup_median"] or 0 for s in suite_runs)}
         pabot = {n: Samples([r["wall_s"] for r in rs]) for n, rs in pabot_runs.items()}
         details["pabot"] = {str(n): {"wall_s": pabot[n].to_dict(), "tests": rs[0]["tests"],
+                                     "cpu_s": [r["cpu_s"] for r in rs],
+                                     "load_average": [r["load_average"] for r in rs],
                                      "failed_runs": sum(1 for r in rs if r["failed"])}
                             for n, rs in pabot_runs.items()}
 

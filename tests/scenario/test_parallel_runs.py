@@ -59,7 +59,7 @@ def test_pabot_gives_the_verdicts_and_artifacts_of_a_serial_run(tmp_path):
     _run([sys.executable, "-m", "robot", "--outputdir", str(serial), "--console", "none", *SUBSET, str(SUITE)],
          cwd=tmp_path)
     _run([sys.executable, "-m", "pabot.pabot", "--processes", "2", "--testlevelsplit", "--chunk", "--no-pabotlib",
-          "--pabotconsole", "none", "--outputdir", str(parallel), *SUBSET, str(SUITE)], cwd=tmp_path)
+          "--pabotconsole", "quiet", "--outputdir", str(parallel), *SUBSET, str(SUITE)], cwd=tmp_path)
 
     expected = _verdicts(serial / "output.xml")
     assert len(expected) == 8 and set(expected.values()) == {"PASS"}, expected
