@@ -4,9 +4,10 @@ QEMU runs the loop on its netduinoplus2 machine (an STM32F405: the Cortex-M4 cor
 SRAM at the STM32F407's addresses) with `-icount shift=0`, its deterministic one-instruction-
 per-nanosecond mode - the counterpart of our exact virtual time. The image is core_bench built
 with SEMIHOSTING_EXIT: it prints its checksum and ends QEMU through semihosting, so QEMU runs
-free, with no gdbstub and no breakpoint. The instructions are counted by the built-in machine
-on the same ELF (it stops at the image's first semihosting BKPT, after the same instructions);
-QEMU's start-up and exit cost is taken out by timing a short build of the same loop.
+free, with no gdbstub and no breakpoint. The instructions are counted by the built-in machine,
+which stops at the image's first semihosting BKPT: it runs three short builds of the same code
+(the loop reads its iteration count at run time) and the long run's count follows exactly.
+QEMU's start-up and exit cost is taken out by timing the shortest build.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from .errors import BenchError
 
 QEMU = "qemu-system-arm"
 QEMU_MACHINE = "netduinoplus2"
-ITERATIONS = 20_000_000            # 7 instructions each: ~140 M instructions per run
-SHORT_ITERATIONS = 1_000           # the same start-up and exit, almost no loop
+ITERATIONS = 100_000_000           # 7 instructions each: 700 M instructions, about a second on QEMU
+SHORT_ITERATIONS = (1_000, 2_000, 3_000)     # the same code; the machine counts these exactly
 
 
 class QemuAnchorError(BenchError):
@@ -79,24 +80,48 @@ def run_on_machine(elf: Path) -> tuple[int, int]:
     return checksum, m.stats["instructions"]
 
 
+def loop_model(project: Path) -> tuple[int, int, int]:
+    """(base, per_iteration, checksum): a build for n iterations runs base + per_iteration * n
+    instructions up to its semihosting call. The builds differ only in the iteration count the
+    loop reads at run time, so the machine runs three short ones and the line through them is
+    exact; a third point off the line means the loop is not what this assumes, and nothing is
+    reported. `checksum` is the first short build's, for comparing with QEMU's."""
+    counts, checksums = [], []
+    for n in SHORT_ITERATIONS:
+        checksum, instructions = run_on_machine(anchor_elf(project, n))
+        counts.append(instructions)
+        checksums.append(checksum)
+    (n0, n1, n2), (c0, c1, c2) = SHORT_ITERATIONS, counts
+    per_iteration, rest = divmod(c1 - c0, n1 - n0)
+    if rest or c2 - c1 != per_iteration * (n2 - n1):
+        raise QemuAnchorError(f"the compute loop's instruction counts {counts} for {SHORT_ITERATIONS} iterations "
+                              f"are not linear in the iterations")
+    return c0 - per_iteration * n0, per_iteration, checksums[0]
+
+
 def qemu_anchor(project: Path, runs: int) -> dict:
     """QEMU -icount MIPS on the compute loop: {"mips": [samples], "median": ..., ...}, or
     {"skipped": reason} when qemu-system-arm is not installed."""
     if shutil.which(QEMU) is None:
         return {"skipped": f"{QEMU} is not installed (apt-get install {QEMU}, or run scripts/setup)"}
-    long_elf, short_elf = anchor_elf(project, ITERATIONS), anchor_elf(project, SHORT_ITERATIONS)
-    checksum, long_instructions = run_on_machine(long_elf)
-    _, short_instructions = run_on_machine(short_elf)
-    samples, overheads = [], []
+    short = SHORT_ITERATIONS[0]
+    long_elf, short_elf = anchor_elf(project, ITERATIONS), anchor_elf(project, short)
+    base, per_iteration, short_checksum = loop_model(project)
+    instructions = base + per_iteration * ITERATIONS
+    samples, overheads, checksums = [], [], set()
     run_on_qemu(long_elf)                                         # warm-up (page cache, QEMU's start)
     for _ in range(runs):
-        qemu_checksum, long_wall = run_on_qemu(long_elf)
-        _, short_wall = run_on_qemu(short_elf)
-        if qemu_checksum != checksum:
-            raise QemuAnchorError(f"QEMU computed checksum 0x{qemu_checksum:08x}, the machine 0x{checksum:08x}")
+        checksum, long_wall = run_on_qemu(long_elf)
+        qemu_short_checksum, short_wall = run_on_qemu(short_elf)
+        if qemu_short_checksum != short_checksum:
+            raise QemuAnchorError(f"QEMU computed checksum 0x{qemu_short_checksum:08x} for {short} "
+                                  f"iterations, the machine 0x{short_checksum:08x}")
+        checksums.add(checksum)
         overheads.append(short_wall)
-        samples.append((long_instructions - short_instructions) / max(long_wall - short_wall, 1e-6) / 1e6)
+        samples.append(per_iteration * (ITERATIONS - short) / max(long_wall - short_wall, 1e-6) / 1e6)
+    if len(checksums) != 1:
+        raise QemuAnchorError(f"QEMU computed different checksums on the same image: {sorted(checksums)}")
     version = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
-    return {"mips": samples, "median": statistics.median(samples), "instructions": long_instructions,
-            "iterations": ITERATIONS, "checksum": f"0x{checksum:08x}", "startup_s": statistics.median(overheads),
+    return {"mips": samples, "median": statistics.median(samples), "instructions": instructions,
+            "instructions_per_iteration": per_iteration, "iterations": ITERATIONS, "checksum": f"0x{checksums.pop():08x}", "startup_s": statistics.median(overheads),
             "qemu": version[0] if version else QEMU, "command": qemu_command(long_elf)}
