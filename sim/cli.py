@@ -71,10 +71,63 @@ def _line_text(text: str) -> str:
     return text
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 up, not {text!r}")
+    return value
+
+
+def _tls_port(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"give a TCP port from 1 to 65535, not {text!r}")
+    return value
+
+
+def _dns_mapping(text: str) -> tuple[str, tuple[str, ...]]:
+    name, sep, addresses = text.partition("=")
+    values = tuple(a.strip() for a in addresses.split(",") if a.strip())
+    if not sep or not name.strip() or not values:
+        raise argparse.ArgumentTypeError(f"write NAME=ADDRESS[,ADDRESS...], e.g. telemetry.example.net=203.0.113.7, "
+                                         f"not {text!r}")
+    return name.strip(), values
+
+
+def _date(text: str) -> str:
+    from sim.net.calendar_clock import parse_date
+    from sim.net.errors import NetworkConfigError
+
+    try:
+        parse_date(text, option="the date")
+    except NetworkConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _symbol(text: str) -> str:
+    from sim.scenario.model import SYMBOL_NAME
+
+    if not SYMBOL_NAME.match(text):
+        raise argparse.ArgumentTypeError(f"give the name of a function in the image (e.g. Error_Handler), not {text!r}")
+    return text
+
+
 RUN_EPILOG = """\
 exit status: 0 the outcome is what --expect says; 1 it is not; 2 bad input, or the scenario could
 not run to its end (the message says why); 130 interrupted (Ctrl-C). The artifacts of what ran are
-written into --out in every case but bad input, which is refused before the firmware starts."""
+written into --out in every case but bad input, which is refused before the firmware starts.
+
+--device-initiated: the image is not driven through a shell; it boots from reset, gets its address
+by DHCP, its server's address by DNS and its time by SNTP from the virtual network, and makes its
+own connections. The run stops at the first of --requests, --until-uart, --until-symbol (without
+any of them it lasts --max-virtual); --expect applies to every request that finished."""
 
 BOOT_EPILOG = """\
 exit status: 0 TEXT appeared (or, without --until, the virtual-time limit was reached); 1 a limit
@@ -102,7 +155,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a GET or POST scenario end to end and write its artifacts",
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--firmware", default="fixed", help="fixed | seedbug | path to an ELF (default: %(default)s)")
+    run.add_argument("--firmware", default="fixed",
+                     help="fixed | seedbug | autopost-fixed | autopost-seedbug | path to an ELF (default: %(default)s)")
     run.add_argument("--backend", choices=("builtin", "renode"), default="builtin")
     run.add_argument("--repl", type=Path, default=DEFAULT_REPL, help="platform file (default: %(default)s)")
     run.add_argument("--tls", choices=("1.0", "1.1", "1.2", "any"), default="any", help="protocol version")
@@ -111,6 +165,8 @@ def _build_parser() -> argparse.ArgumentParser:
     action.add_argument("--get", metavar="PATH", help="GET PATH")
     action.add_argument("--post", nargs=2, metavar=("PATH", "SIZE"),
                         help="POST SIZE bytes (0-4294967295) to PATH; the peer answers 413 above its 1 MiB upload limit")
+    action.add_argument("--device-initiated", action="store_true",
+                        help="no shell: boot from reset and wait for the device's own connections and requests")
     run.add_argument("--seed", type=_seed, default=1, help="seed for every random source (default: %(default)s)")
     run.add_argument("--out", required=True, metavar="DIR",
                      help="artifact directory (created; refused before the run if it cannot be written)")
@@ -121,8 +177,34 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gdb", type=_port, metavar="PORT",
                      help="serve the GDB remote protocol on 127.0.0.1:PORT (0: a free port, printed)")
     run.add_argument("--wait", action="store_true", help="with --gdb: start halted until GDB continues")
+    run.add_argument("--on-unmapped", choices=("fault", "warn"), default=None,
+                     help="an access to hardware the platform does not model: a bus fault, or (warn) reads 0, "
+                          "writes are ignored and the report lists every one; default: fault for the reference "
+                          "images (fixed, seedbug, autopost-*), warn for your own ELF")
     run.add_argument("--expect", choices=("ok", "bad_record_mac", "any"), default="ok",
-                     help="what counts as success for the exit status (default: %(default)s)")
+                     help="what counts as success for the exit status (default: %(default)s); with "
+                          "--device-initiated, for every request that finished")
+    device = run.add_argument_group("device-initiated runs")
+    device.add_argument("--requests", type=_count, metavar="N",
+                        help="stop once N HTTP requests were answered or failed")
+    device.add_argument("--until-uart", metavar="TEXT", type=_line_text,
+                        help="stop once the console prints TEXT")
+    device.add_argument("--until-symbol", metavar="NAME", type=_symbol,
+                        help="stop once the CPU reaches function NAME (e.g. the image's error or success handler)")
+    device.add_argument("--console", metavar="UART", default=None,
+                        help="the UART that carries the image's log: a USART of the platform (usart1, usart2, ...), "
+                             "auto (the first one the image writes to; the default) or none")
+    network = run.add_argument_group("the virtual network (both kinds of run)")
+    network.add_argument("--date", type=_date, metavar="ISO8601",
+                         help="calendar at the start, for SNTP and the RTC, e.g. 2024-05-01T12:00:00Z "
+                              "(default: 2024-01-01T00:00:00Z)")
+    network.add_argument("--dns", type=_dns_mapping, action="append", default=[], metavar="NAME=ADDR[,ADDR]",
+                         help="resolve NAME to these addresses (repeatable); every other name resolves to the peer")
+    network.add_argument("--dns-absent", action="append", default=[], metavar="NAME",
+                         help="answer NAME with NXDOMAIN (repeatable)")
+    network.add_argument("--tls-port", type=_tls_port, action="append", default=[], metavar="PORT",
+                         help="TCP port where the TLS peer answers (repeatable; default: 443 and 8443); "
+                              "other ports get a sink that records what the device sends")
 
     peer = sub.add_parser("peer", help="serve the TLS/HTTP peer on a real socket")
     peer.add_argument("--listen", default="127.0.0.1:8443", metavar="HOST:PORT",
@@ -133,6 +215,15 @@ def _build_parser() -> argparse.ArgumentParser:
     peer.add_argument("--seed", type=int, default=1)
     peer.add_argument("--journal", metavar="DIR",
                       help="write each connection's journal and key log into a new DIR/run-NNNN per start")
+    peer.add_argument("--server-cert", metavar="CHAIN.pem",
+                      help="serve this chain (PEM, leaf first) to every client instead of per-name leaves "
+                           "under the test roots; needs --server-key")
+    peer.add_argument("--server-key", metavar="KEY.pem", help="the private key of --server-cert's leaf (PEM, RSA or ECDSA)")
+    peer.add_argument("--server-key-password", metavar="PASSWORD", help="the password of an encrypted --server-key")
+    peer.add_argument("--date", metavar="DATE",
+                      help="the date certificates are judged at: --server-cert must be valid then, and per-name "
+                           "leaves are valid from a week before it (2026-03-01 or 2026-03-01T12:00:00Z; "
+                           "default: today, UTC)")
     # the limits' defaults live with PeerLimits (a leaf module: building the parser loads no TLS stack)
     from sim.peer.config import PeerLimits
     peer_limits = PeerLimits()
@@ -147,8 +238,22 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _check_together(args) -> None:
     """Options that are valid alone but not in this combination."""
-    if args.command == "run" and args.wait and args.gdb is None:
+    if args.command != "run":
+        return
+    if args.wait and args.gdb is None:
         raise UsageError("--wait halts the firmware for GDB: give --gdb PORT too (see 'python -m sim run --help')")
+    if args.device_initiated:
+        for option, value in (("--tls", args.tls), ("--suite", args.suite)):
+            if value != "any":
+                raise UsageError(f"{option} sets the reference firmware's shell; a device-initiated image uses its own "
+                                 f"compiled-in TLS settings (leave {option} out)")
+    else:
+        given = [name for name, value in (("--requests", args.requests), ("--until-uart", args.until_uart),
+                                          ("--until-symbol", args.until_symbol), ("--console", args.console))
+                 if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} belong{'s' if len(given) == 1 else ''} to device-initiated runs: "
+                             f"add --device-initiated (or leave {'it' if len(given) == 1 else 'them'} out)")
 
 
 def _dispatch(args) -> int:

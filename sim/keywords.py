@@ -11,6 +11,12 @@ Every test starts from the booted firmware's snapshot (`Start Emulation`); the b
 once per firmware image (per process: under pabot each process boots the images its tests use).
 UART timeouts are virtual seconds, as in Renode's terminal tester. Artifacts go to
 `<output dir>/artifacts/<suite>/<test>/`, under pabot to the same place in pabot's output directory.
+
+Two kinds of scenario: the reference images are driven through their shell (`HTTPS GET`,
+`HTTPS POST`); an image that acts by itself is run with `Use Firmware    ELF    device_initiated=True`
+and followed with `Wait For Connection`, `Wait For Request` and the assertions on its requests and
+on the DHCP, DNS and SNTP answers it was given. `Set Network Date`, `Map Dns Name`, `Make Dns Name
+Absent` and `Set Tls Ports` shape the virtual network for the next `Start Emulation`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from sim.platform import DEFAULT_REPL
-from sim.scenario import PEER_PORT, LinkFault, Scenario, ScenarioError, ScenarioRunner, Step, StepResult, boot, shell
+from sim.scenario.model import default_on_unmapped
+from sim.scenario import (CONSOLE_AUTO, PEER_PORT, DeviceInitiated, DeviceRunner, LinkFault, RequestResult, Scenario,
+                          ScenarioError, ScenarioRunner, Step, StepResult, boot_scenario, shell)
 
 _DEFAULT_TIMEOUT = 8.0            # Renode's DEFAULT_UART_TIMEOUT
 _STOPPED_BY_SIGNAL = "Execution terminated by signal"   # Robot's message for a test Ctrl-C stopped
@@ -36,9 +44,13 @@ class SimKeywords:
         self.seed = int(seed)
         self.repl = Path(repl) if repl else DEFAULT_REPL
         self.firmware = "fixed"
+        self.device_initiated = False
+        self.console = CONSOLE_AUTO
+        self.on_unmapped = "fault"
         self.policy_args: dict = {}
+        self.network_args: dict = {}
         self.faults: list[LinkFault] = []
-        self.runner: ScenarioRunner | None = None
+        self.runner: ScenarioRunner | DeviceRunner | None = None
         self.steps: list[StepResult] = []
         self.default_timeout = _DEFAULT_TIMEOUT
         self.gdb_port: int | None = None
@@ -52,27 +64,43 @@ class SimKeywords:
         self.steps = []
         self.faults = []
         self.policy_args = {}
+        self.network_args = {}
 
     @keyword("Start Emulation")
     def start_emulation(self) -> None:
         """Boot the firmware (once per image and seed) and start a scenario from its snapshot."""
+        from sim.net import InternetConfig
         from sim.tls.policy import ServerPolicy
 
+        device = DeviceInitiated(console=self.console, expect="any") if self.device_initiated else None
         scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
-                            policy=ServerPolicy(**self.policy_args), faults=tuple(self.faults))
-        booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
+                            policy=ServerPolicy(**self.policy_args), faults=tuple(self.faults),
+                            network=InternetConfig(**self.network_args), device=device,
+                            on_unmapped=self.on_unmapped)
+        booted = boot_scenario(scenario)
         self._serve_gdb_if_asked(booted)
-        self.runner = ScenarioRunner(scenario, None, booted=booted, debugger=self.debugger)
+        runner_class = DeviceRunner if device is not None else ScenarioRunner
+        try:
+            self.runner = runner_class(scenario, None, booted=booted, debugger=self.debugger)
+        except ScenarioError as exc:
+            raise AssertionError(str(exc)) from None
         self.steps = []
-        logger.info(f"started {Path(str(scenario.firmware_path())).name} on {self.backend} from the boot snapshot "
+        where = "reset" if booted.at_reset else "the boot snapshot"
+        logger.info(f"started {Path(str(scenario.firmware_path())).name} on {self.backend} from {where} "
                     f"(boot took {booted.boot_wall_s:.2f} s wall once)")
 
     @keyword("Create Terminal Tester")
     def create_terminal_tester(self, uart: str = "sysbus.usart1", timeout: float | str = _DEFAULT_TIMEOUT,
                                machine: str | None = None) -> int:
-        """Renode-style tester on a UART (only `usart1` carries the shell); returns the tester id."""
+        """Renode-style tester on a UART; returns the tester id. In a shell-driven scenario only
+        `usart1` carries the shell; in a device-initiated one the tester's UART is the console."""
         name = uart.split(".")[-1]
-        if name != "usart1":
+        if self.device_initiated:
+            if self.runner is not None and self.runner.console not in (None, name):
+                raise AssertionError(f"the console is already {self.runner.console}; create the tester before "
+                                     f"Start Emulation")
+            self.console = name
+        elif name != "usart1":
             raise AssertionError(f"only sysbus.usart1 carries the firmware's shell, not {uart}")
         self.default_timeout = float(timeout)
         return 0
@@ -86,7 +114,7 @@ class SimKeywords:
         pattern = content if _truthy(treatAsRegex) else re.escape(content)
         try:
             match = runner.wait_for_line(pattern, timeout_s=float(timeout or self.default_timeout),
-                                         awaited=f"'{content}' on usart1",
+                                         awaited=f"'{content}' on {getattr(runner, 'console', None) or 'usart1'}",
                                          partial_line=_truthy(includeUnfinishedLine))
         except ScenarioError as exc:
             raise AssertionError(str(exc)) from None
@@ -101,7 +129,7 @@ class SimKeywords:
         """Serve GDB on `port` (or ${GDB_PORT}, else 3333) and halt the firmware until a debugger
         attaches and continues. `timeout`: wall seconds to wait for the connection; the time GDB
         then holds the firmware halted counts against no limit (virtual time stands still)."""
-        booted = boot(self.firmware, repl=self.repl, seed=self.seed, backend=self.backend)
+        booted = boot_scenario(self._scenario_shape())
         self._attach_gdb(booted, int(port or self._gdb_port_variable() or 3333), wait=True, timeout=float(timeout))
 
     def _gdb_port_variable(self) -> int | None:
@@ -130,10 +158,50 @@ class SimKeywords:
 
     # --- setting up a scenario --------------------------------------------------------------------
     @keyword("Use Firmware")
-    def use_firmware(self, firmware: str) -> None:
-        """`fixed`, `seedbug`, or the path of your own ELF."""
+    def use_firmware(self, firmware: str, device_initiated: bool | str = False, console: str = CONSOLE_AUTO,
+                     on_unmapped: str | None = None) -> None:
+        """`fixed`, `seedbug`, `autopost-fixed`, `autopost-seedbug`, or the path of your own ELF.
+
+        With `device_initiated=True` nothing is typed: the image starts from reset and acts by
+        itself; `console` names its log UART (`usart2`, ...), `auto` (the first one it writes to,
+        the default) or `none`. `on_unmapped`: `fault` or `warn` (unmodelled hardware reads 0 and
+        is listed in result.json); by default `fault` for the reference images, `warn` for yours."""
         self.firmware = firmware
+        self.device_initiated = _truthy(device_initiated)
+        self.console = console
+        self.on_unmapped = on_unmapped or default_on_unmapped(firmware)
         self.runner = None
+
+    def _scenario_shape(self) -> Scenario:
+        device = DeviceInitiated(console=self.console, expect="any") if self.device_initiated else None
+        return Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend, device=device,
+                        on_unmapped=self.on_unmapped)
+
+    # --- the virtual network (for the next Start Emulation) ---------------------------------------
+    @keyword("Set Network Date")
+    def set_network_date(self, date: str) -> None:
+        """The calendar at the start of the scenario (SNTP answers, the RTC), e.g. `2024-05-01T12:00:00Z`."""
+        from sim.net.calendar_clock import parse_date
+
+        parse_date(date, option="the network date")
+        self.network_args["date"] = date
+
+    @keyword("Map Dns Name")
+    def map_dns_name(self, name: str, *addresses: str) -> None:
+        """Resolve `name` to `addresses` (every other name resolves to the peer)."""
+        if not addresses:
+            raise AssertionError(f"Map Dns Name needs at least one address for {name}")
+        self.network_args.setdefault("names", {})[name] = list(addresses)
+
+    @keyword("Make Dns Name Absent")
+    def make_dns_name_absent(self, name: str) -> None:
+        """Answer `name` with NXDOMAIN."""
+        self.network_args["absent_names"] = tuple(self.network_args.get("absent_names", ())) + (name,)
+
+    @keyword("Set Tls Ports")
+    def set_tls_ports(self, *ports: int | str) -> None:
+        """The TCP ports where the TLS peer answers (default 443 and 8443); others get a recording sink."""
+        self.network_args["tls_ports"] = tuple(int(p) for p in ports)
 
     @keyword("Set Peer Policy")
     def set_peer_policy(self, **options) -> None:
@@ -260,6 +328,117 @@ class SimKeywords:
                     f"{', '.join(c.name for c in record.failed_checks())}; peer sent bad_record_mac; "
                     f"{diagnosis.summary}")
 
+    # --- device-initiated scenarios ---------------------------------------------------------------
+    @keyword("Wait For Connection")
+    def wait_for_connection(self, port: int | str | None = None, timeout: float | str = 30):
+        """Run until the device opens a TCP connection not waited for before (to `port`, if given);
+        `timeout` in virtual seconds. Returns it (name, address, port, SNI, TLS version, suite)."""
+        runner = self._device_runner()
+        try:
+            connection = runner.wait_for_connection(float(timeout), port=int(port) if port not in (None, "") else None)
+        except ScenarioError as exc:
+            raise AssertionError(str(exc)) from None
+        logger.info(f"{connection.describe()} at {connection.time_ns / 1e6:.1f} ms virtual")
+        return connection
+
+    @keyword("Wait For Request")
+    def wait_for_request(self, method: str | None = None, path: str | None = None,
+                         timeout: float | str = 30) -> RequestResult:
+        """Run until a request of the device not waited for before has been answered or has failed,
+        matching `method` and `path` when given; `timeout` in virtual seconds. A request whose first
+        record failed its check has no readable method or path: wait for it without them."""
+        runner = self._device_runner()
+        try:
+            request = runner.wait_for_request(float(timeout), method=method or None, path=path or None)
+        except ScenarioError as exc:
+            raise AssertionError(str(exc)) from None
+        logger.info(f"{request.describe()}: {request.outcome} "
+                    + (f"(status {request.status})" if request.status is not None else f"({request.reason})"))
+        connection = runner.connection_result(request.connection - 1)
+        diagnosis = runner.diagnose_connection(connection)
+        if diagnosis is not None:
+            logger.info("diagnosis:\n" + diagnosis.text)
+        return request
+
+    @keyword("Request Should Be OK")
+    def request_should_be_ok(self, request: RequestResult) -> None:
+        """Answered with a 2xx status; a POST to /upload with the SHA-256 of the documented body
+        pattern (byte i = i % 251) over the size the device announced."""
+        if request.outcome != "ok":
+            raise AssertionError(f"{request.describe()} was not answered with success: {request.outcome} "
+                                 f"({request.reason or request.status})")
+        if request.method == "POST" and request.path == "/upload":
+            expected = _expected_body_sha256(request.size or 0)
+            if request.server_sha256 != expected:
+                raise AssertionError(f"the peer's digest of the body {request.server_sha256} is not the digest of "
+                                     f"the documented pattern of {request.size} bytes ({expected})")
+
+    @keyword("Request Should Have Failed With Alert")
+    def request_should_have_failed_with_alert(self, request: RequestResult, alert: str = "bad_record_mac") -> None:
+        """The request failed with the fatal alert `alert`; for a record the peer could not
+        verify, the diagnosis names the first corrupted byte and where it travelled (record, TCP
+        segment, Ethernet frame, DMA buffer) when the image has fw_tls_send."""
+        if request.alert != alert:
+            raise AssertionError(f"{request.describe()} ended {request.outcome} "
+                                 f"(alert {request.alert}, {request.reason or request.status}), not with {alert}")
+        runner = self._device_runner()
+        connection = runner.connection_result(request.connection - 1)
+        diagnosis = runner.diagnose_connection(connection)
+        if diagnosis is None:
+            raise AssertionError(f"{connection.describe()} failed but there is no diagnosis")
+        if request.failed_record is not None and runner.has_send_hook:
+            flat = _flatten(diagnosis.to_dict().get("difference") or {})
+            missing = [k for k in ("first_offset", "record", "segment", "frame", "dma_buffer")
+                       if not any(k in key for key in flat)]
+            if missing:
+                raise AssertionError(f"the diagnosis does not locate the first corrupted byte by {', '.join(missing)}: "
+                                     f"{diagnosis.summary}")
+        logger.info(f"{connection.describe()}: {diagnosis.summary}")
+
+    @keyword("Diagnosis Should Contain")
+    def diagnosis_should_contain(self, request: RequestResult, text: str) -> None:
+        """The diagnosis of the request's connection contains `text`."""
+        runner = self._device_runner()
+        diagnosis = runner.diagnose_connection(runner.connection_result(request.connection - 1))
+        if diagnosis is None or text not in diagnosis.text:
+            raise AssertionError(f"'{text}' is not in the diagnosis:\n{diagnosis.text if diagnosis else '(none)'}")
+
+    @keyword("Dhcp Lease Should Have Been Given")
+    def dhcp_lease_should_have_been_given(self, address: str | None = None, mac: str | None = None) -> str:
+        """The DHCP server acknowledged a lease (of `address`, to `mac`, when given); returns the address."""
+        lease = self._device_runner().net.lease_given(mac=mac or None, address=address or None)
+        if lease is None:
+            given = [f"{e.event} {e.address} to {e.mac}" for e in self._device_runner().net.leases]
+            raise AssertionError(f"no DHCP lease was given{f' of {address}' if address else ''}"
+                                 f"{f' to {mac}' if mac else ''}; DHCP events: {', '.join(given) or 'none'}")
+        return lease.address
+
+    @keyword("Dns Query Should Have Been Answered")
+    def dns_query_should_have_been_answered(self, name: str, type: str = "A", address: str | None = None) -> None:
+        """The resolver answered a `type` query for `name` (with `address` among the answers, when given)."""
+        net = self._device_runner().net
+        answers = net.dns_answered(name, type)
+        if not answers:
+            asked = [f"{a.name} {a.qtype}" for a in net.dns_answers]
+            raise AssertionError(f"no {type} query for {name} was answered; queries: {', '.join(asked) or 'none'}")
+        if address and not any(address in a.addresses for a in answers):
+            raise AssertionError(f"{name} was answered with {[list(a.addresses) for a in answers]}, not {address}")
+
+    @keyword("Sntp Time Should Have Been Given")
+    def sntp_time_should_have_been_given(self) -> str:
+        """The SNTP server answered at least once; returns the calendar time it told first."""
+        answers = self._device_runner().net.time_answers
+        if not answers:
+            raise AssertionError("the device asked no SNTP server for the time (or got no answer)")
+        return answers[0].told
+
+    def _device_runner(self) -> DeviceRunner:
+        runner = self._runner()
+        if not isinstance(runner, DeviceRunner):
+            raise AssertionError("this keyword follows a device-initiated scenario: "
+                                 "Use Firmware    IMAGE    device_initiated=True")
+        return runner
+
     @keyword("Uart Should Contain")
     def uart_should_contain(self, text: str) -> None:
         transcript = self._runner().uart_text()
@@ -297,7 +476,7 @@ class SimKeywords:
         return str(folder)
 
     # --- helpers ----------------------------------------------------------------------------------
-    def _runner(self) -> ScenarioRunner:
+    def _runner(self) -> ScenarioRunner | DeviceRunner:
         if self.runner is None:
             self.start_emulation()
         assert self.runner is not None

@@ -17,7 +17,7 @@
 #include "mbedtls/x509_crt.h"
 
 #include "console.h"
-#include "test_ca.h"
+#include "trust_store.h"
 #include "tls_client.h"
 
 #ifdef FW_APP_CONFIG
@@ -78,8 +78,8 @@ int tls_client_init(void)
     if (ret != 0) {
         return ret;
     }
-    /* PEM parsing wants the terminating NUL inside the length */
-    return mbedtls_x509_crt_parse(&trusted_ca, (const unsigned char *)test_ca_pem, sizeof test_ca_pem);
+    /* the trusted CAs (tls/trust_store.h): the test CA, or the autopost-prod images' production roots */
+    return trust_store_parse(&trusted_ca);
 }
 
 static int errno_to_mbedtls(int err, int fallback)

@@ -1,4 +1,5 @@
-"""`python -m sim run ...`: one GET or POST scenario end to end (arguments in sim/cli.py).
+"""`python -m sim run ...`: one scenario end to end - a GET or POST typed into the reference shell,
+or (`--device-initiated`) whatever the image does by itself (arguments in sim/cli.py).
 
 Everything the user typed is checked, and the artifact directory created, before the firmware
 boots. From then on every way the run can end writes the seven artifacts of what ran and prints
@@ -13,9 +14,11 @@ import time
 from pathlib import Path
 
 from sim.commands import EXIT_INTERRUPTED
-from sim.scenario import (ARTIFACT_FILES, BootFailed, BootInterrupted, Result, Scenario, ScenarioRunner, Step,
-                          boot, prepare_out_dir, write_artifacts)
-from sim.scenario.model import InvalidScenario
+from sim.scenario import (ARTIFACT_FILES, CONSOLE_AUTO, CONSOLE_NONE, BootFailed, BootInterrupted, DeviceInitiated,
+                          Result, Scenario, Step, boot_scenario, platform_uarts, prepare_out_dir, runner_for,
+                          write_artifacts)
+from sim.scenario.device_runner import require_symbol
+from sim.scenario.model import InvalidScenario, default_on_unmapped
 
 LOG_PROGRESS_EVERY_S = 10.0         # progress lines when stderr is a log, not a terminal
 EXIT_STATUS = {"pass": 0, "fail": 1, "error": 2, "interrupted": EXIT_INTERRUPTED}
@@ -32,6 +35,57 @@ def _step(args) -> Step:
     return Step("post", path, count, expect=args.expect)
 
 
+def _network(args):
+    """The virtual network the options describe (checked here, before anything boots)."""
+    from sim.net import InternetConfig
+
+    settings = {}
+    if args.date is not None:
+        settings["date"] = args.date
+    if args.dns:
+        settings["names"] = {name: list(addresses) for name, addresses in args.dns}
+    if args.dns_absent:
+        settings["absent_names"] = tuple(args.dns_absent)
+    if args.tls_port:
+        settings["tls_ports"] = tuple(dict.fromkeys(args.tls_port))
+    return InternetConfig(**settings)
+
+
+def _console(args) -> str:
+    """--console, checked against the platform's UARTs."""
+    name = args.console or CONSOLE_AUTO
+    if name in (CONSOLE_AUTO, CONSOLE_NONE):
+        return name
+    uarts = platform_uarts(args.repl)
+    if name not in uarts:
+        raise InvalidScenario(f"--console {name!r} is not a UART of {args.repl}: give one of {', '.join(uarts)}, "
+                              f"'{CONSOLE_AUTO}' (the first one the image writes to) or '{CONSOLE_NONE}'")
+    return name
+
+
+def _on_unmapped(args) -> str:
+    """--on-unmapped, or its default for the image (sim.scenario.model.default_on_unmapped)."""
+    return args.on_unmapped if args.on_unmapped is not None else default_on_unmapped(args.firmware)
+
+
+def _scenario(args) -> Scenario:
+    common = dict(firmware=args.firmware, seed=args.seed, repl=args.repl, backend=args.backend,
+                  max_virtual_s=args.max_virtual, max_wall_s=args.max_wall, network=_network(args),
+                  on_unmapped=_on_unmapped(args))
+    if args.device_initiated:
+        device = DeviceInitiated(requests=args.requests, until_uart=args.until_uart, until_symbol=args.until_symbol,
+                                 expect=args.expect, console=_console(args))
+        return Scenario(device=device, **common)
+    return Scenario(steps=(_step(args),), tls_version=args.tls, suite=args.suite, **common)
+
+
+def _title(scenario: Scenario) -> str:
+    if scenario.device is not None:
+        waits = scenario.device.stop_conditions or [f"{scenario.max_virtual_s:g} s of virtual time"]
+        return f"device-initiated, until {' or '.join(waits)}"
+    return f"{scenario.steps[0].describe()} over TLS {scenario.tls_version} ({scenario.suite})"
+
+
 def run_command(args) -> int:
     from rich.console import Console
 
@@ -40,24 +94,24 @@ def run_command(args) -> int:
     def gdb_log(text: str) -> None:           # through rich: it may come while the status line shows
         console.print(text, soft_wrap=True, markup=False, highlight=False)
 
-    step = _step(args)
-    scenario = Scenario(firmware=args.firmware, steps=(step,), tls_version=args.tls, suite=args.suite,
-                        seed=args.seed, repl=args.repl, backend=args.backend,
-                        max_virtual_s=args.max_virtual, max_wall_s=args.max_wall)
+    scenario = _scenario(args)
+    scenario.firmware_path()                  # an image that is not there is refused now
     out = prepare_out_dir(args.out)
     started = time.monotonic()
-    title = f"{step.describe()} over TLS {args.tls} ({args.suite})"
+    title = _title(scenario)
     booted = runner = debugger = None
     try:
         with console.status(f"booting {args.firmware} on {args.backend}..."):
-            booted = boot(args.firmware, repl=args.repl, seed=args.seed, backend=args.backend,
-                          max_wall_s=args.max_wall)
-        say(f"run: booted to 'ready' in {booted.boot_wall_s:.2f} s; running {title}")
+            booted = boot_scenario(scenario)
+        if scenario.device is not None and scenario.device.until_symbol is not None:
+            require_symbol(booted.backend, scenario.device.until_symbol)      # refused before it runs
+        where = "at reset" if booted.at_reset else "to 'ready'"
+        say(f"run: booted {where} in {booted.boot_wall_s:.2f} s; running {title}")
         if args.gdb is not None:
             from sim.gdb import attach_debugger
             debugger = attach_debugger(booted.backend, args.gdb, wait=args.wait, log=gdb_log,
                                        connect_timeout_s=args.max_wall)
-        runner = ScenarioRunner(scenario, out, booted=booted, debugger=debugger)
+        runner = runner_for(scenario, out, booted=booted, debugger=debugger)
         with console.status(title + "...") as status:
             runner.progress = ((lambda text: status.update(f"{title}: {text}")) if console.is_terminal
                                else _every(LOG_PROGRESS_EVERY_S, lambda text: say(f"run: {text}")))

@@ -2,14 +2,21 @@
 
 - `Memory.MappedMemory` entries become host buffers mapped into unicorn at every address they are
   registered at (flash is also at 0x0, the boot alias). The memory the flash controller names
-  (`flash: flash`) is flash: read/execute only, as on silicon without the program sequence.
+  (`flash: flash`) is flash: the CPU's stores into it are performed or dropped as the flash
+  interface decides (flash_stores.py); bus masters cannot write it.
 - Peripherals are instantiated from `MODEL_TYPES` (sim.machine.peripherals) by their Renode type
-  with the entry's attributes as `params` and its IRQ connections resolved to NVIC lines
-  (through `Miscellaneous.CombinedInput`, which the bus resolves statically). A PHY registered
+  (the class's `model_for(attributes, address)` picks the layout where one Renode type stands
+  for several) with the entry's attributes as `params`, its sysbus address, and its IRQ
+  connections resolved to NVIC lines (through `Miscellaneous.CombinedInput`, which the bus
+  resolves statically). A connection to another model's input (`-> gpioPortB@14`, a pin to
+  `exti@14`) is wired to that model's `gpio_input(number, level)`. A PHY registered
   `@ ethernet 0` is handed to the MAC with `attach_phy(0, phy)`.
 - Each MMIO window gets its own unicorn mmio region when it owns its 1 KiB pages (one Python call
   per access, straight into the model); pages shared by several windows go through a small
-  dispatcher. Accesses to addresses nothing is registered at are faults (reported by the machine).
+  dispatcher. Accesses to addresses nothing is registered at are faults (reported by the machine),
+  or - with `on_unmapped="warn"` - read 0, ignore writes and are recorded (unmodelled.py): an
+  unmapped page is then mapped on first touch to a window that counts every access.
+- CPU stores into flash are judged by the flash interface, not faulted (flash_stores.py).
 - `sysbus init: Tag <a, b> "NAME" value` ranges read as `value` and ignore writes.
 """
 
@@ -27,6 +34,8 @@ from sim.platform import Entry, PlatformError, PlatformSpec, Reference, Registra
 
 from .core_models import CORE_TYPES, BitBanding
 from .elf import ElfError, ElfImage, Segment
+from .flash_stores import FlashStores
+from .unmodelled import UnmodelledAccesses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
@@ -95,6 +104,9 @@ class Bus:
         self.irq_routes: dict[str, dict[str, int]] = {}
         self.unrouted_irqs: list[str] = []
         self.accesses = 0
+        self.warn_unmapped = machine.options.on_unmapped == "warn"
+        self.unmodelled = UnmodelledAccesses(self._function_at_pc, machine.now)
+        self.flash_stores: FlashStores | None = None
         self._build_memories()
 
     # --- construction ----------------------------------------------------------------------------------
@@ -140,6 +152,7 @@ class Bus:
             buf = _host_memory(size)
             view = memoryview(buf).cast("B")
             is_flash = e.name in flash_names
+            # flash is read/execute: a store into it traps, and flash_stores.py carries it out or not
             perms = U.UC_PROT_READ | U.UC_PROT_EXEC if is_flash else U.UC_PROT_ALL
             primary = addresses[0].address
             dma = not any(lo <= primary < hi for lo, hi in DMA_UNREACHABLE)
@@ -172,6 +185,7 @@ class Bus:
         known = sorted(set(model_types) | set(CORE_TYPES) |
                        {MEMORY_TYPE, NVIC_TYPE, CPU_TYPE, COMBINER_TYPE})
         children: list[tuple[Entry, Registration]] = []
+        wires: list[tuple[Entry, Any]] = []
         for e in spec.entries.values():
             if e.type is None or e.type in (MEMORY_TYPE, NVIC_TYPE, CPU_TYPE, COMBINER_TYPE):
                 continue
@@ -179,10 +193,15 @@ class Bus:
             if cls is None:
                 raise PlatformError(f"{e.location}: unknown peripheral type {e.type!r} for entry "
                                     f"{e.name!r}: the built-in machine models {', '.join(known)}")
-            irqs = self._resolve_irqs(e, nvic.name, combiners)
+            irqs = self._resolve_irqs(e, nvic.name, combiners, wires)
             self.irq_routes[e.name] = irqs
+            address = next((r.address for r in e.registrations if r.parent == "sysbus"), None)
             try:
-                model = cls(self.m, e.name, dict(e.attributes), irqs)
+                if hasattr(cls, "model_for"):            # a peripheral model (not a core type)
+                    cls = cls.model_for(dict(e.attributes), address)
+                    model = cls(self.m, e.name, dict(e.attributes), irqs, address=address)
+                else:
+                    model = cls(self.m, e.name, dict(e.attributes), irqs)
             except PlatformError:
                 raise
             except (TypeError, ValueError, KeyError) as exc:
@@ -200,11 +219,16 @@ class Bus:
                 raise PlatformError(f"{r.location}: {e.name} is registered on {r.parent!r}, which is "
                                     f"not a peripheral that accepts children (a MAC with attach_phy)")
             attach(r.address or 0, self.peripherals[e.name])
+        for e, c in wires:
+            self._wire(e, c)
         self._register_scs(nvic)
         self._register_tags()
         self._map_windows()
+        controllers = spec.entries_of_type(FLASH_CONTROLLER_TYPE)
+        self.flash_stores = FlashStores(self.m, self.peripherals[controllers[0].name] if controllers else None)
 
-    def _resolve_irqs(self, e: Entry, nvic: str, combiners: dict[str, Entry]) -> dict[str, int]:
+    def _resolve_irqs(self, e: Entry, nvic: str, combiners: dict[str, Entry],
+                      wires: list | None = None) -> dict[str, int]:
         routes: dict[str, int] = {}
         for c in e.irqs:
             target, line = c.target, c.input
@@ -216,13 +240,28 @@ class Bus:
             if target == "cpu" and e.type == NVIC_TYPE:
                 continue
             if target != nvic:
-                # e.g. GPIO pins wired to EXTI: not modelled by the built-in machine
-                self.unrouted_irqs.append(f"{e.name}.{c.source or 'IRQ'} -> {c.target}@{c.input}")
+                if wires is not None and target in self.spec.entries and target not in combiners:
+                    wires.append((e, c))              # to another model's input: wired once built
+                else:
+                    self.unrouted_irqs.append(f"{e.name}.{c.source or 'IRQ'} -> {c.target}@{c.input}")
                 continue
             if not 0 <= line < 82:
                 raise PlatformError(f"{c.location}: nvic input {line} does not exist (STM32F407: 0..81)")
             routes[c.source] = line
         return routes
+
+    def _wire(self, e: Entry, c: Any) -> None:
+        """`source -> target@input` between two models: the source's output drives the target's
+        `gpio_input(input, level)`."""
+        source, target = self.peripherals.get(e.name), self.peripherals.get(c.target)
+        receiver = getattr(target, "gpio_input", None)
+        if source is None or target is None or receiver is None or not hasattr(source, "wire"):
+            self.unrouted_irqs.append(f"{e.name}.{c.source or 'IRQ'} -> {c.target}@{c.input}")
+            return
+        try:
+            source.wire(c.source, receiver, c.input)
+        except ValueError as exc:
+            raise PlatformError(f"{c.location}: {e.name} -> {c.target}@{c.input}: {exc}") from None
 
     def _register_window(self, e: Entry, r: Registration, model: Any) -> None:
         if r.address is None:
@@ -277,12 +316,13 @@ class Bus:
         lo, hi = w.start - region, w.end - region
         read, write = w.read, w.write
         state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
+        unmodelled = self.unmodelled_access
         if lo == 0:
             def on_read(_uch, offset, size, _user):
                 try:
                     state.mmio_accesses += 1
                     if offset >= hi:
-                        raise BusFault(region + offset, size, False, "no register here")
+                        return unmodelled(region + offset, size, False, "no register here")
                     return read(offset, size)
                 except BaseException as exc:
                     return failed(exc)
@@ -291,7 +331,8 @@ class Bus:
                 try:
                     state.mmio_accesses += 1
                     if offset >= hi:
-                        raise BusFault(region + offset, size, True, "no register here")
+                        unmodelled(region + offset, size, True, "no register here")
+                        return
                     write(offset, size, value)
                 except BaseException as exc:
                     write_failed(exc)
@@ -300,7 +341,7 @@ class Bus:
                 try:
                     state.mmio_accesses += 1
                     if not lo <= offset < hi:
-                        raise BusFault(region + offset, size, False, "no register here")
+                        return unmodelled(region + offset, size, False, "no register here")
                     return read(offset - lo, size)
                 except BaseException as exc:
                     return failed(exc)
@@ -309,7 +350,8 @@ class Bus:
                 try:
                     state.mmio_accesses += 1
                     if not lo <= offset < hi:
-                        raise BusFault(region + offset, size, True, "no register here")
+                        unmodelled(region + offset, size, True, "no register here")
+                        return
                     write(offset - lo, size, value)
                 except BaseException as exc:
                     write_failed(exc)
@@ -317,6 +359,7 @@ class Bus:
 
     def _dispatcher(self, region: int):
         state, failed, write_failed = self.m.run_state, self.m.loop.callback_failed, self.m.loop.write_failed
+        unmodelled = self.unmodelled_access
 
         def on_read(_uch, offset, size, _user):
             try:
@@ -324,7 +367,7 @@ class Bus:
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
-                    raise BusFault(address, size, False, "nothing is registered at this address")
+                    return unmodelled(address, size, False, "nothing is registered at this address")
                 return w.read(address - w.start, size)
             except BaseException as exc:
                 return failed(exc)
@@ -335,11 +378,51 @@ class Bus:
                 address = region + offset
                 w = self.window_at(address)
                 if w is None:
-                    raise BusFault(address, size, True, "nothing is registered at this address")
+                    unmodelled(address, size, True, "nothing is registered at this address")
+                    return
                 w.write(address - w.start, size, value)
             except BaseException as exc:
                 write_failed(exc)
         return on_read, on_write
+
+    # --- unmodelled hardware (on_unmapped="warn") ---------------------------------------------------------
+    def unmodelled_access(self, address: int, size: int, write: bool, reason: str) -> int:
+        """An access to no register: recorded (a read gives 0) in warn mode, else a BusFault."""
+        if not self.warn_unmapped:
+            raise BusFault(address, size, write, reason)
+        self.unmodelled.touch(address, write)
+        return 0
+
+    def map_unmodelled(self, address: int) -> bool:
+        """Map the unmapped page holding `address` to a window that records every access (from the
+        CPU's unmapped-access trap, which then retries the access). False in fault mode."""
+        if not self.warn_unmapped:
+            return False
+        page = address & ~(PAGE - 1)
+        touch = self.unmodelled.touch
+        state = self.m.run_state
+
+        def on_read(_uch, offset, size, _user):
+            try:
+                state.mmio_accesses += 1
+                touch(page + offset, False)
+            except BaseException as exc:
+                return self.m.loop.callback_failed(exc)
+            return 0
+
+        def on_write(_uch, offset, size, value, _user):
+            try:
+                state.mmio_accesses += 1
+                touch(page + offset, True)
+            except BaseException as exc:
+                self.m.loop.write_failed(exc)
+
+        self.m.core.map_mmio(page, PAGE, on_read, on_write)
+        return True
+
+    def _function_at_pc(self) -> str | None:
+        where = self.m.symbols.symbolize(self.m.pc())
+        return where.split("+")[0] if where else None
 
     # --- lookups --------------------------------------------------------------------------------------------
     def window_at(self, address: int) -> Window | None:

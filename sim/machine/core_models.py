@@ -44,34 +44,6 @@ class BitBanding:
         pass
 
 
-class UnmodelledBlock:
-    """A register block declared in the platform only because Renode needs it (Renode's
-    STM32F4_RCC takes the RTC as a constructor parameter). Registers read back what was written;
-    nothing else happens (no timekeeping, no interrupts)."""
-
-    SIZE = 0x400
-
-    def __init__(self, services: Any, name: str, params: dict[str, Any] | None = None,
-                 irqs: dict[str, int] | None = None) -> None:
-        self.services = services
-        self.name = name
-        self.values: dict[int, int] = {}
-
-    def read(self, offset: int, size: int) -> int:
-        word = self.values.get(offset & ~3, 0)
-        return (word >> ((offset & 3) * 8)) & ((1 << (size * 8)) - 1)
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        shift = (offset & 3) * 8
-        lane = ((1 << (size * 8)) - 1) << shift
-        old = self.values.get(offset & ~3, 0)
-        self.values[offset & ~3] = (old & ~lane) | ((value << shift) & lane)
-
-    def reset(self) -> None:
-        self.values = {}
-
-
 CORE_TYPES: dict[str, type] = {
     BitBanding.RENODE_TYPE: BitBanding,
-    "Timers.STM32F4_RTC": UnmodelledBlock,
 }

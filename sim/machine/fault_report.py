@@ -79,9 +79,14 @@ class FaultReporter:
                                                 f"{self.describe_address(address)}")
             else:
                 write = access in (U.UC_MEM_WRITE_UNMAPPED, U.UC_MEM_WRITE_PROT)
+                region = m.bus.memory_at(address)
+                if access == U.UC_MEM_WRITE_PROT and region is not None and not region.writable:
+                    m.bus.flash_stores.trap(region, address, size)   # replayed by the run loop
+                    return False
+                if access in (U.UC_MEM_READ_UNMAPPED, U.UC_MEM_WRITE_UNMAPPED) and m.bus.map_unmodelled(address):
+                    return True                   # warn mode: the access is retried on a recording page
                 if access == U.UC_MEM_WRITE_PROT:
-                    why = ("flash is read-only (programming it through FLASH_CR is not emulated)"
-                           if m.bus.memory_at(address) is not None else "write-protected")
+                    why = "write-protected"
                 else:
                     why = self.describe_address(address)
                 self.state.cpu_fault = CpuFault("data_bus", pc, address, size, write,

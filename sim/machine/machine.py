@@ -85,13 +85,26 @@ class Machine:
         self._ipsr_reg = RegBatch(self.core.uc, (A.UC_ARM_REG_IPSR,))   # ICSR reads (FreeRTOS asserts)
         from . import peripherals  # noqa: F401  (importing the package registers every model)
         from .peripherals.base import MODEL_TYPES
+        from .peripherals.clocks import FixedClocks
+        self.peripherals: dict[str, Any] = {}
+        self.clocks = FixedClocks(self.frequency)        # the RCC's live tree once it is built
         self.bus = Bus(self.spec, self)
         self.bus.build_peripherals(MODEL_TYPES)
         self.peripherals = self.bus.peripherals
+        rcc = next((p for p in self.peripherals.values()
+                    if getattr(p, "RENODE_TYPE", "") == "Miscellaneous.STM32F4_RCC"), None)
+        if rcc is not None:
+            # the core and SysTick run at the RCC's HCLK (the .repl's systickFrequency is
+            # Renode's fixed SysTick clock); without an RCC, at the platform frequency
+            self.clocks = rcc
+            self.scs.cycles_per_count = 1
         # the services models call most, bound straight to the run loop (no facade frame)
         self.now = self.loop.now
         self.schedule_at = self.loop.schedule_at
         self.exception_state_changed = self.loop.exception_state_changed
+        self.core_cycles = self.loop.core_cycles
+        self.time_at_cycle = self.loop.time_at_cycle
+        self.loop.core_clock_changed()               # the core starts on the reset clock (HSI)
         core = self.core
         core.hook_interrupt(self.loop.on_interrupt)
         core.hook_invalid_instruction(self.faults.on_invalid_instruction)
@@ -138,6 +151,15 @@ class Machine:
     def random(self, label: str) -> SeededRandom:
         return self.random_root.child(label)
 
+    def clocks_changed(self) -> None:
+        """The RCC changed a rate (at this instant): the core and SysTick follow HCLK, and every
+        model that derives timing from the clock tree follows its own clock."""
+        self.loop.core_clock_changed()
+        for p in self.peripherals.values():
+            follow = getattr(p, "clocks_changed", None)
+            if follow is not None:
+                follow()
+
     def read_ipsr(self) -> int:
         return self._ipsr_reg.read()[0]
 
@@ -182,6 +204,7 @@ class Machine:
             reset = getattr(p, "reset", None)
             if reset is not None:
                 reset()
+        self.loop.core_clock_changed()               # back on the reset clock (the HSI)
         self.exceptions.fault_context = None
         state = self.run_state
         state.reset_requested = False
@@ -374,6 +397,25 @@ class Machine:
     def restore(self, snapshot: object) -> None:
         from .snapshot import restore_snapshot
         restore_snapshot(self, snapshot)
+        self.bus.unmodelled.clear()          # the record is of the run from the snapshot on
+
+    # =====================================================================================
+    # what a scenario sets and reads beyond the Backend interface
+    # =====================================================================================
+    def set_calendar(self, unix_ns: int) -> None:
+        """Every RTC of the platform reads this calendar time now and runs on from it."""
+        for p in self.peripherals.values():
+            set_calendar = getattr(p, "set_calendar", None)
+            if set_calendar is not None:
+                set_calendar(unix_ns)
+
+    def unmodelled_accesses(self) -> list[dict]:
+        """Accesses to addresses nothing is modelled at (on_unmapped="warn"), since the last
+        restore: address, block, read/write, function, count."""
+        out = [e.to_dict() for e in self.bus.unmodelled.report()]
+        if self.bus.unmodelled.not_recorded:
+            out.append({"address": None, "not_recorded": self.bus.unmodelled.not_recorded})
+        return out
 
     @property
     def instructions(self) -> int:
@@ -398,6 +440,8 @@ class Machine:
             "instructions": state.instructions,
             "cycles": self.clock.now,
             "idle_cycles": state.idle_cycles,
+            "core_cycles": self.clock.cycles,
+            "idle_core_cycles": state.idle_core_cycles,
             "exceptions": self.exceptions.entries,
             "exception_returns": self.exceptions.returns,
             "tail_chains": self.exceptions.tail_chains,

@@ -19,12 +19,19 @@ class MachineOptions:
     probe_cycles:    slice length while a fault handler runs, to notice it looping.
     block_hooks:     False serves every hooked address with an exact code hook, as before
                      blocks.py (the same results, at half the speed or less: for comparisons).
+    on_unmapped:     "fault" - a data access to an address nothing is modelled at is a bus fault
+                     (handled as fault_mode says); "warn" - it reads 0 and a write is ignored,
+                     and `Machine.unmodelled_accesses()` lists every one (as Renode logs them and
+                     goes on). Instruction fetches from nowhere are faults either way.
     """
     fault_mode: str = "report"
     extended_frames: bool = True
     probe_cycles: int = 20_000
     block_hooks: bool = True
+    on_unmapped: str = "fault"
 
     def __post_init__(self) -> None:
         if self.fault_mode not in ("report", "firmware"):
             raise ValueError(f"fault_mode must be 'report' or 'firmware', not {self.fault_mode!r}")
+        if self.on_unmapped not in ("fault", "warn"):
+            raise ValueError(f"on_unmapped must be 'fault' or 'warn', not {self.on_unmapped!r}")

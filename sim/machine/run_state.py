@@ -30,7 +30,8 @@ class CpuFault(NamedTuple):
 class RunState:
     # --- counters (Machine.stats) -------------------------------------------------------------
     instructions: int = 0
-    idle_cycles: int = 0
+    idle_cycles: int = 0                    # virtual time slept in WFI (reference cycles)
+    idle_core_cycles: int = 0               # the core cycles that time was at the live HCLK
     mmio_accesses: int = 0
     resets: int = 0
 
@@ -49,6 +50,8 @@ class RunState:
     # --- the running slice (all clear between run() calls) ------------------------------------
     in_slice: bool = False
     slice_start: int = 0                    # clock.now when the slice began
+    slice_cycles: int = 0                   # clock.cycles (core cycles) when the slice began
+    pending_core_rate: object = None        # HCLK changed mid-slice: applied at its end (Fraction)
     in_block: bool = False                  # inside a block hook: its first insn is not counted yet
     slice_break: bool = False               # an exception became takeable: end the slice
     debug_stop: tuple | None = None         # ("breakpoint", address) | ("watchpoint", address, kind)

@@ -1,8 +1,11 @@
 """The run loop: virtual time advanced in CPU slices that end exactly at the next scheduled event.
 
-Time is CPU cycles at the platform frequency (one instruction per cycle). `run()` executes the
-CPU in slices of at most `SLICE_CAP` instructions that end at the next event, so SysTick and
-peripheral timers fire at exact cycle counts; WFI skips to the next event. Exceptions are taken
+Time is reference cycles at the platform frequency; the core executes one instruction per core
+cycle at the live HCLK, which clock.py maps to time exactly. `run()` executes the CPU in slices
+of at most `SLICE_CAP` instructions that end at the first core edge at or after the next event,
+so SysTick and peripheral timers fire on time; WFI skips to the next event. When the RCC changes
+HCLK (CFGR.SWS or HPRE), the instruction that did it completes at the old rate and the slice ends
+there: the new rate applies from that boundary, for the core and for SysTick. Exceptions are taken
 at instruction boundaries: at slice boundaries, inside the SVC/exception-return hooks
 (tail-chaining), and right after the firmware lowers an interrupt mask (masks.py). No wall
 clock is read anywhere.
@@ -58,11 +61,43 @@ class RunLoop:
     # time and the running slice (what callbacks and models see)
     # =====================================================================================
     def now(self) -> int:
-        """Exact virtual time in cycles, also in the middle of a slice (inside an MMIO access)."""
+        """Exact virtual time (reference cycles), also in the middle of a slice (inside an MMIO
+        access): the time the current instruction began."""
         state = self.state
         if state.in_slice:
-            return state.slice_start + self.core.counter + state.in_block - 1
+            clock = self.clock
+            if clock.unit:
+                return state.slice_start + self.core.counter + state.in_block - 1
+            return clock.time_at(state.slice_cycles + self.core.counter + state.in_block - 1)
         return self.clock.now
+
+    def core_cycles(self) -> int:
+        """The core's cycle count now (what SysTick counts), exact also inside a slice."""
+        state = self.state
+        if state.in_slice:
+            return state.slice_cycles + self.core.counter + state.in_block - 1
+        return self.clock.cycles
+
+    def time_at_cycle(self, cycles: int) -> int:
+        return self.clock.time_at(cycles)
+
+    def core_clock_changed(self) -> None:
+        """HCLK may have changed (the RCC said so). Inside a slice the current instruction ends
+        at the old rate and the slice ends after it; the new rate applies from that boundary."""
+        rate = self.m.clocks.rate("HCLK")
+        if rate == self.clock.core_rate and self.state.pending_core_rate is None:
+            return
+        if self.state.in_slice:
+            self.state.pending_core_rate = rate
+            self.stop_after_current()
+        else:
+            self._apply_core_rate(rate)
+
+    def _apply_core_rate(self, rate) -> None:
+        self.state.pending_core_rate = None
+        if rate != self.clock.core_rate:
+            self.clock.set_core_rate(rate)
+            self.scs.core_clock_changed()
 
     def begun(self) -> int:
         """Instructions begun in this slice, the current one included (a code or MMIO hook runs
@@ -90,7 +125,9 @@ class RunLoop:
         state = self.state
         if state.in_slice:
             # end the running slice at the event's time, so it fires exactly on time
-            self.core.end_slice_at(max(time - state.slice_start, self.begun()))
+            clock = self.clock
+            count = time - state.slice_start if clock.unit else clock.cycles_at(time) - state.slice_cycles
+            self.core.end_slice_at(max(count, self.begun()))
         return event
 
     def request_stop(self) -> None:
@@ -189,7 +226,8 @@ class RunLoop:
             if now >= end:
                 return RunResult(StopReason.LIMIT, now - start)
             nxt = clock.next_time()
-            budget = (end if nxt is None else min(end, nxt)) - now
+            target = end if nxt is None else min(end, nxt)
+            budget = target - now if clock.unit else clock.cycles_at(target) - clock.cycles
             if budget <= 0:
                 continue
             in_fault_handler = bool(scs.active & FAULT_HANDLERS)
@@ -233,8 +271,10 @@ class RunLoop:
         state.stopped_at = None
 
     def _raise_interrupt(self) -> None:
+        """Deliver the deferred Ctrl-C now, at a slice boundary, to the handler the program had
+        (Python's default raises KeyboardInterrupt; Robot Framework's raises its own error)."""
         self.state.interrupt_pending = False
-        raise KeyboardInterrupt
+        _program_handler(signal.SIGINT, None)
 
     # =====================================================================================
     # one slice
@@ -249,6 +289,7 @@ class RunLoop:
         if pc is None:
             pc = self.m.pc()
         state.slice_start = self.clock.now
+        state.slice_cycles = self.clock.cycles
         state.slice_break = False
         state.debug_stop = None
         state.cpu_fault = None
@@ -268,6 +309,10 @@ class RunLoop:
                 state.callback_error = core.callback_error
             core.callback_error = None
         wfi = False
+        flash_store = error is not None and self.m.bus.flash_stores.trapped is not None
+        if flash_store:
+            error = None                         # not a fault: the instruction is replayed below
+            state.slice_break = True
         # counter = instructions begun + 1 at a stop. unicorn defers a count stop that falls
         # inside an IT block to the block's end and does not count IT instructions whose
         # condition failed, so a slice can run a few instructions past its count
@@ -288,10 +333,14 @@ class RunLoop:
                             f"pc=0x{self.m.pc():08x} for no reason the machine knows (not WFI); "
                             f"this unicorn build ({unicorn.__version__}) behaves unlike 2.1.4")
         executed = max(0, executed)
-        self.clock.now += executed
+        self.clock.advance(executed)
         state.instructions += executed
         if executed:
             state.skip_break = state.skip_watch = None
+        if state.pending_core_rate is not None:   # HCLK changed during the last instruction
+            self._apply_core_rate(state.pending_core_rate)
+        if flash_store:                          # a store into flash stopped the CPU before it
+            return self.m.bus.flash_stores.replay(lambda: self._slice(1))
         return wfi
 
     def _after_wfi(self, pc: int) -> bool:
@@ -384,9 +433,9 @@ class RunLoop:
         clock = self.clock
         nxt = clock.next_time()
         target = end if nxt is None else min(nxt, end)
-        if target > clock.now:
-            self.state.idle_cycles += target - clock.now
-            clock.now = target
+        before = clock.cycles
+        self.state.idle_cycles += clock.skip_to(target)
+        self.state.idle_core_cycles += clock.cycles - before
         return False
 
     def _check_stuck(self, in_fault_handler: bool) -> FaultReport | None:
@@ -449,28 +498,47 @@ _running: list[RunLoop] = []
 _MAIN_THREAD = threading.main_thread().ident
 
 
+# What SIGINT does outside run(): the handler the program had installed before ours (Python's
+# default, or e.g. Robot Framework's, which stops a test run gracefully).
+_program_handler: Callable = signal.default_int_handler
+
+
 def _on_sigint(signum, frame) -> None:
-    """SIGINT while a run loop runs: end its slice after the current instruction; run() raises
-    KeyboardInterrupt at that boundary (a second Ctrl-C before it raises at once). Outside run()
-    this is Python's default handler."""
+    """SIGINT while a run loop runs: end its slice after the current instruction; run() hands the
+    signal to the program's handler at that boundary (a second Ctrl-C before it does so at once).
+    Outside run() this is the program's handler."""
     if not _running:
-        signal.default_int_handler(signum, frame)     # raises KeyboardInterrupt
+        _program_handler(signum, frame)
+        return
     loop = _running[-1]
     state = loop.state
     if state.interrupt_pending:
-        raise KeyboardInterrupt
+        state.interrupt_pending = False
+        _program_handler(signum, frame)
+        return
     state.interrupt_pending = True
     if state.in_slice:
         loop.stop_after_current()
 
 
 def _defer_sigint() -> bool:
-    """True if SIGINT is ours for this run: on the main thread, where Python's default handler
-    was in place (a program's own handler is left alone). The handler is installed once and
-    stays, since outside run() it does what the default one does: swapping it for every run()
-    call cost two system calls each, about 2% of a scenario."""
+    """True if SIGINT is ours for this run: on the main thread, where the program's handler is a
+    Python callable (Python's default or the program's own, such as Robot Framework's; a handler
+    raising inside a unicorn callback would be swallowed by ctypes). Ours wraps it and stays
+    installed, since outside run() it calls the program's handler: swapping handlers around every
+    run() call cost two system calls each, about 2% of a scenario. SIG_IGN and SIG_DFL are left
+    alone (Ctrl-C then does not raise in Python at all)."""
+    global _program_handler
     if threading.get_ident() != _MAIN_THREAD:
         return False
+    handler = _signal.getsignal(signal.SIGINT)
+    if handler is _on_sigint:
+        return True
+    if callable(handler):
+        _program_handler = handler
+        signal.signal(signal.SIGINT, _on_sigint)
+        return True
+    return False
     handler = _signal.getsignal(signal.SIGINT)
     if handler is _on_sigint:
         return True

@@ -46,9 +46,10 @@ def exception_name(exc: int) -> str:
 
 
 class SystemControlSpace:
-    """Register file and NVIC state. `host` is the machine: it supplies `now()`,
-    `schedule_at(time, cb)`, `cancel(event)`, `read_ipsr()`, `request_system_reset()` and
-    `exception_state_changed()` (called whenever something may have become takeable)."""
+    """Register file and NVIC state. `host` is the machine: it supplies `core_cycles()`,
+    `time_at_cycle(cycles)`, `schedule_at(time, cb)`, `cancel(event)`, `read_ipsr()`,
+    `request_system_reset()` and `exception_state_changed()` (called whenever something may
+    have become takeable)."""
 
     def __init__(self, host, frequency: int, systick_frequency: int, priority_mask: int = 0xF0) -> None:
         self.host = host
@@ -92,7 +93,7 @@ class SystemControlSpace:
         self.syst_csr = 0                # ENABLE 0, TICKINT 1, CLKSOURCE 2, COUNTFLAG 16
         self.syst_rvr = 0
         self.syst_cvr = 0                # value while stopped
-        self._syst_zero = 0              # cycle at which the running counter next reaches 0
+        self._syst_zero = 0              # core cycle at which the running counter next reaches 0
         self._syst_event: "Event | None" = None
         self.systick_wraps = 0
 
@@ -174,11 +175,15 @@ class SystemControlSpace:
             self.pending |= 1 << exc
 
     # --- SysTick ----------------------------------------------------------------------------------------
+    # SysTick counts the processor clock (CTRL.CLKSOURCE = 1) or the STM32's external reference,
+    # HCLK/8 (CLKSOURCE = 0; RM0090 §6.2), so its counts are core cycles: `_syst_zero` is the core
+    # cycle at which the counter next reaches 0, and the host maps it to virtual time at the live
+    # rate. When HCLK changes, the counts left keep counting at the new rate (core_clock_changed).
     def _systick_running(self) -> bool:
         return bool(self.syst_csr & 1)
 
     def _systick_counts_cycles(self) -> int:
-        # CLKSOURCE=1: processor clock; 0: the STM32's external reference, HCLK/8
+        """Core cycles per SysTick count."""
         return self.cycles_per_count * (1 if self.syst_csr & 4 else 8)
 
     def _systick_schedule(self, start_value: int) -> None:
@@ -187,12 +192,11 @@ class SystemControlSpace:
             self._syst_event = None
         if not self._systick_running():
             return
-        now = self.host.now()
         counts = start_value if start_value else self.syst_rvr + 1
         if self.syst_rvr == 0 and start_value == 0:
             return                      # LOAD 0: the counter stays at 0, no wrap events
-        self._syst_zero = now + counts * self._systick_counts_cycles()
-        self._syst_event = self.host.schedule_at(self._syst_zero, self._systick_wrap)
+        self._syst_zero = self.host.core_cycles() + counts * self._systick_counts_cycles()
+        self._syst_event = self.host.schedule_at(self.host.time_at_cycle(self._syst_zero), self._systick_wrap)
 
     def _systick_wrap(self) -> None:
         self._syst_event = None
@@ -202,14 +206,23 @@ class SystemControlSpace:
             self.set_pending(SYSTICK)
         if self.syst_rvr and self._systick_running():
             self._syst_zero += (self.syst_rvr + 1) * self._systick_counts_cycles()
-            self._syst_event = self.host.schedule_at(self._syst_zero, self._systick_wrap)
+            self._syst_event = self.host.schedule_at(self.host.time_at_cycle(self._syst_zero),
+                                                     self._systick_wrap)
 
     def _systick_value(self) -> int:
         if not self._systick_running() or self._syst_event is None:
             return self.syst_cvr
         cpc = self._systick_counts_cycles()
-        remaining = (self._syst_zero - self.host.now() + cpc - 1) // cpc
+        remaining = (self._syst_zero - self.host.core_cycles() + cpc - 1) // cpc
         return 0 if remaining > self.syst_rvr else remaining
+
+    def core_clock_changed(self) -> None:
+        """HCLK changed (at a core clock edge): the next wrap moves to where its core cycle now
+        falls in virtual time."""
+        if self._syst_event is not None:
+            self.host.cancel(self._syst_event)
+            self._syst_event = self.host.schedule_at(self.host.time_at_cycle(self._syst_zero),
+                                                     self._systick_wrap)
 
     # --- register access ----------------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:

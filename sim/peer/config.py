@@ -10,6 +10,7 @@ import ipaddress
 import math
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sim.errors import SimError
 
@@ -86,3 +87,22 @@ def _is_ipv6(host: str) -> bool:
         return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
     except ValueError:
         return False
+
+
+def parse_date(text: str | None, *, today: datetime | None = None) -> datetime:
+    """`--date`: 2026-03-01 (midnight UTC) or an ISO 8601 date-time with a zone (2026-03-01T12:00:00Z).
+    Without one, today at midnight UTC: the same leaves all day, valid for clients on real clocks."""
+    if text is None:
+        now = today or datetime.now(UTC)
+        return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    raw = text.strip()
+    usage = "write it like 2026-03-01 or 2026-03-01T12:00:00Z"
+    try:
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("Z", "z") else raw)
+    except ValueError:
+        raise PeerError(f"--date {text!r} is not a date; {usage}") from None
+    if len(raw) == 10:                      # a bare date: midnight UTC
+        value = value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        raise PeerError(f"--date {text!r} has no time zone; add Z for UTC ({usage})")
+    return value.astimezone(UTC)

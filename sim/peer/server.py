@@ -57,6 +57,7 @@ class SocketConnection:
     def __init__(self, sock: socket.socket, address, session: PeerSession, now: float) -> None:
         self.sock = sock
         self.address = address
+        self.local_address = _local_address(sock)
         self.session: PeerSession | None = session      # None once dropped (see PeerServer._drop)
         self.opened_at = now
         self.last_active = now
@@ -85,6 +86,19 @@ class SocketConnection:
     def finished(self) -> bool:
         # after our FIN, wait for the client's FIN (so it reads our last bytes), then release
         return self.aborted or self.broken or (self.write_shut and self.eof)
+
+
+def _local_address(sock: socket.socket) -> tuple[str, int] | None:
+    """(ip, port) the client connected to, as it would name it: an IPv4 client on a dual-stack
+    socket reached the IPv4 address, and a scope (%eth0) is no part of a certificate's address."""
+    try:
+        host, port = sock.getsockname()[:2]
+    except OSError:
+        return None
+    host = host.split("%", 1)[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[len("::ffff:"):]
+    return host, port
 
 
 def show_address(address) -> str:

@@ -18,7 +18,7 @@ import traceback
 
 from sim.http import DEFAULT_UPLOAD_LIMIT, HttpApp
 from sim.seed import SeededRandom
-from sim.tls.certs import TestPki
+from sim.tls.identity import IdentitySource
 from sim.tls.policy import ServerPolicy
 from sim.tls.protocol import AlertDescription
 from sim.tls.server import ApplicationData, ConnectionFailed, HandshakeComplete, TlsServer
@@ -33,11 +33,11 @@ HTTP_SLICE = 64
 class PeerSession:
     """One TLS server + HTTP app on one TCP connection."""
 
-    def __init__(self, policy: ServerPolicy, rng: SeededRandom, *, pki: TestPki | None = None,
-                 sessions: SessionCache | None = None, name: str = "session",
+    def __init__(self, policy: ServerPolicy, rng: SeededRandom, *, identities: IdentitySource | None = None,
+                 pki=None, sessions: SessionCache | None = None, name: str = "session",
                  upload_limit: int = DEFAULT_UPLOAD_LIMIT, output_limit: int | None = None) -> None:
         self.name = name
-        self.tls = TlsServer(policy, rng, pki=pki, sessions=sessions, name=name)
+        self.tls = TlsServer(policy, rng, identities=identities, pki=pki, sessions=sessions, name=name)
         self.http = HttpApp(upload_limit=upload_limit)
         self.output_limit = output_limit
         self.conn = None
@@ -64,6 +64,9 @@ class PeerSession:
     # --- StreamHandler ---------------------------------------------------------------------------
     def connection_made(self, conn) -> None:
         self.conn = conn
+        local = getattr(conn, "local_address", None)      # (ip, port): named by the leaf without SNI
+        if local:
+            self.tls.server_address = local[0]
         self.journal.event("tcp", "connection established")
 
     def data_received(self, data: bytes) -> None:

@@ -1,11 +1,13 @@
-"""Check a platform file against Renode 1.16.1 as documented (sim.renode.catalogue).
+"""Check a platform file against Renode 1.16.1's peripheral types (sim.renode.catalogue).
 
 Two kinds of finding:
-- error: Renode 1.16.1 will refuse the file, or load it into a machine our firmware cannot use
-  (master-only type names, a missing required parameter, no PHY, SysTick at Renode's default
-  frequency, a network download at load time, ...);
-- undocumented: something the facts file does not document for 1.16.1. It may well load, but
-  nothing here can show it, so it is reported with its line for a human to confirm.
+- error: Renode 1.16.1 refuses the file (a master-only type name, an attribute, output or
+  registration the type does not have, a missing required parameter, a value its C# type cannot
+  hold; Renode's error code is named where there is one), or loads it into a machine our firmware
+  cannot use (no PHY, SysTick or UART clocks at Renode's defaults, a network download at load time);
+- undocumented: something the catalogue does not cover (a type it does not list, a CPU property
+  outside the ones it lists, an init statement other than Tag and ApplySVD). It may well load;
+  nothing here can show it, so it is reported with its line for a human to confirm in Renode.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from sim.renode.repl_scan import Entry, ReplFile, load
 ERROR = "error"
 UNDOCUMENTED = "undocumented"
 
-_INT = re.compile(r"^(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$")
+_NUMBER = r"-?(?:0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)"
+_INT = re.compile(rf"^{_NUMBER}$")
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 _POINT = re.compile(r"^sysbus\s+(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _RANGE = re.compile(r"^sysbus\s+<\s*(0[xX][0-9a-fA-F_]+|\d+)\s*,\s*\+?\s*(0[xX][0-9a-fA-F_]+|\d+)\s*>$")
 _TARGET = re.compile(r"^([A-Za-z_]\w*)(#\d+)?\s*@\s*(.+)$")
-_TAG = re.compile(r'^Tag\s+<\s*(0[xX][0-9a-fA-F_]+|\d+)\s*,\s*\+?\s*(0[xX][0-9a-fA-F_]+|\d+)\s*>\s+"[^"]*"(\s+(0[xX][0-9a-fA-F_]+|\d+))?$')
+_TAG = re.compile(r'^Tag\s+<\s*(0[xX][0-9a-fA-F_]+|\d+)\s*,\s*\+?\s*(0[xX][0-9a-fA-F_]+|\d+)\s*>\s+"[^"]*"'
+                  r'(\s+(0[xX][0-9a-fA-F_]+|\d+)(\s+(true|false)){0,3})?$')
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,18 @@ def _int(text: str) -> int | None:
     text = text.strip()
     if not _INT.match(text):
         return None
-    return int(text.replace("_", ""), 0)
+    sign = -1 if text.startswith("-") else 1
+    return sign * int(text.lstrip("-").replace("_", ""), 0)
+
+
+def _enum_matches(value: str, choices: tuple[str, ...]) -> bool:
+    """`STM32Series.F4` (or with its namespace in front) against the choice `STM32Series.F4`."""
+    parts = value.split(".")
+    for choice in choices:
+        type_name, _, member = choice.rpartition(".")
+        if parts[-1] == member and (len(parts) == 1 or parts[-2] in ("", type_name)):
+            return True
+    return False
 
 
 class _Checker:
@@ -65,14 +80,19 @@ class _Checker:
         type_name = self.types.get(name)
         return catalogue.lookup(type_name) if type_name else None
 
+    def value_of(self, name: str, attribute: str) -> str | None:
+        """The value an entry ends up with for an attribute (the last one written wins)."""
+        values = [a.value for e in self.repl.by_name(name) for a in e.attributes if a.name == attribute]
+        return values[-1] if values else None
+
     # --- the whole file ---------------------------------------------------------------------
     def run(self) -> list[Finding]:
         for line, target in self.repl.usings:
             self.findings.append(Finding(
                 self.repl.path, line, "-", ERROR,
                 f"`using {target}`: the platform file must be self-contained (Renode's own "
-                f"stm32f4.repl downloads an SVD at load time, §8 quirk 1, and its names change "
-                f"between releases, §8 quirk 11)"))
+                f"platforms/cpus/stm32f4.repl applies an SVD file from a URL when it is loaded, and "
+                f"its type names change after {catalogue.RENODE_VERSION})"))
         for entry in self.repl.entries:
             self.check_entry(entry)
         self.check_required_parameters()
@@ -88,14 +108,16 @@ class _Checker:
         else:
             if entry.type in catalogue.MASTER_ONLY:
                 self.report(entry, entry.line, ERROR,
-                            f"type {entry.type} exists only on Renode master, after 1.16.1; use "
-                            f"{catalogue.MASTER_ONLY[entry.type]} (§1.3, §8 quirk 11)")
+                            f"type {entry.type} exists only on Renode master, after "
+                            f"{catalogue.RENODE_VERSION}; Renode {catalogue.RENODE_VERSION} does not "
+                            f"know it (E04); use {catalogue.MASTER_ONLY[entry.type]}")
                 return
             rtype = catalogue.lookup(entry.type)
             if rtype is None:
                 self.report(entry, entry.line, UNDOCUMENTED,
-                            f"type {entry.type} is not documented for Renode 1.16.1 in the facts "
-                            f"(documented: {', '.join(sorted(catalogue.TYPES))})")
+                            f"type {entry.type} is not in the catalogue of Renode "
+                            f"{catalogue.RENODE_VERSION} types (sim/renode/catalogue.py); load the file "
+                            f"in Renode to confirm it (documented: {', '.join(sorted(catalogue.TYPES))})")
                 return
             if sum(1 for e in self.repl.entries if e.name == entry.name and e.type) > 1:
                 self.report(entry, entry.line, ERROR, f"'{entry.name}' is created twice")
@@ -105,115 +127,176 @@ class _Checker:
         elif entry.init:
             for line, statement in entry.init:
                 self.report(entry, line, UNDOCUMENTED,
-                            f"init statement {statement!r}: the facts document init blocks only for sysbus")
+                            f"init statement {statement!r}: the catalogue covers init blocks only for sysbus")
         if rtype is None:
             return
         for attribute in entry.attributes:
             self.check_attribute(entry, rtype, attribute.name, attribute.value, attribute.line)
+        self.check_exclusive_parameters(entry, rtype)
         for connection in entry.connections:
             self.check_connection(entry, rtype, connection.source, connection.targets, connection.line)
 
-    # --- registrations (§1.1) -----------------------------------------------------------------
+    # --- registrations ------------------------------------------------------------------------
     def check_registration(self, entry: Entry, rtype: RenodeType) -> None:
         reg = entry.registration
         if reg is None:
             self.report(entry, entry.line, ERROR,
-                        f"{rtype.name} is created but not registered anywhere (add '@ ...', §1.1)")
+                        f"{rtype.name} is created but not registered anywhere (add '@ ...')")
             return
         reg = re.sub(r'\s+as\s+"[^"]*"$', "", reg.strip())
         kind = rtype.registration
         if kind == "none":
             if reg != "none":
-                self.report(entry, entry.line, ERROR, f"{rtype.name} is registered '@ none' (§1.3), not '@ {reg}'")
+                self.report(entry, entry.line, ERROR,
+                            f"{rtype.name} is no bus peripheral; it is registered '@ none', not '@ {reg}'")
         elif kind == "cpu":
             if reg != "sysbus":
-                self.report(entry, entry.line, ERROR, f"the CPU is registered '@ sysbus' with no address (§1.1), not '@ {reg}'")
+                self.report(entry, entry.line, ERROR, f"the CPU is registered '@ sysbus' with no address, not '@ {reg}'")
         elif kind == "ethernet":
             parts = reg.split()
             mac = self.type_of(parts[0]) if parts else None
             address = _int(parts[1]) if len(parts) == 2 else None
             if mac is None or mac.name != "Network.SynopsysEthernetMAC" or address is None:
                 self.report(entry, entry.line, ERROR,
-                            f"a PHY is registered '@ <ethernet MAC entry> <MDIO address>' (§1.1), not '@ {reg}'")
+                            f"a PHY is registered '@ <ethernet MAC entry> <MDIO address>', not '@ {reg}'")
             elif not 0 <= address <= 31:
+                # the MAC takes the PHY address from 5 bits of MACMIIAR (RM0090, ETH_MACMIIAR.PA)
                 self.report(entry, entry.line, ERROR, f"MDIO PHY address {address} is outside 0..31")
         elif kind == "gpio":
             parts = reg.split()
             port = self.type_of(parts[0]) if parts else None
             if port is None or port.name != "GPIOPort.STM32_GPIOPort":
-                self.report(entry, entry.line, ERROR, f"{rtype.name} is registered on a GPIO port entry (§1.4), not '@ {reg}'")
+                self.report(entry, entry.line, ERROR,
+                            f"{rtype.name} is registered on a GPIO port entry ('@ gpioPortD'), not '@ {reg}'")
         else:
             self.check_bus_registration(entry, rtype, reg)
 
     def check_bus_registration(self, entry: Entry, rtype: RenodeType, reg: str) -> None:
         if reg.startswith("{"):
-            for part in (p.strip() for p in reg.strip("{}").split(";")):
-                if part and not (_POINT.match(part) or _RANGE.match(part) or part.startswith("sysbus new Bus.BusMultiRegistration")):
-                    self.report(entry, entry.line, ERROR, f"registration {part!r} is not '@ sysbus ADDRESS' or a range (§1.1)")
-            return
-        point, ranged = _POINT.match(reg), _RANGE.match(reg)
-        if ranged:
-            return
-        if not point:
-            self.report(entry, entry.line, ERROR,
-                        f"'@ {reg}' is not a sysbus registration ('@ sysbus 0xADDR' or '@ sysbus <0xADDR, +0xSIZE>', §1.1)")
-            return
-        if not rtype.point_registration:
-            self.report(entry, entry.line, UNDOCUMENTED,
-                        f"point registration of {rtype.name}: the facts show it registered with an "
-                        f"explicit range ('@ sysbus <0xADDR, +0xSIZE>', §1.3), its bus size is not documented")
+            parts = [p.strip() for p in reg.strip("{}").split(";") if p.strip()]
+        else:
+            parts = [reg]
+        for part in parts:
+            if _RANGE.match(part) or part.startswith("sysbus new Bus.BusMultiRegistration"):
+                continue
+            if not _POINT.match(part):
+                self.report(entry, entry.line, ERROR,
+                            f"'@ {part}' is not a sysbus registration ('@ sysbus 0xADDR' or "
+                            f"'@ sysbus <0xADDR, +0xSIZE>')")
+            elif not rtype.point_registration:
+                self.report(entry, entry.line, ERROR,
+                            f"{rtype.name} does not know its size (it is not IKnownSize, "
+                            f"{rtype.source}), so Renode cannot register it at a bare address (E21); "
+                            f"give the range, '@ sysbus <0xADDR, +0xSIZE>'")
 
     # --- attributes ---------------------------------------------------------------------------
+    def parameter(self, rtype: RenodeType, name: str) -> tuple[str, Param] | None:
+        """The constructor parameter an attribute names, by its name or its alias."""
+        if name in rtype.params:
+            return name, rtype.params[name]
+        for canonical, param in rtype.params.items():
+            if param.alias == name:
+                return canonical, param
+        return None
+
     def check_attribute(self, entry: Entry, rtype: RenodeType, name: str, value: str, line: int) -> None:
         if not name:
-            self.report(entry, line, ERROR, f"cannot read {value!r} as 'attribute: value' or a '->' connection (§1.1)")
+            self.report(entry, line, ERROR, f"cannot read {value!r} as 'attribute: value' or a '->' connection")
             return
         if name[0].isupper():
-            if name not in rtype.properties:
-                self.report(entry, line, UNDOCUMENTED,
-                            f"property {name} of {rtype.name} is not documented in the facts ({rtype.source}); "
-                            f"documented properties: {', '.join(sorted(rtype.properties)) or 'none'}")
-            elif _int(value) is None and value not in ("none", "empty"):
-                self.report(entry, line, ERROR, f"property {name} = {value!r} is not a number")
+            prop = rtype.properties.get(name)
+            if prop is None:
+                listed = ", ".join(sorted(rtype.properties)) or "none"
+                if rtype.all_properties:
+                    self.report(entry, line, ERROR,
+                                f"{rtype.name} has no property {name} a .repl can set; Renode refuses "
+                                f"it (E10). Settable: {listed} ({rtype.source})")
+                else:
+                    self.report(entry, line, UNDOCUMENTED,
+                                f"property {name} of {rtype.name} is not among those the catalogue "
+                                f"lists ({listed}); load the file in Renode to confirm it ({rtype.source})")
+                return
+            problem = self.value_problem(prop, value, is_property=True)
+            if problem:
+                self.report(entry, line, ERROR, f"{name}: {problem}")
             return
-        param = rtype.params.get(name)
-        if param is None:
-            self.report(entry, line, UNDOCUMENTED,
-                        f"constructor parameter {name} of {rtype.name} is not documented for 1.16.1 "
-                        f"({rtype.source}); Renode refuses attributes no constructor takes (§1.1). "
-                        f"Documented: {', '.join(sorted(rtype.params)) or 'none'}")
+        found = self.parameter(rtype, name)
+        if found is None:
+            self.report(entry, line, ERROR,
+                        f"{rtype.name} has no constructor parameter {name}, so Renode finds no "
+                        f"constructor for the entry (E25); its constructor is {rtype.constructor} "
+                        f"({rtype.source})")
             return
-        problem = self.value_problem(param, value)
+        problem = self.value_problem(found[1], value)
         if problem:
             self.report(entry, line, ERROR, f"{name}: {problem}")
 
-    def value_problem(self, param: Param, value: str) -> str | None:
+    def value_problem(self, param: Param, value: str, is_property: bool = False) -> str | None:
         value = value.strip()
+        if value == "none" and not is_property:
+            # CreationDriver ignores `x: none` when it picks the constructor, then fails to fill the
+            # parameter from it ("Internal error during processing in function
+            # 'PrepareConstructorParameters'")
+            return ("Renode 1.16.1 cannot pass none to a constructor (an internal error in "
+                    "PrepareConstructorParameters); leave the parameter out for its default")
         if value in ("none", "empty"):
-            return "a required parameter cannot be none/empty" if param.required else None
-        if param.kind == "int":
-            return None if _int(value) is not None else f"{value!r} is not a number"
-        if param.kind == "bool":
+            return "a required parameter cannot be empty" if param.required and not is_property else None
+        kind = param.kind
+        if kind == "int":
+            number = _int(value)
+            if number is None:
+                return f"{value!r} is not a number"
+            low, high = catalogue.INTEGER_RANGES[param.ctype.rstrip("?")]
+            if not low <= number <= high:
+                return f"{value} does not fit a C# {param.ctype.rstrip('?')} ({low:#x}..{high:#x}); Renode cannot convert it"
+            if param.bounds and not param.bounds[0] <= number <= param.bounds[1]:
+                return (f"{value} is outside {param.bounds[0]}..{param.bounds[1]}, which the model's "
+                        f"constructor refuses (E38)")
+            return None
+        if kind == "bool":
             return None if value in ("true", "false") else f"{value!r} is not true/false"
-        if param.kind == "string":
-            if not (value.startswith('"') or value.startswith("'''")):
+        if kind == "string":
+            if not value.startswith(('"', "'''")):
                 return f"{value!r} is not a string"
             if param.choices and value.strip("\"'") not in param.choices:
-                return f"{value} is not one of the documented values {', '.join(param.choices)}"
+                return f"{value} is not one of {', '.join(param.choices)}"
             return None
-        if param.kind == "ref":
+        if kind == "ref":
             if not _IDENT.match(value) or value not in self.types:
                 return f"{value!r} does not name an entry of this file"
             target = self.types[value]
             if param.refs and catalogue.lookup(target) is not None and catalogue.lookup(target).name not in param.refs:
                 return f"'{value}' is a {target}, expected {' or '.join(param.refs)}"
             return None
-        if param.kind == "enum":
-            return None if not param.choices or value in param.choices else \
-                f"{value} is not one of the documented values {', '.join(param.choices)}"
-        if param.kind == "list":
+        if kind == "enum":
+            if _enum_matches(value, param.choices):
+                return None
+            # a property's value is converted on its own (E23); a parameter's while the
+            # constructor is chosen, which then finds none (E25)
+            return f"{value} is not one of {', '.join(param.choices)} ({'E23' if is_property else 'E25'})"
+        if kind == "list":
             return None if value.startswith("[") else f"{value!r} is not a list"
         return None
+
+    def given_parameters(self, name: str, rtype: RenodeType) -> set[str]:
+        """The constructor parameters an entry's attributes give (aliases resolved; `none` counts)."""
+        given = set()
+        for entry in self.repl.by_name(name):
+            for attribute in entry.attributes:
+                found = self.parameter(rtype, attribute.name)
+                if found is not None:
+                    given.add(found[0])
+        return given
+
+    def check_exclusive_parameters(self, entry: Entry, rtype: RenodeType) -> None:
+        if not rtype.exactly_one_of or entry.type is None:
+            return
+        given = [p for p in rtype.exactly_one_of                 # `empty` is null for a string
+                 if self.value_of(entry.name, p) not in (None, "none", "empty")]
+        if len(given) != 1:
+            self.report(entry, entry.line, ERROR,
+                        f"{rtype.name} needs exactly one of {', '.join(rtype.exactly_one_of)} "
+                        f"(given: {', '.join(given) or 'none'}); its constructor refuses the entry (E38)")
 
     def check_required_parameters(self) -> None:
         for name, type_name in self.types.items():
@@ -221,46 +304,65 @@ class _Checker:
             created = self.repl.created(name)
             if rtype is None or created is None:
                 continue
-            given = {a.name for e in self.repl.by_name(name) for a in e.attributes}
+            given = self.given_parameters(name, rtype)
             for param_name, param in rtype.params.items():
                 if param.required and param_name not in given:
                     self.report(created, created.line, ERROR,
-                                f"{rtype.name} needs the constructor parameter '{param_name}' ({rtype.source})")
+                                f"{rtype.name} needs the constructor parameter '{param_name}' "
+                                f"(E25 without it): {rtype.constructor}")
 
-    # --- interrupts (§1.1 "Interrupts") ----------------------------------------------------------
+    # --- interrupts ---------------------------------------------------------------------------
+    def numbered_outputs(self, entry: Entry, rtype: RenodeType) -> int:
+        if rtype.numbered_outputs_param:
+            given = self.value_of(entry.name, rtype.numbered_outputs_param)
+            count = _int(given) if given is not None else None
+            if count is not None:
+                return count
+        return rtype.numbered_outputs
+
     def check_connection(self, entry: Entry, rtype: RenodeType, source: str, targets: str, line: int) -> None:
         source = source.strip()
+        outputs = ", ".join(rtype.outputs) or "none"
         if source == "":
-            if not rtype.default_output and len(rtype.named_outputs) != 1:
-                self.report(entry, line, ERROR if not rtype.numbered_outputs else UNDOCUMENTED,
-                            f"{rtype.name} has no documented default output; name one of "
-                            f"{', '.join(rtype.named_outputs) or 'its numbered outputs'}")
-        elif source.startswith("[") or source[0].isdigit():
-            numbers = [int(n) for n in re.findall(r"\d+", source)]
-            if not rtype.numbered_outputs:
-                self.report(entry, line, UNDOCUMENTED, f"{rtype.name} has no documented numbered outputs")
-            elif numbers and max(numbers) >= rtype.numbered_outputs:
-                self.report(entry, line, ERROR, f"output {max(numbers)} is beyond {rtype.name}'s {rtype.numbered_outputs} outputs")
-        elif source not in rtype.named_outputs:
-            self.report(entry, line, UNDOCUMENTED,
-                        f"output {source} of {rtype.name} is not documented (documented: "
-                        f"{', '.join(rtype.named_outputs) or 'none'})")
+            if not rtype.outputs:
+                self.report(entry, line, ERROR, f"{rtype.name} has no GPIO output to connect (E13)")
+            elif rtype.default_output is None:
+                self.report(entry, line, ERROR,
+                            f"{rtype.name} has no default output, so Renode refuses '-> ...' (E15); "
+                            f"name one of its outputs: {outputs}")
+        elif source[0].isdigit():
+            count = self.numbered_outputs(entry, rtype)
+            if not count:
+                self.report(entry, line, ERROR,
+                            f"{rtype.name} has no numbered outputs (it is not an INumberedGPIOOutput, "
+                            f"E14); its outputs: {outputs}")
+            elif int(source) >= count:
+                self.report(entry, line, ERROR,
+                            f"output {source} is beyond {rtype.name}'s {count} numbered outputs (E43)")
+        elif source not in rtype.outputs:
+            self.report(entry, line, ERROR,
+                        f"{rtype.name} has no output {source} (E13); its outputs: {outputs}")
         if targets.strip() == "none":
             return
         for target in (t.strip() for t in targets.split("|")):
             match = _TARGET.match(target)
             if not match:
-                self.report(entry, line, ERROR, f"connection target {target!r} is not 'entry@input' (§1.1)")
+                self.report(entry, line, ERROR, f"connection target {target!r} is not 'entry@input'")
                 continue
             dest = match.group(1)
             if dest not in self.types:
                 self.report(entry, line, ERROR, f"connection target '{dest}' is not an entry of this file")
                 continue
             dtype = self.type_of(dest)
-            if dtype is not None and dtype.inputs == 0:
-                self.report(entry, line, ERROR, f"'{dest}' ({dtype.name}) does not receive interrupts")
+            if dtype is None:
+                continue
+            if not dtype.irq_receiver:
+                self.report(entry, line, ERROR, f"'{dest}' ({dtype.name}) does not receive interrupts (E12)")
+            elif match.group(2) and not dtype.local_irq_receiver:
+                self.report(entry, line, ERROR,
+                            f"'{dest}{match.group(2)}': {dtype.name} has no local receivers (E18)")
 
-    # --- the sysbus init block (§1.3, §8 quirk 1) ----------------------------------------------
+    # --- the sysbus init block ----------------------------------------------------------------
     def check_sysbus_init(self, entry: Entry) -> None:
         for line, statement in entry.init:
             for part in (s.strip() for s in statement.split(";")):
@@ -271,43 +373,51 @@ class _Checker:
                     # a URL scheme after '@' (a parser may have cut the rest off as a `//` comment)
                     if re.search(r"@\s*[A-Za-z][\w+.-]*:", part):
                         self.report(entry, line, ERROR,
-                                    "ApplySVD from a URL downloads at load time and fails offline (§8 quirk 1)")
+                                    "ApplySVD from a URL downloads the file at load time and fails offline")
                 elif command == "Tag":
                     if not _TAG.match(part):
                         self.report(entry, line, ERROR,
-                                    f"{part!r} is not 'Tag <0xBEGIN, 0xEND> \"name\" [value]' (§1.3)")
+                                    f"{part!r} is not 'Tag <0xBEGIN, 0xEND> \"name\" [value]' "
+                                    f"(SystemBus.Tag)")
                 else:
                     self.report(entry, line, UNDOCUMENTED,
-                                f"sysbus init statement {part!r}: the facts show only Tag and ApplySVD there")
+                                f"sysbus init statement {part!r}: the catalogue covers only "
+                                f"{' and '.join(catalogue.SYSBUS_INIT_COMMANDS)} there")
 
-    # --- what our firmware needs from the machine (§8) -----------------------------------------
+    # --- what our firmware needs from the machine ---------------------------------------------
     def check_platform_needs(self) -> None:
         def created_of(type_name: str) -> list[Entry]:
             return [e for e in self.repl.entries if e.type and catalogue.lookup(e.type)
                     and catalogue.lookup(e.type).name == type_name]
 
+        nvic_type = catalogue.TYPES["IRQControllers.NVIC"]
         for nvic in created_of("IRQControllers.NVIC"):
-            if not any(e.attribute("systickFrequency") for e in self.repl.by_name(nvic.name)):
+            if self.value_of(nvic.name, "systickFrequency") is None:
                 self.report(nvic, nvic.line, ERROR,
-                            "no systickFrequency: Renode's SysTick then ignores the RCC and runs at its "
-                            "default, so FreeRTOS ticks run at the wrong rate (§8 quirk 2); set it to the core clock")
+                            f"no systickFrequency: Renode's SysTick then ignores the RCC and runs at "
+                            f"the constructor's default, {nvic_type.params['systickFrequency'].default} Hz "
+                            f"({nvic_type.source}), so FreeRTOS ticks run at the wrong rate; set it to "
+                            f"the core clock")
         macs = created_of("Network.SynopsysEthernetMAC")
         phys = created_of("Network.EthernetPhysicalLayer")
         for mac in macs:
             if not any((p.registration or "").split()[:1] == [mac.name] for p in phys):
                 self.report(mac, mac.line, ERROR,
-                            f"no PHY registered '@ {mac.name} <address>': MDIO reads find nothing and the "
-                            f"driver never sees a link (§2.1, §8 quirk 5)")
+                            f"no PHY registered '@ {mac.name} <address>': the MAC's MDIO reads find no "
+                            f"PHY and the driver never sees a link")
+        uart_type = catalogue.TYPES["UART.STM32_UART"]
         for uart in created_of("UART.STM32_UART"):
-            if not any(e.attribute("frequency") for e in self.repl.by_name(uart.name)):
+            if self.value_of(uart.name, "frequency") is None:
                 self.report(uart, uart.line, ERROR,
-                            "no frequency: Renode computes the baud rate from 8 MHz, not the bus clock (§8 quirk 4)")
+                            f"no frequency: Renode computes the baud rate from the constructor's default, "
+                            f"{uart_type.params['frequency'].default} Hz ({uart_type.source}), not from "
+                            f"the bus clock")
         for cpu in created_of("CPU.CortexM"):
             cpu_type = cpu.attribute("cpuType")
             if cpu_type and cpu_type.value.strip('"') == "cortex-m4f":
                 self.report(cpu, cpu_type.line, ERROR,
-                            'cpuType "cortex-m4f" gives the CPUID of a Cortex-M7 in Renode; "cortex-m4" '
-                            'already has the FPU (§1.3 "About the CPU type")')
+                            'cpuType "cortex-m4f" gives the CPUID of a Cortex-M7 in Renode (tlib '
+                            'arch/arm/helper.c, arm_cpu_names); "cortex-m4" already has the FPU')
 
 
 def check_repl(path: str | Path) -> list[Finding]:

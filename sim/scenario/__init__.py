@@ -1,4 +1,6 @@
-"""Scenarios: boot the firmware once, then replay GET/POST steps against the peer in virtual time.
+"""Scenarios: boot the firmware once, then replay GET/POST steps against the peer in virtual time
+(shell-driven), or wait for the connections and requests the device makes by itself
+(device-initiated).
 
     from sim.scenario import Scenario, Step, run_scenario
     result = run_scenario(Scenario(firmware="seedbug", tls_version="1.2",
@@ -8,12 +10,17 @@
 One module per job:
 
     model.py         Scenario, Step, LinkFault (what to run); StepResult, Result (what it gave)
-    boot.py          boot once per (image, platform, seed, backend) to `ready`, cache the snapshot
+    boot.py          boot once per (image, platform, seed, backend): to `ready`, or at reset; cache the snapshot
     limits.py        the one loop that runs a backend under virtual- and wall-time limits
     uart.py          the one UART line waiter
     runner.py        the runner core: virtual clock, quanta, frames across the link, the peer
     shell.py         the firmware shell protocol: commands typed, status lines parsed
     shell_runner.py  ScenarioRunner: a scenario driven through that shell
+    requests.py      RequestResult, RequestWatcher: the HTTP requests a device made, as the peer saw them
+    identity.py      the peer's server certificate for the name a device asked for
+    device_result.py ConnectionResult, DeviceReport: what a device-initiated run reports
+    device_runner.py DeviceRunner: a scenario in which the device acts by itself
+    runners.py       the runner for a scenario's shape; run_scenario
     locator.py       TCP stream offset -> segment, frame, DMA buffer (for the diagnosis)
     artifacts.py     the artifact directory: created before the run, seven files after it
 
@@ -23,21 +30,29 @@ The same scenario and seed give byte-identical artifacts.
 from sim.errors import ScenarioError
 
 from .artifacts import ARTIFACT_FILES, OutDirError, prepare_out_dir, write_artifacts
-from .boot import BootedMachine, BootFailed, BootInterrupted, boot, clear_boot_cache, platform_file
+from .boot import (BootedMachine, BootFailed, BootInterrupted, boot, boot_at_reset, boot_scenario, clear_boot_cache,
+                   platform_file, platform_uarts)
+from .device_result import ConnectionResult, DeviceReport, StopCondition
+from .device_runner import DeviceRunner
 from .limits import Ending, Stop, WallLimit, describe_halt, run_until
 from .locator import StreamLocator
-from .model import (FIRMWARE_DIR, VARIANTS, InvalidScenario, LinkFault, Result, Scenario, Step, StepResult,
-                    require_positive_seconds, require_seed, resolve_firmware)
+from .model import (CONSOLE_AUTO, CONSOLE_NONE, FIRMWARE_DIR, VARIANTS, DeviceInitiated, InvalidScenario, LinkFault,
+                    Result, Scenario, Step, StepResult, require_positive_seconds, require_seed, resolve_firmware)
+from .requests import RequestResult, RequestWatcher
 from .runner import DEVICE_IP, PEER_IP, PEER_PORT, Runner
 from .shell import READY_LINE
-from .shell_runner import ScenarioRunner, run_scenario
+from .runners import run_scenario, runner_for
+from .shell_runner import ScenarioRunner
 from .uart import LineWaiter, UartLines
 
 __all__ = [
-    "ARTIFACT_FILES", "DEVICE_IP", "FIRMWARE_DIR", "PEER_IP", "PEER_PORT", "READY_LINE", "VARIANTS",
-    "BootFailed", "BootInterrupted", "BootedMachine", "Ending", "InvalidScenario", "LineWaiter", "LinkFault",
-    "OutDirError", "Result", "Runner", "Scenario", "ScenarioError", "ScenarioRunner", "Step", "StepResult",
-    "Stop", "StreamLocator", "UartLines", "WallLimit",
-    "boot", "clear_boot_cache", "describe_halt", "platform_file", "prepare_out_dir", "require_positive_seconds",
-    "require_seed", "resolve_firmware", "run_scenario", "run_until", "write_artifacts",
+    "ARTIFACT_FILES", "CONSOLE_AUTO", "CONSOLE_NONE", "DEVICE_IP", "FIRMWARE_DIR", "PEER_IP", "PEER_PORT",
+    "READY_LINE", "VARIANTS",
+    "BootFailed", "BootInterrupted", "BootedMachine", "ConnectionResult", "DeviceInitiated", "DeviceReport",
+    "DeviceRunner", "Ending", "InvalidScenario", "LineWaiter", "LinkFault", "OutDirError", "RequestResult",
+    "RequestWatcher", "Result", "Runner", "Scenario", "ScenarioError", "ScenarioRunner", "Step", "StepResult",
+    "Stop", "StopCondition", "StreamLocator", "UartLines", "WallLimit",
+    "boot", "boot_at_reset", "boot_scenario", "clear_boot_cache", "describe_halt", "platform_file",
+    "platform_uarts", "prepare_out_dir", "require_positive_seconds", "require_seed", "resolve_firmware",
+    "run_scenario", "run_until", "runner_for", "write_artifacts",
 ]

@@ -55,7 +55,8 @@ def write_artifacts(result: Result, out: Path, *, capture=None, keylog: str = ""
 
     out.mkdir(parents=True, exist_ok=True)
     capture = capture if capture is not None else PcapngWriter()
-    sessions = [s for step in result.steps for s in step.sessions]
+    exchanges = result.exchanges                 # the steps, or the device's TLS connections
+    sessions = [s for x in exchanges for s in x.sessions]
     if keylog:
         capture.add_secrets(keylog)
     paths = dict(zip(("uart", "capture", "journal_json", "journal_text", "diagnosis", "ladder", "result"),
@@ -68,17 +69,18 @@ def write_artifacts(result: Result, out: Path, *, capture=None, keylog: str = ""
     paths["journal_text"].write_text("\n".join(
         f"=== {s.journal.name} ({_step_of(result, s)}) ===\n{s.journal.to_text()}" for s in sessions) or "(no TLS connection)\n")
     diag_lines = []
-    for step in result.steps:
-        diag_lines.append(f"== {step.step.describe()}: {step.outcome} ==")
-        diag_lines.append(step.diagnosis.text if step.diagnosis is not None else "no failure to explain\n")
+    for x in exchanges:
+        diag_lines.append(f"== {x.describe()}: {x.outcome} ==")
+        diag_lines.append(x.diagnosis.text if x.diagnosis is not None else "no failure to explain\n")
     if result.error:
         diag_lines.append(f"== scenario error ==\n{result.error}\n")
     if result.interrupted:
         diag_lines.append("== interrupted ==\nthe run was stopped before the scenario finished\n")
     paths["diagnosis"].write_text("\n".join(diag_lines))
-    paths["ladder"].write_text(ladder_svg(
-        [(f"{_step_of(result, s)}", s.journal) for s in sessions],
-        title=f"{result.scenario.firmware} TLS {result.scenario.tls_version} {result.scenario.suite}"))
+    sc = result.scenario
+    title = (f"{sc.firmware}, device-initiated" if sc.device is not None
+             else f"{sc.firmware} TLS {sc.tls_version} {sc.suite}")
+    paths["ladder"].write_text(ladder_svg([(f"{_step_of(result, s)}", s.journal) for s in sessions], title=title))
     result.artifacts = paths
     result.out_dir = out
     _write_atomically(paths["result"], json.dumps(result.to_dict(), indent=1) + "\n")
@@ -98,7 +100,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _step_of(result: Result, session) -> str:
-    for step in result.steps:
-        if session in step.sessions:
-            return step.step.describe()
+    for x in result.exchanges:
+        if session in x.sessions:
+            return x.describe()
     return "?"

@@ -1,5 +1,11 @@
 """Boot once, start many times: a firmware image is booted once per (image, platform, seed,
-backend) to the shell's `ready` line and snapshotted there; every scenario restores that snapshot.
+backend) and snapshotted; every scenario restores that snapshot.
+
+Where the snapshot is taken depends on the scenario's shape. A shell-driven image is booted to its
+shell's `ready` line (nothing it does before that depends on the scenario). A device-initiated
+image is snapshotted at reset, before its first instruction: it may send its first DHCP DISCOVER
+within milliseconds, and nothing it sends may go unanswered or unrecorded, so the scenario's host
+side is attached from the first cycle on.
 
 Scenarios boot with `fault_mode="firmware"`: a fault enters the firmware's own handler, as on the
 board (the reference image prints its crash dump), and the run ends with the machine's report -
@@ -18,7 +24,7 @@ from sim.backend import Backend
 from sim.backends import create_backend
 from sim.errors import ScenarioError
 from sim.frame_types import TxFrame
-from sim.platform import DEFAULT_REPL
+from sim.platform import DEFAULT_REPL, load_platform
 from sim.vtime import NS_PER_MS, NS_PER_S, cycles_to_ns, ns_to_cycles
 
 from .limits import Ending, WallLimit, describe_halt, run_until
@@ -49,19 +55,22 @@ class BootInterrupted(KeyboardInterrupt):
 
 
 class Router:
-    """A backend's callbacks are registered once, at boot; each scenario points them at itself."""
+    """A backend's callbacks are registered once, at boot; each scenario points them at itself.
+    `on_uart(name, data)` gets the output of every UART the boot registered."""
 
     def __init__(self) -> None:
         self.on_tx: Callable[[TxFrame], None] | None = None
-        self.on_uart: Callable[[bytes], None] | None = None
+        self.on_uart: Callable[[str, bytes], None] | None = None
 
     def tx(self, frame: TxFrame) -> None:
         if self.on_tx is not None:
             self.on_tx(frame)
 
-    def uart(self, data: bytes) -> None:
-        if self.on_uart is not None:
-            self.on_uart(data)
+    def uart_output(self, name: str) -> Callable[[bytes], None]:
+        def output(data: bytes) -> None:
+            if self.on_uart is not None:
+                self.on_uart(name, data)
+        return output
 
 
 @dataclass
@@ -69,9 +78,12 @@ class BootedMachine:
     backend: Backend
     snapshot: object
     router: Router
-    boot_transcript: bytes
+    boot_transcript: bytes          # what the console printed up to the snapshot
     boot_cycles: int
     boot_wall_s: float
+    uarts: tuple[str, ...] = (SHELL_UART,)     # the UARTs whose output reaches the router
+    at_reset: bool = False          # the snapshot is the reset state (device-initiated images)
+    boot_unmodelled: tuple = ()     # unmodelled hardware the boot touched (on_unmapped="warn")
 
 
 _BOOT_CACHE: dict[tuple, BootedMachine] = {}
@@ -99,9 +111,41 @@ def platform_file(repl: str | Path) -> Path:
     return path
 
 
+def platform_uarts(repl: str | Path) -> tuple[str, ...]:
+    """The names of the platform's UARTs (entries of a Renode `UART.*` type), in file order."""
+    spec = load_platform(platform_file(repl))
+    return tuple(e.name for e in spec.entries.values() if (e.type or "").startswith("UART."))
+
+
+def boot_at_reset(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1,
+                  backend: str = "builtin", cache: bool = True, fault_mode: str = "firmware",
+                  on_unmapped: str = "fault") -> BootedMachine:
+    """Load the image, reset, and snapshot before the first instruction, with every UART of the
+    platform and the Ethernet MAC reporting to the router (or reuse the cached one)."""
+    elf = resolve_firmware(firmware)
+    repl = platform_file(repl)
+    key = ("reset", backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped)
+    if cache and key in _BOOT_CACHE:
+        return _BOOT_CACHE[key]
+    started = time.monotonic()
+    uarts = platform_uarts(repl)
+    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode, on_unmapped=on_unmapped)
+    machine.load_elf(str(elf))
+    machine.reset()
+    router = Router()
+    for name in uarts:
+        machine.uart(name).on_output(router.uart_output(name))
+    machine.ethernet.on_transmit(router.tx)
+    booted = BootedMachine(machine, machine.snapshot(), router, b"", machine.cycles, time.monotonic() - started,
+                           uarts=uarts, at_reset=True)
+    if cache:
+        _BOOT_CACHE[key] = booted
+    return booted
+
+
 def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1, backend: str = "builtin",
          timeout_s: float = 10.0, max_wall_s: float = 120.0, cache: bool = True,
-         fault_mode: str = "firmware") -> BootedMachine:
+         fault_mode: str = "firmware", on_unmapped: str = "fault") -> BootedMachine:
     """Boot to `ready` (or reuse the cached boot of the same image, platform, seed and backend).
 
     Raises BootFailed (a ScenarioError) when a limit or a fault comes first, and BootInterrupted
@@ -110,19 +154,19 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
     require_positive_seconds(max_wall_s, "the wall-time limit")
     elf = resolve_firmware(firmware)
     repl = platform_file(repl)
-    key = (backend, _file_digest(elf), _file_digest(repl), seed, fault_mode)
+    key = (backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped)
     if cache and key in _BOOT_CACHE:
         return _BOOT_CACHE[key]
-    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode)
+    machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode, on_unmapped=on_unmapped)
     machine.load_elf(str(elf))
     machine.reset()
     router = Router()
     port = machine.uart(SHELL_UART)
-    port.on_output(router.uart)
+    port.on_output(router.uart_output(SHELL_UART))
     # Frames the firmware sends before `ready` (none expected: no traffic until a command) go nowhere.
     machine.ethernet.on_transmit(router.tx)
     lines = UartLines(machine)
-    router.on_uart = lines.feed
+    router.on_uart = lambda name, data: lines.feed(data)
     ready = lines.expect(READY, since=0, partial_line=True)
     wall = WallLimit(max_wall_s)
     try:
@@ -145,10 +189,20 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
             message = f"during boot: {describe_halt(machine, stop.result)}"
         raise BootFailed(f"{message}\n{lines.tail()}", bytes(lines.data), virtual_ns)
     booted = BootedMachine(machine, machine.snapshot(), router, bytes(port.transcript), machine.cycles,
-                           time.monotonic() - wall.started)
+                           time.monotonic() - wall.started,
+                           boot_unmodelled=tuple(getattr(machine, "unmodelled_accesses", list)()))
     if cache:
         _BOOT_CACHE[key] = booted
     return booted
+
+
+def boot_scenario(scenario) -> BootedMachine:
+    """The boot a scenario starts from: at reset for a device-initiated one, at `ready` otherwise."""
+    if scenario.device is not None:
+        return boot_at_reset(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend,
+                             on_unmapped=scenario.on_unmapped)
+    return boot(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend,
+                timeout_s=scenario.boot_timeout_s, max_wall_s=scenario.max_wall_s, on_unmapped=scenario.on_unmapped)
 
 
 def clear_boot_cache() -> None:

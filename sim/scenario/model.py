@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from sim.vtime import NS_PER_MS, NS_PER_S
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_DIR = PROJECT_ROOT / "build" / "firmware"
-VARIANTS = ("fixed", "seedbug")
+VARIANTS = ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug")
 EXPECTATIONS = ("ok", "bad_record_mac", "any")
 SEED_RANGE = range(0, 1 << 64)
+ON_UNMAPPED = ("fault", "warn")
 
 
 class InvalidScenario(SimError, ValueError):
@@ -78,6 +80,60 @@ class LinkFault:
     params: tuple = ()              # FaultRule keyword arguments as (name, value) pairs
 
 
+CONSOLE_AUTO = "auto"                # the first USART the image writes to
+CONSOLE_NONE = "none"                # no console: uart.log stays empty
+SYMBOL_NAME = re.compile(r"^[A-Za-z_.$][A-Za-z0-9_.$]*$")
+
+
+@dataclass(frozen=True)
+class DeviceInitiated:
+    """The device acts by itself: the scenario serves the network (DHCP, DNS, SNTP, the peer) and
+    waits for the device's own connections and requests until a stop condition.
+
+    `requests`: stop once that many HTTP requests were answered or failed; `until_uart`: once the
+    console prints a line containing the text; `until_symbol`: once the CPU reaches the function
+    (e.g. the image's own success or error handler). With none of them the run lasts the scenario's
+    `max_virtual_s` and ends normally. `expect` applies to every request that finished: `ok`
+    (answered 2xx), `bad_record_mac` (failed with that alert), `any`. `console`: the UART that
+    carries the image's log (a USART of the platform, `auto`, or `none`)."""
+
+    requests: int | None = None
+    until_uart: str | None = None
+    until_symbol: str | None = None
+    expect: str = "ok"
+    console: str = CONSOLE_AUTO
+    settle_s: float = 1.0           # after the stop: let closes, alerts and the log lines they cause through
+
+    def __post_init__(self) -> None:
+        if self.requests is not None and (isinstance(self.requests, bool) or not isinstance(self.requests, int)
+                                          or self.requests < 1):
+            raise InvalidScenario(f"the number of requests to wait for must be a whole number from 1 up, "
+                                  f"not {self.requests!r}")
+        if self.until_uart is not None and (not self.until_uart or "\n" in self.until_uart or "\r" in self.until_uart):
+            raise InvalidScenario(f"the UART text to stop at must be the text of one line (not empty), "
+                                  f"not {self.until_uart!r}")
+        if self.until_symbol is not None and not SYMBOL_NAME.match(self.until_symbol):
+            raise InvalidScenario(f"{self.until_symbol!r} is not a symbol name: give a function of the image, "
+                                  f"e.g. Error_Handler")
+        if self.expect not in EXPECTATIONS:
+            raise InvalidScenario(f"expect must be one of {', '.join(EXPECTATIONS)}, not {self.expect!r}")
+        if not self.console or any(c.isspace() for c in self.console):
+            raise InvalidScenario(f"the console must name a USART of the platform (e.g. usart2), "
+                                  f"'{CONSOLE_AUTO}' or '{CONSOLE_NONE}', not {self.console!r}")
+        require_positive_seconds(self.settle_s, "the settle time")
+
+    @property
+    def stop_conditions(self) -> list[str]:
+        out = []
+        if self.requests is not None:
+            out.append(f"{self.requests} request{'s' if self.requests != 1 else ''} answered or failed")
+        if self.until_uart is not None:
+            out.append(f"'{self.until_uart}' on the console")
+        if self.until_symbol is not None:
+            out.append(f"the CPU at {self.until_symbol}")
+        return out
+
+
 @dataclass(frozen=True)
 class Scenario:
     firmware: str = "fixed"                         # fixed | seedbug | path to an ELF
@@ -88,19 +144,33 @@ class Scenario:
     repl: Path = DEFAULT_REPL
     backend: str = "builtin"
     policy: object | None = None                    # sim.tls.policy.ServerPolicy; None = accept everything
+    network: object | None = None                   # sim.net.InternetConfig; None = its defaults
+    device: DeviceInitiated | None = None           # set: the device acts by itself (no shell, no steps)
     faults: tuple[LinkFault, ...] = ()
     max_virtual_s: float = 60.0
     max_wall_s: float = 300.0
     boot_timeout_s: float = 10.0                    # virtual seconds to reach `ready`
+    on_unmapped: str = "fault"                      # "warn": unmodelled hardware reads 0, is recorded
     step_timeout_s: float = 30.0                    # virtual seconds per step
 
     def __post_init__(self) -> None:
         require_seed(self.seed)
+        if self.on_unmapped not in ON_UNMAPPED:
+            raise InvalidScenario(f"on_unmapped must be one of {', '.join(ON_UNMAPPED)}, not {self.on_unmapped!r}")
+        if self.device is not None and self.steps:
+            raise InvalidScenario("a device-initiated scenario has no shell steps: the device makes its own "
+                                  "requests (give either steps or device, not both)")
         for name in ("max_virtual_s", "max_wall_s", "boot_timeout_s", "step_timeout_s"):
             require_positive_seconds(getattr(self, name), name)
 
     def firmware_path(self) -> Path:
         return resolve_firmware(self.firmware)
+
+
+def default_on_unmapped(firmware: str | Path) -> str:
+    """Our reference images run strict (an unmodelled access is a bug in them or in the platform);
+    a user's image goes on past hardware the platform does not model, and the report lists it."""
+    return "fault" if str(firmware) in VARIANTS else "warn"
 
 
 def resolve_firmware(firmware: str | Path) -> Path:
@@ -143,6 +213,9 @@ class StepResult:
     diagnosis: object | None = None                  # sim.tls.diagnosis.Diagnosis of the failing session
     virtual_ns: int = 0
     finished: bool = True                            # False: the run stopped before the step's status line
+
+    def describe(self) -> str:
+        return self.step.describe()
 
     @property
     def alerts_sent_by_peer(self) -> list[dict]:
@@ -196,11 +269,33 @@ class Result:
     stats: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False                        # stopped from outside (Ctrl-C, a Robot stop signal)
     failure: str | None = None                       # a check outside the steps failed (a Robot assertion)
+    connections: list = field(default_factory=list)  # device-initiated: ConnectionResult per TCP connection
+    unmodelled: list[dict] = field(default_factory=list)  # accesses to unmodelled hardware (on_unmapped="warn")
+    device: object | None = None                     # device-initiated: DeviceReport (console, stop, DHCP/DNS/SNTP)
+
+    @property
+    def requests(self) -> list:
+        """Device-initiated: every request that finished (answered or failed), in connection order."""
+        return [r for c in self.connections for r in c.requests]
 
     @property
     def passed(self) -> bool:
-        return (not self.interrupted and self.error is None and self.failure is None
-                and all(s.meets_expectation() for s in self.steps))
+        if self.interrupted or self.error is not None or self.failure is not None:
+            return False
+        if not all(s.meets_expectation() for s in self.steps):
+            return False
+        if self.scenario.device is not None:
+            requests = self.requests
+            if not all(r.meets_expectation() for r in requests):
+                return False
+            if self.scenario.device.expect == "bad_record_mac" and not requests:
+                return False                         # the failure it was to show never came
+        return True
+
+    @property
+    def exchanges(self) -> list:
+        """What carried TLS sessions, for the artifacts: the steps, or the device's connections."""
+        return list(self.steps) + [c for c in self.connections if c.sessions]
 
     @property
     def verdict(self) -> str:
@@ -217,10 +312,22 @@ class Result:
 
     @property
     def diagnosis(self):
-        return next((s.diagnosis for s in self.steps if s.diagnosis is not None), None)
+        return next((s.diagnosis for s in self.exchanges if s.diagnosis is not None), None)
 
     def summary(self) -> str:
         lines = []
+        if self.device is not None:
+            lines += self.device.summary_lines()
+        for c in self.connections:
+            tls = f", {c.tls_version} {c.suite}" if c.suite else ""
+            sni = f", SNI {c.sni}" if c.sni else ""
+            lines.append(f"{c.describe()}: {c.outcome}{sni}{tls}")
+            for r in c.requests + ([c.unfinished] if c.unfinished is not None else []):
+                mark = "ok " if r.meets_expectation() else ("   " if not r.finished else "BAD")
+                detail = f"status {r.status}" if r.status is not None else (r.reason or "")
+                lines.append(f"  [{mark}] {r.describe():28} -> {r.outcome:15} ({detail}; expected {r.expect})")
+            if c.diagnosis is not None:
+                lines.append(f"      diagnosis: {c.diagnosis.summary}")
         for s in self.steps:
             mark = "ok " if s.meets_expectation() else "BAD"
             detail = f"status {s.status}" if s.ok else f"{s.error_where or '?'} {s.error_code or ''}".strip()
@@ -229,6 +336,14 @@ class Result:
             lines.append(f"[{mark}] {s.step.describe():28} -> {s.outcome:15} ({detail}; expected {s.step.expect})")
             if s.diagnosis is not None:
                 lines.append(f"      diagnosis: {s.diagnosis.summary}")
+        if self.unmodelled:
+            lines.append("unmodelled hardware the firmware touched (reads gave 0, writes were ignored):")
+            for u in self.unmodelled:
+                if u.get("address") is None:
+                    lines.append(f"  ... and {u['not_recorded']} more not recorded")
+                    continue
+                lines.append(f"  {u['address']} ({u['block'] or 'reserved'}) {u['access']} {u['count']}x "
+                             f"by {u['function'] or '?'}")
         if self.error:
             lines.append(f"error: {self.error}")
         if self.failure:
@@ -244,10 +359,15 @@ class Result:
         return {
             "verdict": self.verdict, "passed": self.passed, "error": self.error,
             "interrupted": self.interrupted, "failure": self.failure,
-            "scenario": {"firmware": sc.firmware, "backend": sc.backend, "seed": sc.seed, "tls_version": sc.tls_version,
-                         "suite": sc.suite, "steps": [dataclasses.asdict(s) for s in sc.steps]},
+            "scenario": {"firmware": sc.firmware, "backend": sc.backend, "seed": sc.seed, "on_unmapped": sc.on_unmapped,
+                         "tls_version": sc.tls_version,
+                         "suite": sc.suite, "steps": [dataclasses.asdict(s) for s in sc.steps],
+                         **({"device_initiated": dataclasses.asdict(sc.device)} if sc.device is not None else {})},
             "steps": [s.to_dict() for s in self.steps],
+            **({"device": self.device.to_dict() if self.device is not None else None,
+                "connections": [c.to_dict() for c in self.connections]} if sc.device is not None else {}),
             "virtual_ms": self.virtual_ns / NS_PER_MS, "wall_s": round(self.wall_s, 3),
             "speedup": round(self.speedup, 2), "instructions": self.instructions,
+            "unmodelled": self.unmodelled,
             "artifacts": {k: str(v) for k, v in self.artifacts.items()}, "stats": self.stats,
         }

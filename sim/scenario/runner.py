@@ -1,9 +1,10 @@
 """The runner core: one run of a booted firmware against the host side, in virtual time.
 
-`Runner` restores the boot snapshot, wires the machine's Ethernet to a `Link`, the host TCP/IP
-stack and the TLS/HTTP peer, and owns the virtual clock: it runs the machine in quanta that end
-at the next host event (a frame arriving, a TCP timer), so every frame reaches the firmware at its
-exact virtual arrival time; between quanta it moves the frames the firmware sent across the link
+`Runner` restores the boot snapshot, wires the machine's Ethernet to a `Link` and the virtual
+internet (`sim.net.VirtualInternet`: the router, DHCP, DNS, SNTP, and the TLS/HTTP peer on the TLS
+ports), and owns the virtual clock: it runs the machine in quanta that end at the next host event
+(a frame arriving, a TCP timer), so every frame reaches the firmware at its exact virtual arrival
+time; between quanta it moves the frames the firmware sent across the link
 and fires host timers. `advance(until, ...)` does that until a condition holds or a limit ends it
 - always with a message that says what was awaited and shows the last UART lines.
 
@@ -24,7 +25,7 @@ from sim.frame_types import TxFrame
 from sim.vtime import NS_PER_MS, NS_PER_S, EventQueue, cycles_to_ns, ns_to_cycles
 
 from .artifacts import write_artifacts
-from .boot import SHELL_UART, BootedMachine, boot
+from .boot import SHELL_UART, BootedMachine, boot_scenario
 from .limits import Ending, WallLimit, describe_halt, run_until
 from .locator import StreamLocator
 from .model import LinkFault, Result, Scenario, StepResult, require_positive_seconds
@@ -32,7 +33,6 @@ from .uart import UartLines
 
 DEVICE_IP = "192.0.2.10"
 PEER_IP = "192.0.2.1"
-PEER_MAC = bytes.fromhex("020000000001")
 PEER_PORT = 443
 TLS_SEND_SYMBOL = "fw_tls_send"        # the image's Mbed TLS send callback (BIO), when it has one
 
@@ -47,7 +47,7 @@ class Runner:
 
     def __init__(self, scenario: Scenario, out_dir: Path | None = None, *, booted: BootedMachine | None = None,
                  debugger=None, progress: Callable[[str], None] | None = None) -> None:
-        from sim.net.hoststack import HostStack
+        from sim.net.internet import VirtualInternet
         from sim.net.link import Link
         from sim.net.pcapng import PcapngWriter
         from sim.peer import PeerFactory
@@ -56,9 +56,7 @@ class Runner:
 
         self.scenario = scenario
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.booted = booted or boot(scenario.firmware, repl=scenario.repl, seed=scenario.seed,
-                                     backend=scenario.backend, timeout_s=scenario.boot_timeout_s,
-                                     max_wall_s=scenario.max_wall_s)
+        self.booted = booted or boot_scenario(scenario)
         self.machine = self.booted.backend
         self.machine.restore(self.booted.snapshot)
         self.debugger = debugger
@@ -74,27 +72,32 @@ class Runner:
         self.link = Link(self.queue, rng=rng.child("link"), capture=self.capture)
         for fault in scenario.faults:
             self.link.add_fault(fault.direction, _fault_rule(fault))
-        self.stack = HostStack(self.queue, mac=PEER_MAC, ip=PEER_IP, rng=rng.child("host"),
-                               transmit=self.link.from_host)
-        self.link.attach_host(self.stack.handle_frame)
-        self.link.attach_device(self.machine.ethernet.receive)
         self.policy = scenario.policy if scenario.policy is not None else ServerPolicy()
         self.peer = PeerFactory(self.policy, scenario.seed)
         self.sessions: list = []                       # every PeerSession of this run, in order
         self._sessions_by_step: list[list] = []
-        self.stack.listen(PEER_PORT, self._new_session)
+        # the device's whole world: router, DHCP, DNS, SNTP, the peer on the TLS ports, a sink elsewhere
+        self.net = VirtualInternet(self.queue, rng=rng.child("host"), transmit=self.link.from_host,
+                                   config=scenario.network, tls_application=self._new_session)
+        self.stack = self.net.stack
+        set_calendar = getattr(self.machine, "set_calendar", None)
+        if set_calendar is not None:                 # the RTC starts at the scenario's date, as SNTP does
+            set_calendar(self.net.clock.unix_ns(self.queue.now_ns))
+        self.link.attach_host(self.net.handle_frame)
+        self.link.attach_device(self.machine.ethernet.receive)
         self.locator = StreamLocator(self.link, self.machine.symbolize)
 
         self._pending_tx: list[TxFrame] = []
         self.uart = UartLines(self.machine, initial=self.booted.boot_transcript)
         self._line_start = len(self.uart.data)
         self._device_sent = bytearray()
-        self._send_call: tuple[int, int] | None = None
+        self._send_call: tuple[int, int, int] | None = None
         self._hooks: list[int] = []
+        self.has_send_hook = False                       # the image has fw_tls_send, and it is hooked
         self.unfinished_step: StepResult | None = None   # the step a stop cut short, for finish()
         self.result: Result | None = None                # set by finish()
         self.booted.router.on_tx = self._pending_tx.append
-        self.booted.router.on_uart = self.uart.feed
+        self.booted.router.on_uart = self._uart_output
         self._install_send_hook()
         self.started_wall = time.monotonic()
         self.wall = WallLimit(scenario.max_wall_s, paused=self._halted_wall_s)
@@ -118,18 +121,20 @@ class Runner:
             address = self.machine.symbol_address(TLS_SEND_SYMBOL)
         except (KeyError, BackendError, LookupError):
             return          # a user ELF without our symbol: the diagnosis works without it
+        self.has_send_hook = True
 
         def on_return(ctx) -> None:
             if self._send_call is None:
                 return
-            buf, length = self._send_call
+            context, buf, length = self._send_call
             self._send_call = None
             accepted = _signed32(self.machine.read_register("r0"))
             if accepted > 0:
-                self._device_sent.extend(self.machine.read_memory(buf, min(accepted, length)))
+                self._tls_sent(context, self.machine.read_memory(buf, min(accepted, length)))
 
         def on_entry(ctx) -> None:
-            self._send_call = (self.machine.read_register("r1"), self.machine.read_register("r2"))
+            self._send_call = (self.machine.read_register("r0"), self.machine.read_register("r1"),
+                               self.machine.read_register("r2"))
             lr = self.machine.read_register("lr") & ~1
             if lr not in self._return_hooks:
                 self._return_hooks.add(lr)
@@ -137,6 +142,10 @@ class Runner:
 
         self._return_hooks: set[int] = set()
         self._hooks.append(self.machine.hook(address, on_entry))
+
+    def _tls_sent(self, context: int, data: bytes) -> None:
+        """Bytes the TLS layer handed to TCP through the send callback with context `context`."""
+        self._device_sent.extend(data)
 
     def _remove_hooks(self) -> None:
         for handle in self._hooks:
@@ -220,6 +229,11 @@ class Runner:
         self.advance(quiet, "the link to quiesce", end + 1)
 
     # --- the UART ---------------------------------------------------------------------------------
+    def _uart_output(self, name: str, data: bytes) -> None:
+        """Output of a UART the boot registered: the shell's is the console."""
+        if name == SHELL_UART:
+            self.uart.feed(data)
+
     def uart_text(self) -> str:
         return self.uart.text()
 
@@ -285,14 +299,28 @@ class Runner:
             wall_s=time.monotonic() - self.started_wall,
             instructions=self.machine.stats.get("instructions", 0) - self.start_instructions,
             out_dir=self.out_dir, error=error, interrupted=interrupted, failure=failure,
+            unmodelled=_merge_unmodelled(self.booted.boot_unmodelled,
+                                         getattr(self.machine, "unmodelled_accesses", list)()),
             stats={**{f"link_{k}": v for k, v in self.link.stats.items()},
                    **{f"host_{k}": v for k, v in self.stack.stats.items()},
+                   **{f"net_{k}": v for k, v in self.net.all_stats().items()},
                    **{f"machine_{k}": v for k, v in self.machine.stats.items()}},
         )
+        self._complete(result)
         if self.out_dir is not None:
             write_artifacts(result, self.out_dir, capture=self.capture, keylog=self.keylog())
         self.result = result
         return result
+
+    def _complete(self, result: Result) -> None:
+        """What a subclass adds to the Result before the artifacts are written."""
+
+    def _finish_quietly(self, steps: list[StepResult], error: str | None = None, *, interrupted: bool = False) -> None:
+        """finish() on the way out of an exception: a second failure must not hide the first."""
+        try:
+            self.finish(steps, error, interrupted=interrupted)
+        except Exception:
+            pass
 
     def keylog(self) -> str:
         """NSS key log lines of every TLS session of this run."""
@@ -303,6 +331,21 @@ def _fault_rule(fault: LinkFault):
     from sim.net.faults import FaultRule
 
     return FaultRule(kind=fault.kind, **dict(fault.params))
+
+
+def _merge_unmodelled(*records) -> list[dict]:
+    """The boot's and the run's records of unmodelled accesses as one (counts added)."""
+    merged: dict[tuple, dict] = {}
+    for record in records:
+        for entry in record:
+            key = (entry.get("address"), entry.get("access"), entry.get("function"))
+            if key in merged:
+                for counter in ("count", "not_recorded"):
+                    if counter in entry:
+                        merged[key][counter] = merged[key].get(counter, 0) + entry[counter]
+            else:
+                merged[key] = dict(entry)
+    return list(merged.values())
 
 
 def _signed32(value: int) -> int:

@@ -87,13 +87,3 @@ class ScenarioRunner(Runner):
             raise
         return self.finish(steps)
 
-    def _finish_quietly(self, steps: list[StepResult], error: str | None = None, *, interrupted: bool = False) -> None:
-        """finish() on the way out of an exception: a second failure must not hide the first."""
-        try:
-            self.finish(steps, error, interrupted=interrupted)
-        except Exception:
-            pass
-
-
-def run_scenario(scenario, out_dir=None, **kwargs) -> Result:
-    return ScenarioRunner(scenario, out_dir, **kwargs).run()

@@ -11,7 +11,8 @@ negotiation what the server picks from a ClientHello (version, suite, group, sig
 sessions    session-ID cache for resumption
 states      the server's states and its transition table
 trace       the events the server emits for observers (records, checks, alerts, transitions)
-server      TlsServer: the state machine (bytes in, bytes and events out)
+server      TlsServer: the state machine (bytes in, bytes and events out); presents the chain
+            chosen per ClientHello from an identity source
 journal     the record journal (JSON and text), an observer of the trace, with bounded memory
 mistakes    known client record-protection mistakes, tried when a MAC or tag fails (an observer)
 diagnosis   diagnose(journal, device_sent=..., locate=...): what went wrong and where

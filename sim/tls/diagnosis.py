@@ -280,8 +280,46 @@ def _resync(sent: bytes, recv: bytes, start: int) -> int | None:
     return None
 
 
-def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
-    """What happened at the first difference d: shift (bytes inserted/lost), overwrite, or garbage."""
+def _earliest_insertion(sent: bytes, recv: bytes, d: int, k: int) -> int:
+    """The earliest point where k inserted bytes can begin, given the first differing byte d: going
+    back from d while the bytes before d also fit the displaced alignment (recv[x + k] == sent[x])."""
+    r = d
+    while r > max(0, d - k + 1) and recv[r - 1 + k] == sent[r - 1]:
+        r -= 1
+    return r
+
+
+def _insertion_starts(sent: bytes, recv: bytes, firsts: list[int], locate) -> dict[int, int]:
+    """For regions whose inserted bytes may begin before their first differing byte (a stale byte
+    equal to the one it displaced), the start that puts them at the frame offset most regions share:
+    a systematic defect inserts at the same place in every frame, and by chance alone a stale byte
+    matches only now and then. {first differing byte: insertion start}, for the regions moved."""
+    from collections import Counter
+
+    if locate is None:
+        return {}
+    options: dict[int, dict[int, int]] = {}           # first -> {frame offset: start}
+    for d in firsts:
+        pattern = _pattern(sent, recv, d)
+        lo, hi = pattern.get("start_candidates", (d, d))
+        found = {}
+        for candidate in range(lo, hi + 1):
+            loc = _locate(locate, candidate)
+            if loc is not None and loc.frame_offset is not None:
+                found.setdefault(loc.frame_offset, candidate)
+        options[d] = found
+    votes = Counter(offset for found in options.values() for offset in found)
+    if not votes:
+        return {}
+    best = max(votes.values())
+    common = min(offset for offset, n in votes.items() if n == best)
+    return {d: found[common] for d, found in options.items() if common in found and found[common] != d}
+
+
+def _pattern(sent: bytes, recv: bytes, d: int, start: int | None = None) -> dict:
+    """What happened at the first difference d: shift (bytes inserted/lost), overwrite, or garbage.
+    `start` (inserted bytes only): where the insertion begins, when it is known to lie before d (see
+    _insertion_starts)."""
     best = None
     for k in range(1, MAX_SHIFT + 1):
         # k bytes inserted: recv[d + k + j] == sent[d + j]
@@ -296,14 +334,20 @@ def _pattern(sent: bytes, recv: bytes, d: int) -> dict:
     if best is not None:
         kind, k, run = best
         if kind == "inserted":
-            # (a stale byte can equal the intended one by chance; then the run really starts a byte or
-            # two earlier, but the data cannot tell: report from the first differing byte)
-            start = d + k
-            region = d
+            # a stale byte can equal the intended byte it displaced; then the insertion begins before
+            # the first differing byte d: anywhere from the earliest consistent point to d
+            earliest = _earliest_insertion(sent, recv, d, k)
+            region = d if start is None or not earliest <= start <= d else start
+            if region != d:
+                run = _align_run(recv, region + k, sent, region)
+            start = region + k
+            if resync is not None and start < resync < start + run:
+                run = resync - start           # past the realignment the two alignments agree by chance
             inserted = recv[region:start]
             shifted_end = start + run          # in recv coordinates
             out = {"kind": "shift", "shift": k, "start": region, "inserted_bytes": inserted.hex(),
-                   "shifted_length": run, "shift_start": start, "shift_end": shifted_end}
+                   "shifted_length": run, "shift_start": start, "shift_end": shifted_end,
+                   "start_candidates": [earliest, d]}
             if len(set(inserted)) == 1:
                 out["inserted_uniform"] = f"0x{inserted[0]:02x}"   # zeros etc.: too common to trace
             else:
@@ -378,6 +422,14 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate,
             lines.append("The bytes arrived exactly as the device's TLS layer sent them: the transport is not at fault; "
                          "the record was already wrong when the TLS layer produced it.")
         return out, None
+    firsts = _region_firsts(sent, recv, first)
+    starts = _insertion_starts(sent, recv, firsts, locate)
+    if first in starts:
+        # the first inserted byte(s) equal the bytes they displaced: the change begins before the
+        # first differing byte, where the other regions' changes begin in their frames
+        out["first_differing_offset"] = first
+        first = starts[first]
+        out["first_offset"] = first
     records = _frame(sent)
     k, (rec_off, rec_len) = next(((i, r) for i, r in enumerate(records) if r[0] <= first < r[0] + r[1]),
                                  (len(records), (first, 0)))
@@ -395,7 +447,7 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate,
             out["location"] = location.to_dict() if location is not None else {}
         except Exception as exc:  # the runner's locate is best effort; say why it is missing
             out["location_error"] = f"{type(exc).__name__}: {exc}"
-    pattern = _pattern(sent, recv, first)
+    pattern = _pattern(sent, recv, out.get("first_differing_offset", first), start=first)
     out["pattern"] = pattern
     out["pattern_summary"] = pattern["summary"]
     rec_name = f"journal record #{journal_record.index}" if journal_record is not None else f"client record {k}"
@@ -404,6 +456,11 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate,
                  f"({first - rec_off - RECORD_HEADER_LEN} into the fragment; {out['record_part']}).")
     if location is not None:
         lines.append("  travelled in: " + _location_text(location))
+    if "first_differing_offset" in out:
+        lines.append(f"  the first {out['first_differing_offset'] - first} inserted byte(s) equal the intended "
+                     f"byte(s) they displaced, so the first differing byte is at stream offset "
+                     f"{out['first_differing_offset']}; the change begins here, where the other regions begin in "
+                     "their frames.")
     lines.append(f"  sent     {sent[first:first + 24].hex()}")
     lines.append(f"  received {recv[first:first + 24].hex()}")
     lines.append(f"  pattern: {pattern['text']}.")
@@ -421,7 +478,7 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate,
         loc = _locate(locate, pattern["resync_offset"])
         if loc is not None:
             lines.append(f"  realigned at stream offset {pattern['resync_offset']}: " + _location_text(loc))
-    located = _regions(sent, recv, first, locate)
+    located = _regions(sent, recv, firsts, starts, locate)
     regions = [region for region, _ in located]
     out["regions"] = regions
     if len(regions) > 1:
@@ -437,12 +494,25 @@ def _compare(journal: Journal, sent: bytes, recv: bytes, locate,
     return out, location
 
 
-def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[tuple[dict, StreamLocation | None]]:
-    """Each differing region (JSON-shaped) with where its first byte travelled."""
+def _region_firsts(sent: bytes, recv: bytes, first: int) -> list[int]:
+    """The first differing byte of each differing region (at most MAX_REGIONS)."""
     n = min(len(sent), len(recv))
-    regions, d = [], first
-    while d is not None and d < n and len(regions) < MAX_REGIONS:
-        pattern = _pattern(sent, recv, d)
+    firsts, d = [], first
+    while d is not None and d < n and len(firsts) < MAX_REGIONS:
+        firsts.append(d)
+        resync = _pattern(sent, recv, d).get("resync_offset")
+        if resync is None:
+            break
+        d = _next_difference(sent, recv, resync)
+    return firsts
+
+
+def _regions(sent: bytes, recv: bytes, firsts: list[int], starts: dict[int, int],
+             locate) -> list[tuple[dict, StreamLocation | None]]:
+    """Each differing region (JSON-shaped) with where its first byte travelled."""
+    regions = []
+    for d in firsts:
+        pattern = _pattern(sent, recv, d, start=starts.get(d))
         start = pattern["start"]
         region = {"offset": start, "kind": pattern["kind"], "summary": pattern["summary"]}
         loc = None
@@ -453,10 +523,6 @@ def _regions(sent: bytes, recv: bytes, first: int, locate) -> list[tuple[dict, S
             except Exception:
                 pass
         regions.append((region, loc))
-        resync = pattern.get("resync_offset")
-        if resync is None:
-            break
-        d = _next_difference(sent, recv, resync)
     return regions
 
 

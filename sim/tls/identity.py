@@ -151,6 +151,7 @@ class ServerIdentity:
             "leaf_key": key_description(self.key),
             "subject_alt_names": names,
             "issuer": self.leaf.issuer.rfc4514_string(),
+            "issuer_label": self.issuer_label or name_text(self.leaf.issuer),
             "chain": [{"subject": c.subject.rfc4514_string(), "key": key_description(c.public_key()),
                        "signature": signature_name(tls_signature_of(c)),
                        "sha256": c.fingerprint(hashes.SHA256()).hex()} for c in self.chain],
@@ -177,6 +178,23 @@ class FixedIdentities:
     def describe(self) -> dict:
         return {"mode": self.identities[0].source if self.identities else "none",
                 "identities": [i.describe() for i in self.identities]}
+
+
+class PkiChains:
+    """The two fixed chains of a `TestPki`-shaped object (`server_chain(kind)`, `server_key(kind)`):
+    the peer's identity before per-name leaves, for callers that still hand the server a `pki`.
+    The chains are asked for when a ClientHello needs them, not before."""
+
+    def __init__(self, pki, source: str = "test-pki") -> None:
+        self.pki = pki
+        self.source = source
+
+    def candidates(self, host: str) -> list[ServerIdentity]:
+        return [ServerIdentity(tuple(self.pki.server_chain(kind)), self.pki.server_key(kind), self.source)
+                for kind in ("rsa", "ecdsa")]
+
+    def describe(self) -> dict:
+        return {"mode": self.source, "fixed_chains": ["rsa", "ecdsa"]}
 
 
 @dataclass(frozen=True)

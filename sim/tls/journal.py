@@ -155,6 +155,7 @@ class Journal:
         trace.FatalAlertSent: "_on_fatal_alert_sent",
         trace.ClientHelloParsed: "_on_client_hello",
         trace.VersionChosen: "_on_version",
+        trace.IdentityChosen: "_on_identity",
         trace.SessionNegotiated: "_on_session",
         trace.HandshakeFinished: "_on_handshake_finished",
     }
@@ -297,6 +298,11 @@ class Journal:
         self.info["server_random"] = e.server_random.hex()
         self.info["version"] = e.version
 
+    def _on_identity(self, e: trace.IdentityChosen) -> None:
+        self.info["identity"] = dict(e.identity)
+        self.event("identity", e.why, source=e.identity.get("source"), leaf_kind=e.identity.get("kind"),
+                   host=e.identity.get("host"), fits=e.identity.get("fits"))
+
     def _on_session(self, e: trace.SessionNegotiated) -> None:
         info = self.info
         info["suite"] = e.suite
@@ -427,12 +433,19 @@ class Journal:
             out.append(f"server_random {i['server_random']}")
         if "session_id" in i:
             out.append(f"session_id {i['session_id']}")
+        identity = i.get("identity")
+        if identity:
+            leaf = identity["chain"][0]
+            out.append(f"identity: {identity['leaf_key']} leaf for {identity['host']} "
+                       f"[{', '.join(identity['subject_alt_names'])}] under {identity['issuer_label']!r} "
+                       f"({identity['source']}; chain of {len(identity['chain'])}, leaf sha256 {leaf['sha256'][:16]})")
         p = i.get("policy")
         if p:
             out.append(f"policy: {', '.join(p['versions'])}; {len(p['suites'])} suites; groups {', '.join(p['groups'])}; "
                        f"EtM {'on' if p['encrypt_then_mac'] else 'off'}, EMS {'on' if p['extended_master_secret'] else 'off'}, "
                        f"truncated_hmac {'on' + (' (PolarSSL key layout)' if p['truncated_hmac_compat'] else '') if p['truncated_hmac'] else 'off'}, "
-                       f"record size {p['record_size']}, {p['cert'].upper()} certificate")
+                       f"record size {p['record_size']}, "
+                       + ("RSA or ECDSA certificate" if p["cert"] == "any" else f"{p['cert'].upper()} certificate"))
         if i.get("ignored_after_close"):
             out.append(f"{i['ignored_after_close']} bytes arrived after the connection was over (not processed)")
         return out

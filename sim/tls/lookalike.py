@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,13 +33,13 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from sim.errors import SimError
 from sim.seed import SeededRandom
 from sim.tls.certs import EC_CURVE_ORDERS, deterministic_ec_key, seeded_rsa_key
 from sim.tls.identity import PrivateKey, key_description
+from sim.tls.x509_compat import load_der_certificate
 
 MAX_SERIAL_OCTETS = 20          # RFC 5280 §4.1.2.2
 _ECDSA_REDRAWS = 64             # per serial length; a given DER signature length has >= 20 % odds
@@ -141,16 +140,6 @@ def make_lookalike(original_der: bytes, *, seed: str, key_factory: KeyFactory | 
     raise LookalikeError(f"{who}: no serial number of 1 to {MAX_SERIAL_OCTETS} octets gives a "
                          f"{target}-byte certificate with a new {key_description(key)} key; the original's "
                          f"other fields leave no room (substitute it by hand or serve a chain it trusts)")
-
-
-def load_der_certificate(data: bytes) -> x509.Certificate:
-    """cryptography's parser, quiet about NULL parameters in an ECDSA AlgorithmIdentifier: they are
-    invalid (RFC 5758 §3.2) but Mbed TLS parses them and its own test-ca2 carries them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        cert = x509.load_der_x509_certificate(data)
-        _ = cert.signature_algorithm_oid, cert.signature_hash_algorithm     # the warning comes on first use
-        return cert
 
 
 def _seeded_key_factory(seed: str, tag: str, who: str) -> KeyFactory:

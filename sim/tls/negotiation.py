@@ -45,9 +45,11 @@ def choose_version(policy: ServerPolicy, hello: msg.ClientHello) -> int:
                        f"{version_name(policy.min_version)}")
     return allowed[-1]
 
-def choose_suite(policy: ServerPolicy, hello: msg.ClientHello,
-                 version: int) -> tuple[CipherSuite, NamedGroup | None, tuple[int, int] | None]:
-    """The suite, ECDHE group and TLS 1.2 signature algorithm for this ClientHello, or handshake_failure."""
+def choose_suite(policy: ServerPolicy, hello: msg.ClientHello, version: int, cert_kind: str | None = None,
+                 ) -> tuple[CipherSuite, NamedGroup | None, tuple[int, int] | None]:
+    """The suite, ECDHE group and TLS 1.2 signature algorithm for this ClientHello, or handshake_failure.
+    `cert_kind` ('rsa' / 'ecdsa') is the key type of the chain the server presents: only suites that
+    chain can authenticate are candidates (RFC 5246 §7.4.2, RFC 8422 §5.3)."""
     offered = set(hello.cipher_suites)
     groups = hello.supported_groups()
     point_formats = hello.point_formats()
@@ -57,8 +59,12 @@ def choose_suite(policy: ServerPolicy, hello: msg.ClientHello,
         order = {code: i for i, code in enumerate(hello.cipher_suites)}
         candidates.sort(key=lambda s: order.get(s.code, 1 << 20))
     why = []
+    other_kind = [s.mbedtls for s in candidates if s.code in offered and cert_kind not in (None, s.cert_kind)]
+    if other_kind:
+        why.append(f"the server presents an {cert_kind.upper()} certificate, and {len(other_kind)} offered "
+                   f"suite(s) need the other kind (first {other_kind[0]})")
     for suite in candidates:
-        if suite.code not in offered:
+        if suite.code not in offered or cert_kind not in (None, suite.cert_kind):
             continue
         if not suite.allows(version):
             why.append(f"{suite.mbedtls} needs {version_name(suite.min_version)}")

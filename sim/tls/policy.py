@@ -1,6 +1,8 @@
 """What the peer accepts, per scenario: versions, suites, groups, extensions, record size, cert kind.
 
-A test imitates a picky production server by narrowing these. Suites may be named in Mbed TLS form
+A test imitates a picky production server by narrowing these. `cert` limits the server
+certificate's key type: "any" (the default) lets the peer choose an RSA or an ECDSA chain per
+ClientHello (`sim.tls.identity.choose_identity`), "rsa" or "ecdsa" serves only that kind. Suites may be named in Mbed TLS form
 (`TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256`) or IANA form (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`);
 an unknown name is an error listing the known ones.
 """
@@ -15,12 +17,13 @@ from sim.tls.protocol import MAX_PLAINTEXT, SUPPORTED_VERSIONS, parse_version, v
 from sim.tls.suites import ALL_SUITES, CipherSuite, suite_by_name
 
 DEFAULT_GROUPS = ("secp256r1", "secp384r1", "x25519", "secp521r1")
+CERT_KINDS = ("any", "rsa", "ecdsa")
 
 
 @dataclass(frozen=True)
 class ServerPolicy:
     versions: tuple = ("1.0", "1.1", "1.2")
-    suites: tuple = ()                       # empty = every suite the certificate allows, server order
+    suites: tuple = ()                       # empty = every suite `cert` allows, server order
     groups: tuple = DEFAULT_GROUPS
     encrypt_then_mac: bool = True            # RFC 7366
     extended_master_secret: bool = True      # RFC 7627
@@ -35,7 +38,7 @@ class ServerPolicy:
     prefer_client_order: bool = False
     record_size: int = MAX_PLAINTEXT         # largest plaintext fragment the server sends
     split_tls10_records: bool = False        # 1/n-1 split of our own TLS 1.0 CBC app data
-    cert: str = "rsa"                        # "rsa" | "ecdsa"
+    cert: str = "any"                        # "any" | "rsa" | "ecdsa": the leaf key types the peer serves
     # normalised forms, filled in __post_init__
     version_codes: tuple = field(default=(), init=False, repr=False)
     suite_list: tuple = field(default=(), init=False, repr=False)
@@ -53,19 +56,19 @@ class ServerPolicy:
             codes.append(code)
         if not codes:
             raise ValueError("ServerPolicy.versions is empty: allow at least one of 1.0, 1.1, 1.2")
-        if self.cert not in ("rsa", "ecdsa"):
-            raise ValueError(f"ServerPolicy.cert must be 'rsa' or 'ecdsa', not {self.cert!r}")
+        if self.cert not in CERT_KINDS:
+            raise ValueError(f"ServerPolicy.cert must be 'any', 'rsa' or 'ecdsa', not {self.cert!r}")
         suites = self.suites
         if isinstance(suites, str):
             suites = (suites,)
         if suites:
             suite_list = tuple(s if isinstance(s, CipherSuite) else suite_by_name(s) for s in suites)
-            wrong = [s.mbedtls for s in suite_list if s.cert_kind != self.cert]
+            wrong = [s.mbedtls for s in suite_list if self.cert != "any" and s.cert_kind != self.cert]
             if wrong:
                 raise ValueError(f"suites {', '.join(wrong)} need a {'ECDSA' if self.cert == 'rsa' else 'RSA'} "
                                  f"certificate but the policy serves cert={self.cert!r}: change cert= or the suites")
         else:
-            suite_list = tuple(s for s in ALL_SUITES if s.cert_kind == self.cert)
+            suite_list = tuple(s for s in ALL_SUITES if self.cert in ("any", s.cert_kind))
         if not any(s.allows(max(codes)) for s in suite_list):
             raise ValueError(f"no policy suite is valid for {', '.join(version_name(c) for c in codes)} "
                              "(GCM and SHA-256/384 suites need TLS 1.2)")

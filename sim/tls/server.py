@@ -13,21 +13,28 @@ the client-mistake search observe them, and `server.subscribe()` adds further ob
 randomness (server random, session IDs, ECDHE keys, CBC IVs, the RSA premaster fallback) comes
 from the `SeededRandom` given, so the same seed and the same client bytes give the same server
 bytes.
+
+The chain the server presents is chosen per ClientHello from an identity source
+(`sim.tls.identity`): by default per-name leaves under the test PKI's RSA and P-256 roots, valid
+at `date` (`sim.tls.sni_leaves`), named for the client's SNI or, without one, for `address` (the
+address the client connected to). The choice and its reason are a trace event (`IdentityChosen`),
+and the suite choice is limited to suites the chosen chain's key can serve.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from sim.seed import SeededRandom
 from sim.tls import messages as msg
 from sim.tls import negotiation, prf, trace
-from sim.tls.certs import TestPki, generate_test_pki
+from sim.tls.certs import SERVER_IP
 from sim.tls.groups import EphemeralKey, NamedGroup
+from sim.tls.identity import HelloFacts, IdentityChoice, IdentityError, IdentitySource, PkiChains, choose_identity
 from sim.tls.journal import DEFAULT_LIMITS, Journal, JournalLimits
 from sim.tls.keylog import keylog_line
 from sim.tls.mistakes import ReadContext, search_on_failure
@@ -38,6 +45,7 @@ from sim.tls.protocol import (
     alert_name, content_type_name, extension_name, version_name)
 from sim.tls.records import Check, CipherState, KeyMaterial, RawRecord, RecordFramer, slice_key_block
 from sim.tls.sessions import CachedSession, SessionCache
+from sim.tls.sni_leaves import DEFAULT_DATE, shared_default_identities
 from sim.tls.states import ENDINGS, TRANSITIONS, Ending, Received, State, accepted_in
 from sim.tls.suites import CipherSuite, suite_name
 
@@ -92,11 +100,23 @@ class TlsServer:
     }
 
     def __init__(self, policy: ServerPolicy | None = None, rng: SeededRandom | None = None, *,
-                 pki: TestPki | None = None, sessions: SessionCache | None = None, name: str = "session",
-                 journal_limits: JournalLimits = DEFAULT_LIMITS, observers: tuple = ()) -> None:
+                 identities: IdentitySource | None = None, date: datetime | None = None,
+                 address: str = SERVER_IP, pki=None, sessions: SessionCache | None = None,
+                 name: str = "session", journal_limits: JournalLimits = DEFAULT_LIMITS,
+                 observers: tuple = ()) -> None:
+        """`identities`: where the chain comes from (default: per-name leaves under the test roots,
+        valid at `date`, default the virtual calendar's default date); `address`: the server
+        address the client connected to, named by the leaf when the client sends no SNI (a
+        connection may set `server_address` before the ClientHello arrives). `pki`: an older
+        surface, any object with `server_chain(kind)` and `server_key(kind)` (a `TestPki`), whose
+        two fixed chains are then the candidates."""
         self.policy = policy or ServerPolicy()
         self._rng = rng or SeededRandom(1, "tls-server")
-        self._pki = pki or generate_test_pki()
+        if identities is None:
+            identities = PkiChains(pki) if pki is not None else shared_default_identities(date or DEFAULT_DATE)
+        self.identities = identities
+        self.server_address = address
+        self.identity: IdentityChoice | None = None      # the chain presented in the full handshake
         self._sessions = sessions
         self._trace = trace.Trace()
         self._emit = self._trace.emit
@@ -509,7 +529,8 @@ class TlsServer:
             self._resume(hello, cached, secure_reneg)
             return Received.CLIENT_HELLO_RESUMING
 
-        suite, group, sig_alg = negotiation.choose_suite(self.policy, hello, version)
+        identity = self._choose_identity(hello, version)
+        suite, group, sig_alg = negotiation.choose_suite(self.policy, hello, version, identity.kind)
         self.suite, self._group = suite, group
         self._ems = ems
         self._etm = suite.mode == "cbc" and self.policy.encrypt_then_mac and hello.has(ExtensionType.ENCRYPT_THEN_MAC)
@@ -520,17 +541,29 @@ class TlsServer:
 
         extensions = self._server_extensions(hello, secure_reneg, full=True)
         flight = [msg.server_hello(version, self._server_random, self._session_id, suite.code, extensions),
-                  msg.certificate([c.public_bytes(serialization.Encoding.DER)
-                                   for c in self._pki.server_chain(self.policy.cert)])]
+                  msg.certificate(identity.identity.chain_der())]
         if suite.is_ecdhe:
             self._ephemeral = EphemeralKey(group, self._rng.child("ecdhe"))
             params = msg.ecdhe_params(group.code, self._ephemeral.public_bytes)
-            signature = negotiation.sign(self._pki.server_key(self.policy.cert), hello.random + self._server_random + params,
-                                         version, sig_alg)
+            signature = negotiation.sign(identity.key, hello.random + self._server_random + params, version, sig_alg)
             flight.append(msg.server_key_exchange(params, signature, sig_alg if version >= TLS1_2 else None))
         flight.append(msg.server_hello_done())
         self._send_handshake(flight)
         return Received.CLIENT_HELLO
+
+    def _choose_identity(self, hello: msg.ClientHello, version: int) -> IdentityChoice:
+        """The chain for this client (sim.tls.identity), announced to the observers before the suite
+        choice, so a refusal that follows is journaled with the chain it was judged against."""
+        facts = HelloFacts.from_client_hello(hello, version)
+        try:
+            choice = choose_identity(facts, self.identities, address=self.server_address,
+                                     suites=self.policy.suite_list, groups=tuple(g.code for g in self.policy.group_list),
+                                     prefer="ecdsa" if self.policy.cert == "ecdsa" else "rsa")
+        except IdentityError as exc:
+            raise TlsAlert(AlertDescription.INTERNAL_ERROR, f"no certificate to present: {exc}") from None
+        self.identity = choice
+        self._emit(trace.IdentityChosen(choice.describe(), choice.why))
+        return choice
 
     def _server_extensions(self, hello: msg.ClientHello, secure_reneg: bool, full: bool) -> list[bytes]:
         ext = []
@@ -576,7 +609,7 @@ class TlsServer:
     def _on_client_key_exchange(self, message: msg.HandshakeMessage, events: list) -> None:
         hello = self._client_hello
         if self.suite.key_exchange == "RSA":
-            key = self._pki.server_key("rsa")
+            key = self.identity.key          # an RSA suite is only chosen for an RSA leaf
             # RFC 5246 §7.4.7.1: prepare the substitute first, then never branch visibly on the outcome
             substitute = hello.client_version.to_bytes(2, "big") + self._rng.child("rsa-premaster").bytes(46)
             encrypted = msg.parse_rsa_client_key_exchange(message.body, key.key_size // 8)

@@ -4,12 +4,15 @@ A client that checks the host name (`mbedtls_ssl_set_hostname`) accepts a leaf o
 in its subjectAltName equals the name it asked for (RFC 6125 §6.4; mbedtls/library/x509_crt.c
 `x509_crt_verify_name`), so the peer issues one leaf per name the client sends in SNI, or for the
 server address when there is no SNI. A leaf is deterministic (same seed, issuer, name, key type
-and scenario date give the same bytes) and valid at the scenario date; leaves are cached in
-memory, a bounded number per source.
+and scenario date give the same bytes) and valid from a week before the scenario date to the end
+of its issuer's validity (at least a year after the scenario date), so a device whose clock reads
+the scenario date accepts it, and so does a client on a real socket at any later date while the
+root is valid; leaves are cached in memory, a bounded number per source.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,9 +28,13 @@ from sim.tls.certs import DEFAULT_PKI_SEED, generate_test_pki
 from sim.tls.identity import IdentityError, PrivateKey, ServerIdentity, key_kind, name_text
 
 LEAF_CACHE_SIZE = 64
-# a leaf is valid from a week before the scenario date to a year after it
+# The scenario date when none is given: the virtual calendar's default (sim.net's CalendarClock
+# starts there; a test keeps the two equal). The test roots are valid from 2020-01-01, so a date
+# before that gives leaves under roots a device cannot accept yet.
+DEFAULT_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+# a leaf is valid from a week before the scenario date to its issuer's end, and at least a year
 _BEFORE = timedelta(days=7)
-_AFTER = timedelta(days=365)
+_AT_LEAST = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,13 @@ class SniLeaves:
                       for i in self.issuers],
             "leaf_keys": sorted(self.leaf_keys),
             "scenario_date": self.at.isoformat().replace("+00:00", "Z"),
+            "leaves_valid_from": self.valid_from.isoformat().replace("+00:00", "Z"),
         }
+
+    @property
+    def valid_from(self) -> datetime:
+        """notBefore of every leaf: midnight a week before the scenario date."""
+        return self.at.replace(hour=0, minute=0, second=0) - _BEFORE
 
     def _issue(self, host: str, kind: str, issuer: Issuer) -> x509.Certificate:
         san = subject_alt_names(host)
@@ -105,7 +118,8 @@ class SniLeaves:
         subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tls-fw-sim")]
         if len(host) <= 64:                                              # ub-common-name (RFC 5280 App. A)
             subject.append(x509.NameAttribute(NameOID.COMMON_NAME, host))
-        start = self.at.replace(hour=0, minute=0, second=0) - _BEFORE
+        start = self.valid_from
+        end = max(issuer.cert.not_valid_after_utc, start + _BEFORE + _AT_LEAST)
         usage = dict(digital_signature=True, content_commitment=False, key_encipherment=kind == "rsa",
                      data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
                      encipher_only=False, decipher_only=False)
@@ -114,7 +128,7 @@ class SniLeaves:
             .subject_name(x509.Name(subject)).issuer_name(issuer.cert.subject)
             .public_key(key.public_key())
             .serial_number(serial)
-            .not_valid_before(start).not_valid_after(start + _BEFORE + _AFTER)
+            .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(**usage), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -148,7 +162,7 @@ def _authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())
 
 
-def default_identities(at: datetime, pki_seed: str = DEFAULT_PKI_SEED) -> SniLeaves:
+def default_identities(at: datetime = DEFAULT_DATE, pki_seed: str = DEFAULT_PKI_SEED) -> SniLeaves:
     """The test PKI's roots with per-name leaves: an RSA leaf and an ECDSA leaf under the RSA
     root (the root the reference firmware embeds), and an ECDSA leaf under the P-256 root (the
     all-ECDSA chain for clients that cannot check RSA signatures)."""
@@ -158,3 +172,10 @@ def default_identities(at: datetime, pki_seed: str = DEFAULT_PKI_SEED) -> SniLea
     return SniLeaves(issuers, {"rsa": pki.rsa_key, "ecdsa": pki.ecdsa_key}, at=at, seed=pki_seed,
                      source="test-pki", pairs=[(0, "rsa"), (0, "ecdsa"), (1, "ecdsa")])
 
+
+
+@functools.lru_cache(maxsize=8)
+def shared_default_identities(at: datetime = DEFAULT_DATE, pki_seed: str = DEFAULT_PKI_SEED) -> SniLeaves:
+    """`default_identities` shared by every server of the process that uses the same date and seed,
+    so a leaf is issued once, not once per connection (the cache is bounded: LEAF_CACHE_SIZE)."""
+    return default_identities(at, pki_seed)

@@ -159,6 +159,14 @@ class ClientHelloParsed:
 
 
 @dataclass(frozen=True)
+class IdentityChosen:
+    """The chain the server presents to this client, and why (`sim.tls.identity.choose_identity`)."""
+
+    identity: dict                      # IdentityChoice.describe(): source, kind, leaf, SANs, chain, host, fits
+    why: str
+
+
+@dataclass(frozen=True)
 class VersionChosen:
     version: str
     server_random: bytes

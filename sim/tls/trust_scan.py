@@ -24,19 +24,18 @@ import base64
 import hashlib
 import io
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.utils import CryptographyDeprecationWarning
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from sim.errors import SimError
 from sim.tls.identity import key_description
+from sim.tls.x509_compat import load_der_certificate
 
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 PEM_END = b"-----END CERTIFICATE-----"
@@ -236,13 +235,9 @@ class _Memory:
 
 def _parse_der(blob: bytes) -> x509.Certificate | None:
     try:
-        with warnings.catch_warnings():
-            # NULL parameters in an ECDSA AlgorithmIdentifier: invalid (RFC 5758 §3.2) but Mbed TLS
-            # parses them, and its own test-ca2 has them; cryptography only warns (for now)
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            cert = x509.load_der_x509_certificate(blob)
-            cert.subject, cert.issuer, cert.public_key()      # parsed lazily: touch what we report
-            list(cert.extensions)
+        cert = load_der_certificate(blob)       # also the ECDSA-with-NULL-parameters roots Mbed TLS reads
+        cert.subject, cert.issuer, cert.public_key()      # parsed lazily: touch what we report
+        list(cert.extensions)
         return cert
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return None

@@ -219,3 +219,37 @@ def test_unknown_option_and_missing_values(tmp_path):
 
 def test_boot_until_nothing():
     assert_refused(sim("boot", FIXED, "--until", ""), "--until")
+
+
+# --- device-initiated runs and the virtual network ------------------------------------------------
+
+def device(tmp_path, *args):
+    """`run --device-initiated` on the fixed image (nothing runs when the input is refused)."""
+    return sim("run", "--firmware", FIXED, "--device-initiated", "--out", str(tmp_path / "out"), *args)
+
+
+@pytest.mark.parametrize("args, named", [
+    (("--requests", "0"), ("--requests", "'0'")),
+    (("--requests", "two"), ("--requests", "'two'")),
+    (("--until-uart", ""), ("--until-uart",)),
+    (("--until-symbol", "no such"), ("--until-symbol", "'no such'")),
+    (("--until-symbol", "Missing_Handler"), ("'Missing_Handler'", "no symbol")),
+    (("--console", "usart9"), ("'usart9'", "usart1, usart2, usart3, usart6", "auto", "none")),
+    (("--date", "2017-10-12"), ("--date", "Z")),
+    (("--date", "1900-01-01T00:00:00Z"), ("--date", "RFC 4330")),
+    (("--dns", "telemetry.example.net"), ("--dns", "NAME=ADDRESS")),
+    (("--dns", "telemetry.example.net=not-an-address"), ("not-an-address",)),
+    (("--dns", "a.example=192.0.2.5", "--dns-absent", "a.example"), ("a.example", "absent")),
+    (("--tls-port", "70000"), ("--tls-port", "65535")),
+    (("--tls", "1.2"), ("--tls", "compiled-in")),
+    (("--get", "/"), ("--get", "--device-initiated")),
+    (("--on-unmapped", "ignore"), ("--on-unmapped", "'ignore'")),
+])
+def test_device_initiated_options(tmp_path, args, named):
+    assert_refused(device(tmp_path, *args), *named)
+
+
+@pytest.mark.parametrize("option, value", [("--requests", "2"), ("--until-uart", "ready"),
+                                           ("--until-symbol", "main"), ("--console", "usart2")])
+def test_device_options_without_device_initiated(tmp_path, option, value):
+    assert_refused(run(tmp_path, option, value), option, "--device-initiated")

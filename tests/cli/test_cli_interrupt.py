@@ -115,3 +115,20 @@ def test_ctrl_c_during_boot_command(tmp_path):
     assert "Traceback" not in stdout + stderr and "Exception ignored" not in stderr, stderr
     assert status == 130, stderr
     assert "boot: interrupted at virtual time" in stderr
+
+
+def test_ctrl_c_during_a_device_initiated_run_writes_what_ran(tmp_path):
+    """The image held at reset for a GDB client that never comes; Ctrl-C while the run waits."""
+    out = tmp_path / "out"
+    run = Running("run", "--firmware", "autopost-fixed", "--device-initiated", "--requests", "3",
+                  "--gdb", "0", "--wait", "--out", out)
+    run.wait_for("gdb: listening on 127.0.0.1:")
+    status, stdout, stderr = run.interrupt()
+    assert "Traceback" not in stdout + stderr and "Exception ignored" not in stderr, stdout + stderr
+    assert status == 130, stdout + stderr
+    for name in ARTIFACT_FILES:
+        assert (out / name).exists(), f"{name} missing after Ctrl-C:\n{stdout}{stderr}"
+    result = json.loads((out / "result.json").read_text())
+    assert result["verdict"] == "interrupted" and result["connections"] == []
+    assert result["device"] is None or result["device"]["stopped_by"] is None     # nothing stopped it
+    assert "verdict: interrupted" in stdout

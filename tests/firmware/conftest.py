@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fw_testlib import BUILD, VARIANTS, run_build  # noqa: E402
+from fw_testlib import BUILD, GALLERY, VARIANTS, run_build  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,4 +24,4 @@ def firmware_elfs() -> dict[str, Path]:
     result = run_build()
     if result.returncode != 0:
         pytest.fail(f"scripts/build-firmware failed:\n{result.stdout}\n{result.stderr}")
-    return {v: BUILD / f"{v}.elf" for v in VARIANTS}
+    return {v: BUILD / f"{v}.elf" for v in VARIANTS + GALLERY}

@@ -8,9 +8,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "firmware"
-VARIANTS = ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug")
+VARIANTS = ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug", "autopost-prod-fixed", "autopost-prod-seedbug")
+# the defect gallery (firmware/gallery/): the shell image with one more defect each
+GALLERY = ("bug-tcp-nocopy", "bug-partial-send", "bug-want-write-args", "bug-two-writers", "bug-stack-overflow",
+           "bug-trunc-hmac")
 # the console each image logs on: the shell images' USART1, the autopost images' USART2
-CONSOLE = {"fixed": "usart1", "seedbug": "usart1", "autopost-fixed": "usart2", "autopost-seedbug": "usart2"}
+CONSOLE = {"fixed": "usart1", "seedbug": "usart1", "autopost-fixed": "usart2", "autopost-seedbug": "usart2",
+           "autopost-prod-fixed": "usart2", "autopost-prod-seedbug": "usart2", **dict.fromkeys(GALLERY, "usart1")}
 
 
 # Variables of the firmware build a developer may have exported for their own builds; the tests

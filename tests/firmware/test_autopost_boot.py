@@ -71,7 +71,7 @@ def test_without_a_server_the_dhcp_discover_is_on_the_wire(firmware_elfs):
     m.load_elf(str(firmware_elfs["autopost-fixed"]))
     m.reset()
     responder = Silent(m)
-    for _ in range(3000):                               # 3 s: one retransmission (2-2.5 s in)
+    for _ in range(5000):       # 5 s: the link (1.8 s of auto-negotiation), one retransmission (2-2.5 s on)
         assert m.run(SLICE_CYCLES).fault is None
         responder.pump()
     log = m.uart("usart2").transcript.decode("latin-1")

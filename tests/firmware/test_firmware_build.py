@@ -129,24 +129,64 @@ def compiled(dry_run_output: str, source: str) -> list[str]:
 
 
 def test_variants_share_every_object_but_their_variant_files(tmp_path):
-    """A clean build of the four variants: Mbed TLS once per TLS configuration (the shell
+    """A clean build of the six variants: Mbed TLS once per TLS configuration (the shell
     images' and the autopost images' with a clock), the kernel once, lwIP and our code once per
-    application, only net/ethernetif.c and common/variant.c once per variant."""
-    result = make_dry_run(tmp_path)
+    application (shell, autopost, autopost-prod), only net/ethernetif.c and common/variant.c once
+    per variant; the production roots are generated for the autopost-prod objects only."""
+    result = make_dry_run(tmp_path, PKI_DIR=str(tmp_path / "pki"),
+                          VARIANTS="fixed seedbug autopost-fixed autopost-seedbug autopost-prod-fixed autopost-prod-seedbug")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert len(compiled(out, "/library/ssl_tls.c")) == 2
     assert len(compiled(out, "/firmware/kernel/tasks.c")) == 1
-    assert len(compiled(out, "/src/core/tcp.c")) == 2
-    assert len(compiled(out, "/src/apps/sntp/sntp.c")) == 1               # autopost only
-    assert len(compiled(out, "/firmware/drivers/eth_mac.c")) == 2
+    assert len(compiled(out, "/src/core/tcp.c")) == 3
+    assert len(compiled(out, "/src/apps/sntp/sntp.c")) == 2               # the autopost applications only
+    assert len(compiled(out, "/firmware/drivers/eth_mac.c")) == 3
     assert len(compiled(out, "/firmware/shell/https.c")) == 1
-    assert len(compiled(out, "/firmware/autopost/telemetry.c")) == 1
+    assert len(compiled(out, "/firmware/autopost/telemetry.c")) == 2
+    tls_client = compiled(out, "/firmware/tls/tls_client.c")
+    assert len(tls_client) == 3 and sum("-DFW_TRUST_PRODUCTION=1" in line for line in tls_client) == 1
+    assert "firmware/tools/production_roots.py --out" in out
     ethernetif = compiled(out, "/firmware/net/ethernetif.c")
-    assert len(ethernetif) == 4
-    assert sum("-DFW_SEEDBUG=1" in line for line in ethernetif) == 2
-    for variant in ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug"):
+    assert len(ethernetif) == 6
+    assert sum("-DFW_SEEDBUG=1" in line for line in ethernetif) == 3
+    for variant in ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug", "autopost-prod-fixed",
+                    "autopost-prod-seedbug"):
         assert f"-o {tmp_path}/build/{variant}.elf" in out
+
+
+GALLERY = {   # variant -> its own copies under firmware/gallery/<variant>/
+    "bug-tcp-nocopy": ["tls/tls_client.c"], "bug-partial-send": ["tls/tls_client.c"],
+    "bug-want-write-args": ["tls/tls_client.c"], "bug-two-writers": ["tls/tls_client.c"],
+    "bug-stack-overflow": ["shell/https.c"], "bug-trunc-hmac": ["tls/tls_client.c"],
+}
+
+
+def test_gallery_variants_compile_only_their_own_files(tmp_path):
+    """Each gallery variant compiles its own copies (from firmware/gallery/<variant>/) and its
+    name, and links the rest from its application's objects: the shell's sources, compiled once
+    for the gallery (longer variant names) and once more on the Mbed TLS build with the pre-2.7
+    truncated HMAC, which only bug-trunc-hmac uses."""
+    result = make_dry_run(tmp_path, VARIANTS=" ".join(GALLERY))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert len(compiled(out, "/library/ssl_tls.c")) == 2
+    (compat,) = [line for line in compiled(out, "/library/ssl_tls.c") if "mbedtls_config_trunc_hmac_compat" in line]
+    assert f"-o {tmp_path}/build/obj/mbedtls/mbedtls_config_trunc_hmac_compat/ssl_tls.o" in compat
+    assert len(compiled(out, "/src/core/tcp.c")) == 2 and len(compiled(out, "/firmware/shell/https.c")) == 2
+    for variant, own in GALLERY.items():
+        mine = [line for line in compiled(out, ".c") if f"-DFW_VARIANT_NAME='\"{variant}\"'" in line]
+        sources = sorted(line.split(" -c ")[1].split()[0].rsplit("/firmware/", 1)[1] for line in mine)
+        assert sources == sorted(["common/variant.c"] + [f"gallery/{variant}/{path}" for path in own])
+        (link,) = [line for line in out.splitlines() if f"-o {tmp_path}/build/{variant}.elf" in line]
+        app = "gallery-compat" if variant == "bug-trunc-hmac" else "gallery"
+        objects = link.split()
+        for path in own:
+            assert f"{tmp_path}/build/obj/fwkernel/{app}/{variant}/{path[:-2]}.o" in objects
+            assert f"{tmp_path}/build/obj/fwkernel/{app}/fw/{path[:-2]}.o" not in objects
+        assert f"{tmp_path}/build/obj/fwkernel/{app}/fw/net/ethernetif.o" in objects
+        tls = "mbedtls_config_trunc_hmac_compat" if variant == "bug-trunc-hmac" else "mbedtls_config"
+        assert f"{tmp_path}/build/obj/mbedtls/{tls}/ssl_tls.o" in objects
 
 
 def test_a_new_variant_costs_only_its_variant_files(tmp_path):

@@ -1,7 +1,8 @@
 """`fixed` and `seedbug` are one source tree and one compile-time switch: apart from the banner's
 variant name, only the TX copy loop may differ; the same holds for `autopost-fixed` and
-`autopost-seedbug`, and the autopost images' copy loops are the shell images'. Address shifts are
-handled by comparing each relocated field as the symbol it points at (see fw_elfdiff)."""
+`autopost-seedbug` and for `autopost-prod-fixed` and `autopost-prod-seedbug`, and the autopost
+images' copy loops are the shell images'. Address shifts are handled by comparing each relocated
+field as the symbol it points at (see fw_elfdiff)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from fw_elfdiff import Image, differing_symbols, raw_differing_functions
 
 
-@pytest.mark.parametrize("fixed,seedbug", [("fixed", "seedbug"), ("autopost-fixed", "autopost-seedbug")])
+@pytest.mark.parametrize("fixed,seedbug", [("fixed", "seedbug"), ("autopost-fixed", "autopost-seedbug"),
+                                           ("autopost-prod-fixed", "autopost-prod-seedbug")])
 def test_only_the_tx_copy_function_differs(firmware_elfs, fixed, seedbug):
     differ, only_fixed, only_seedbug = differing_symbols(firmware_elfs[fixed], firmware_elfs[seedbug])
     assert only_fixed == set() and only_seedbug == set()
@@ -21,14 +23,21 @@ def test_only_the_tx_copy_function_differs(firmware_elfs, fixed, seedbug):
 
 
 @pytest.mark.parametrize("variant", ["fixed", "seedbug"])
-def test_autopost_images_carry_the_same_tx_copy_loop(firmware_elfs, variant):
+@pytest.mark.parametrize("application", ["autopost", "autopost-prod"])
+def test_autopost_images_carry_the_same_tx_copy_loop(firmware_elfs, variant, application):
     """The same eth_tx_copy_frame, instruction for instruction, as the shell image: the
-    autopost-seedbug defect is seedbug's, so its diagnosis must be too."""
+    autopost-seedbug and autopost-prod-seedbug defect is seedbug's, so their diagnosis must be too."""
     def copy_loop(name):
         image = Image(firmware_elfs[name])
         (sym,) = [s for s in image.symbols if s.name == "eth_tx_copy_frame"]
         return image.normalized(sym)
-    assert copy_loop(f"autopost-{variant}") == copy_loop(variant)
+    assert copy_loop(f"{application}-{variant}") == copy_loop(variant)
+
+
+def test_the_prod_images_trust_the_production_roots_instead_of_the_test_ca(firmware_elfs):
+    _, only_autopost, only_prod = differing_symbols(firmware_elfs["autopost-fixed"], firmware_elfs["autopost-prod-fixed"])
+    assert only_autopost == {("object", "test_ca_pem")}
+    assert only_prod == {("object", "production_root_r1_pem"), ("object", "production_root_r2_der")}
 
 
 PROGRAM = r"""

@@ -67,6 +67,22 @@ def test_value_forms_and_registrations():
     assert b.irqs[0].source == "IRQ"
 
 
+def test_renode_forms_from_its_own_platform_files():
+    """What Renode 1.16.1's own platforms/cpus/stm32f4.repl writes: decimal numbers with leading
+    zeros (no octal), a local receiver index, and a list of named outputs."""
+    spec = parse_platform(
+        "t: Timers.STM32_Timer @ sysbus 0x40010000\n"
+        "    [TriggerInterrupt, CommutationInterrupt] -> nvic@[26, 26]\n"
+        "    [Update, 3-4] -> nvic@[1, 2, 3]\n"
+        "p: GPIOPort.STM32_GPIOPort @ sysbus 0x40020000\n"
+        "    [0-1] -> gpioPortA#08@[01, 09]\n", "t.repl")
+    assert [(c.source, c.target, c.input) for c in spec.entry("t").irqs] == [
+        ("TriggerInterrupt", "nvic", 26), ("CommutationInterrupt", "nvic", 26),
+        ("Update", "nvic", 1), ("3", "nvic", 2), ("4", "nvic", 3)]
+    assert [(c.source, c.target, c.input) for c in spec.entry("p").irqs] == [
+        ("0", "gpioPortA#8", 1), ("1", "gpioPortA#8", 9)]
+
+
 def test_update_entries_merge_last_value_wins():
     spec = parse_platform(
         "u: X.Y @ sysbus 0x1000\n    f: 1\n    g: 2\n    -> nvic@5\n"
@@ -142,12 +158,12 @@ def _platform_with(tmp_path, extra: str):
 
 
 def test_unknown_peripheral_type_names_type_line_and_known_types(tmp_path):
-    path = _platform_with(tmp_path, "\ntimer2: Timers.STM32_Timer @ sysbus 0x40000000\n    frequency: 10000000\n")
-    line = path.read_text().splitlines().index("timer2: Timers.STM32_Timer @ sysbus 0x40000000") + 1
+    path = _platform_with(tmp_path, "\ni2c1: I2C.STM32F4_I2C @ sysbus 0x40005400\n")
+    line = path.read_text().splitlines().index("i2c1: I2C.STM32F4_I2C @ sysbus 0x40005400") + 1
     with pytest.raises(PlatformError) as info:
         Machine(path)
     msg = str(info.value)
-    assert msg.startswith(f"{path}:{line}:1: unknown peripheral type 'Timers.STM32_Timer'")
+    assert msg.startswith(f"{path}:{line}:1: unknown peripheral type 'I2C.STM32F4_I2C'")
     assert "UART.STM32_UART" in msg and "Network.SynopsysEthernetMAC" in msg
 
 

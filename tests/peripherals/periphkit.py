@@ -12,11 +12,31 @@ import heapq
 import itertools
 import struct
 
+from fractions import Fraction
+
 from sim.machine.peripherals.base import DmaError
+from sim.machine.peripherals.clocks import CLOCK_NAMES
 from sim.seed import SeededRandom
 
 SRAM_BASE = 0x2000_0000
 SRAM_SIZE = 0x2_0000
+
+
+class FakeClocks:
+    """A clock tree the test sets by hand (`clocks.set(TIMCLK1=84_000_000)`); every clock starts
+    at 168 MHz. Setting rates tells the machine, as the RCC does."""
+
+    def __init__(self, machine: "FakeMachine") -> None:
+        self.machine = machine
+        self.rates = {name: Fraction(168_000_000) for name in CLOCK_NAMES}
+
+    def rate(self, clock: str) -> Fraction:
+        return self.rates[clock]
+
+    def set(self, **rates: int) -> None:
+        for name, hz in rates.items():
+            self.rates[name] = Fraction(hz)
+        self.machine.clocks_changed()
 
 
 class FakeMachine:
@@ -24,6 +44,9 @@ class FakeMachine:
 
     def __init__(self, seed: int = 1) -> None:
         self.seed = seed
+        self.clocks = FakeClocks(self)
+        self.clock_listeners: list = []            # models told of clock changes
+        self.clock_changes = 0
         self.cycles = 0
         self._events: list[tuple[int, int, object]] = []
         self._seq = itertools.count()
@@ -61,6 +84,15 @@ class FakeMachine:
 
     def request_stop(self) -> None:
         self.stop_requests += 1
+
+    def clocks_changed(self) -> None:
+        self.clock_changes += 1
+        for model in self.clock_listeners:
+            model.clocks_changed()
+
+    def pending_events(self) -> int:
+        """Scheduled callbacks not yet run (cancelled or superseded ones included)."""
+        return sum(1 for e in self._events if e[2] is not None)
 
     def random(self, label: str) -> SeededRandom:
         return SeededRandom(self.seed).child(label)

@@ -32,7 +32,7 @@ def test_soft_reset_and_restart_autonegotiation_self_clear(machine):
     drv.mdio_write(0, ANAR, 0x0061)                      # advertise 10 Mb/s only
     assert drv.mdio_read(0, ANAR) == 0x0061, "PHY writes are acted upon (renode issue 237)"
     drv.mdio_write(0, BMCR, 0x8000)
-    assert drv.mdio_read(0, BMCR) & 0x8000, "reset in progress"
+    assert drv.phy.register(BMCR) & 0x8000, "reset in progress once the write frame ended"
     machine.run_until(lambda: not drv.mdio_read(0, BMCR) & 0x8000, limit=100_000)
     assert drv.mdio_read(0, ANAR) == 0x01E1, "reset restores the defaults"
     assert not drv.mdio_read(0, BMSR) & 0x4, "link drops across a reset (latched low)"
@@ -60,7 +60,9 @@ def test_link_status_is_latching_low(machine):
 def test_forced_mode_without_autonegotiation(machine):
     drv = Driver(machine)
     drv.mdio_write(0, BMCR, 0x0100)                      # AN off, 10 Mb/s, full duplex
-    machine.run_until(lambda: drv.mdio_read(0, BMSR) & 0x4, limit=1_000_000)
+    machine.advance(machine.frequency // 3)              # the 330 ms link integrity wait
+    assert not drv.mdio_read(0, BMSR) & 0x4
+    machine.run_until(lambda: drv.mdio_read(0, BMSR) & 0x4, limit=machine.frequency // 10)
     assert not drv.mdio_read(0, BMSR) & 0x20
     assert drv.mdio_read(0, PHYSCSR) & 0x101C == 0x0014
 
@@ -92,7 +94,7 @@ def test_sr_sticks_when_the_reference_clock_is_forced_off(machine):
 
 def test_repl_properties_set_registers_and_bad_ones_are_named(machine):
     import pytest
-    from sim.machine.peripherals.phy import EthernetPhysicalLayer
+    from sim.machine.peripherals.phy_catalogue import EthernetPhysicalLayer
     phy = EthernetPhysicalLayer(machine, "phy", {"Id2": 0xC130, "VendorSpecific2": 0x00E0}, {})
     assert phy.register(3) == 0xC130
     with pytest.raises(ValueError, match="unknown property 'Id3'.*BasicControl"):

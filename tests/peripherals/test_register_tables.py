@@ -27,11 +27,15 @@ except ImportError as exc:                                  # a missing test dep
 # .repl entry -> {SVD peripheral: its offset inside our model's window}
 BLOCKS = {
     "rcc": {"RCC": 0}, "flash_controller": {"FLASH": 0}, "pwr": {"PWR": 0}, "exti": {"EXTI": 0},
-    "rng": {"RNG": 0},
+    "rng": {"RNG": 0}, "rtc": {"RTC": 0},
     "ethernet": {"Ethernet_MAC": 0, "Ethernet_MMC": 0x100, "Ethernet_PTP": 0x700, "Ethernet_DMA": 0x1000},
     **{f"usart{n}": {f"USART{n}": 0} for n in (1, 2, 3, 6)},
     **{f"gpioPort{port}": {f"GPIO{port}": 0} for port in "ABCDEFGHI"},
+    **{f"timer{n}": {f"TIM{n}": 0} for n in range(2, 8)},
 }
+
+# Registers the SVD names by one of two views (RM0090 §18.4.7-18.4.8 calls them CCMR1/CCMR2).
+SVD_REGISTER_NAMES = {"CCMR1_Output": "CCMR1", "CCMR2_Output": "CCMR2"}
 
 # Names that differ only in spelling: ours are RM0090's (and ST's C header's).
 SVD_NAMES = {
@@ -41,7 +45,9 @@ SVD_NAMES = {
     ("ethernet", "MACFFR", "PAM"): "RAM", ("ethernet", "MACMIIDR", "MD"): "TD",
     ("ethernet", "MACFCR", "FCB_BPA"): "FCB", ("ethernet", "MACA1LR", "MACA1L"): "MACA1LR",
     ("ethernet", "MACA2HR", "MACA2H"): "MAC2AH", ("ethernet", "MACA3LR", "MACA3L"): "MBCA3L",
-    ("ethernet", "DMASR", "RWTS"): "PWTS",
+    ("ethernet", "DMASR", "RWTS"): "PWTS", ("rtc", "CR", "WUCKSEL"): "WCKSEL",
+    **{(f"timer{n}", "CCMR2", "OC4CE"): "O24CE" for n in (2, 3, 4, 5)},
+    ("timer5", "OR", "TI4_RMP"): "IT4_RMP",
 }
 
 _SR_RESET = ("reset", 0x0000_00C0, 0x00C0_0000)
@@ -54,8 +60,9 @@ SVD_ERRORS = {
     ("pwr", "CR", "reset", 0x4000, 0): "the SVD's reset value lacks VOS",
     # RM0090 §7.3 (RCC_AHB1ENR): bit 20 CCMDATARAMEN; the SVD's own reset value sets it
     ("rcc", "AHB1ENR", "CCMDATARAMEN", "missing"): "the SVD declares no bit 20",
-    # RM0090 §3.9 (FLASH_OPTCR): OPTLOCK (bit 0) is set after reset; the SVD's 0x14 lacks it
-    ("flash_controller", "OPTCR", "reset", 0x15, 0x14): "OPTLOCK set after reset",
+    # RM0090 §3.9.10 (FLASH_OPTCR): reset 0x0FFF AAED, the option bytes as shipped (no sector
+    # write-protected, RDP level 0, OPTLOCK set); the SVD's 0x14 has neither nWRP nor OPTLOCK
+    ("flash_controller", "OPTCR", "reset", 0x0FFF_AAED, 0x14): "option bytes as shipped are loaded at reset",
     # RM0090 §30.6.1 (USART_SR): TXE (bit 7) and TC (bit 6) reset to 1 (the register diagram's
     # reset row), 0x0000_00C0; the SVD shifts them into reserved bits 23:22
     **{(f"usart{n}", "SR", *_SR_RESET): "SR reset bits shifted by 16 in the SVD" for n in (1, 2, 3, 6)},
@@ -78,6 +85,13 @@ SVD_ERRORS = {
     ("ethernet", "MMCTIMR", "TGFM", (21, 1), (16, 1)): "TGFM is bit 21",
     # RM0090 §33.8.3 (ETH_PTPPPSCR): PPSFREQ [3:0]; the SVD copies PTPTSSR's fields
     ("ethernet", "PTPPPSCR", "PPSFREQ", "missing"): "PPSFREQ is not in the SVD",
+    # RM0090 §26.6.15 (RTC_TSTR): the time-stamp time, laid out as RTC_TR; the SVD copies TAFCR's fields
+    **{("rtc", "TSTR", name, "missing"): "the SVD gives TSTR TAFCR's fields"
+       for name in ("SU", "ST", "MNU", "MNT", "HU", "HT", "PM")},
+    # RM0090 §18.4.10-18.4.17: the high halves of CNT, ARR and CCRx exist on TIM2 and TIM5 only;
+    # the SVD gives TIM3 and TIM4 the 32-bit _H/_L layout too
+    **{(f"timer{n}", reg, reg, "missing"): "16-bit on TIM3/TIM4"
+       for n in (3, 4) for reg in ("CNT", "ARR", "CCR1", "CCR2", "CCR3", "CCR4")},
 }
 
 # Where the models differ from the SVD by choice (not an SVD error).
@@ -109,6 +123,11 @@ def _field_differences(entry: str, register, svd_register) -> list[tuple]:
             if f.width > 1 and all(b is not None and (b.bit_offset, b.bit_width) == (f.lsb + i, 1)
                                    for i, b in enumerate(bits)):
                 continue
+            # ... and 32-bit timer fields into 16-bit halves: CNT_H/CNT_L, ARR_H/ARR_L, CCR1_H/_L
+            halves = svd_fields.get(f"{f.name}_L"), svd_fields.get(f"{f.name}_H")
+            if f.width == 32 and all(h is not None for h in halves) and \
+                    [(h.bit_offset, h.bit_width) for h in halves] == [(0, 16), (16, 16)]:
+                continue
             out.append((entry, register.name, f.name, "missing"))
         elif (theirs.bit_offset, theirs.bit_width) != (f.lsb, f.width):
             out.append((entry, register.name, f.name, (f.lsb, f.width), (theirs.bit_offset, theirs.bit_width)))
@@ -120,13 +139,19 @@ def _differences(svd) -> list[tuple]:
     out = []
     for entry_name, parts in BLOCKS.items():
         entry = spec.entries[entry_name]
-        cls = MODEL_TYPES[entry.type]
-        model = cls(FakeMachine(), entry_name, dict(entry.attributes), {})
-        first = svd[next(iter(parts))]
         address = entry.registrations[0].address
+        cls = MODEL_TYPES[entry.type].model_for(dict(entry.attributes), address)
+        model = cls(FakeMachine(), entry_name, dict(entry.attributes), {}, address=address)
+        first = svd[next(iter(parts))]
         assert address == first.base_address, \
             f"{entry_name} is at 0x{address:08x} in the platform file, {first.name} at 0x{first.base_address:08x}"
-        theirs = {offset + r.address_offset: r for name, offset in parts.items() for r in svd[name].registers}
+        theirs = {}
+        for name, offset in parts.items():
+            for r in svd[name].registers:
+                # the SVD describes CCMRx twice (its output- and input-compare views of the same
+                # bits); the models declare the output view, RM0090's first layout
+                if not r.name.endswith("_Input"):
+                    theirs[offset + r.address_offset] = r
         ours = {r.offset for r in cls.REGISTERS}
         for offset in sorted(set(theirs) - ours):
             out.append((entry_name, theirs[offset].name, "not modelled"))
@@ -135,7 +160,7 @@ def _differences(svd) -> list[tuple]:
             if svd_register is None:
                 out.append((entry_name, register.name, "not in the SVD"))
                 continue
-            assert svd_register.name == register.name, \
+            assert SVD_REGISTER_NAMES.get(svd_register.name, svd_register.name) == register.name, \
                 f"{entry_name}+0x{register.offset:x}: we call it {register.name}, the SVD {svd_register.name}"
             reset = model.values[register.name]          # after reset, .repl parameters applied
             if reset != svd_register.reset_value:

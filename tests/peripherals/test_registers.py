@@ -176,7 +176,7 @@ def test_format_dump_lists_set_flags_and_wide_fields(machine):
 
 
 def test_a_phy_is_dumped_as_its_mii_registers(machine):
-    from sim.machine.peripherals.phy import EthernetPhysicalLayer
+    from sim.machine.peripherals.phy_catalogue import EthernetPhysicalLayer
     phy = EthernetPhysicalLayer(machine, "phy", {}, {})
     machine.advance(phy.autoneg_cycles)
     phy.mdio_read(1)                               # the link bit latches low until one read

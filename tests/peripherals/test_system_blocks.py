@@ -69,8 +69,10 @@ def test_clock_tree_of_the_reference_board(rcc, machine):
     r["CR"] = r["CR"] | (1 << 24)
     machine.run_until(lambda: r["CR"] & (1 << 25))
     r["CFGR"] = (0b101 << 10) | (0b100 << 13) | 0x2   # APB1 /4, APB2 /2, SW = PLL
-    assert model.clock_tree() == {"sysclk": 168_000_000, "hclk": 168_000_000,
-                                  "pclk1": 42_000_000, "pclk2": 84_000_000, "pll48": 48_000_000}
+    # RM0090 §6.2: timers on an APB with a prescaler other than 1 run at twice its PCLK
+    assert model.clock_tree() == {"SYSCLK": 168_000_000, "HCLK": 168_000_000,
+                                  "PCLK1": 42_000_000, "PCLK2": 84_000_000, "TIMCLK1": 84_000_000,
+                                  "TIMCLK2": 168_000_000, "PLL48CLK": 48_000_000}
 
 
 def test_pll_out_of_range_is_reported(rcc, machine):

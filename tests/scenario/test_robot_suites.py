@@ -58,3 +58,17 @@ def test_post_large_suite_reproduces_the_report(tmp_path):
     # each test's result.json carries its verdict: the seedbug failures are expected, so all pass
     verdicts = {json.loads(p.read_text())["verdict"] for p in artifacts.glob("*/*/result.json")}
     assert verdicts == {"pass"}
+
+
+@pytest.mark.slow
+def test_device_initiated_suite_follows_the_autopost_images(tmp_path):
+    proc, result = _run_suite("device_initiated", tmp_path)
+    stats = result.statistics.total
+    assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
+    assert stats.passed == 5 and stats.failed == 0
+    test = "autopost-seedbug_POSTs_fail_with_bad_record_mac_diagnosed_as_seedbug"
+    seedbug = tmp_path / "artifacts" / "Device_Initiated" / test
+    saved = json.loads((seedbug / "result.json").read_text())
+    assert saved["verdict"] == "pass"
+    assert [r["alert"] for c in saved["connections"] for r in c["requests"]][:2] == ["bad_record_mac"] * 2
+    assert "eth_tx_buffers" in (seedbug / "diagnosis.txt").read_text()

@@ -213,7 +213,8 @@ def test_long_runs_report_progress_in_virtual_time():
 def test_cli_run_exits_2_with_the_cause_when_the_scenario_cannot_finish(tmp_path, build_test_firmware):
     elf = build_test_firmware("scenario_fault")
     proc = subprocess.run([sys.executable, "-m", "sim", "run", "--firmware", str(elf), "--get", "/hello",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+                           "--on-unmapped", "fault", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "HardFault" in proc.stdout and "handle_command" in proc.stdout
+    assert "PRECISERR" in proc.stdout and "BFAR=0x60000000" in proc.stdout and "handle_command" in proc.stdout
     assert (tmp_path / "result.json").exists() and (tmp_path / "uart.log").exists()

@@ -7,6 +7,7 @@ import datetime
 import fcntl
 import hashlib
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -16,12 +17,12 @@ from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from tlskit import NATIVE_DIR, build_ssl_client2
 
 from sim.seed import SeededRandom
-from sim.tls.lookalike import load_der_certificate
+from sim.tls.x509_compat import load_der_certificate
 
 UTC = datetime.UTC
 CHECK_SRC = Path(__file__).with_name("x509_trust_check.c")
@@ -261,7 +262,24 @@ def _with_null_ecdsa_parameters(cert: x509.Certificate, key, hash_cls) -> x509.C
     out = asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": with_null,
                                  "signature_value": signature}).dump()
     assert out.count(bytes.fromhex("0500")) >= 2
-    return load_der_certificate(out)
+    return WithBytes(load_der_certificate(out), out)
+
+
+class WithBytes:
+    """A certificate as `cryptography` reads it, carrying the exact bytes it came from: they differ
+    when cryptography could only read a copy (ECDSA NULL parameters, sim.tls.x509_compat)."""
+
+    def __init__(self, cert: x509.Certificate, raw: bytes) -> None:
+        self._cert = cert
+        self.raw = raw
+
+    def __getattr__(self, name):
+        return getattr(self._cert, name)
+
+    def public_bytes(self, encoding: serialization.Encoding) -> bytes:
+        if encoding is serialization.Encoding.DER:
+            return self.raw
+        return ssl.DER_cert_to_PEM_cert(self.raw).encode()
 
 
 # --- ClientHellos from real clients ----------------------------------------------------------------
@@ -298,3 +316,18 @@ def capture_client_hello(command: list[str]):
         finally:
             proc.kill()
             proc.wait(timeout=60)
+
+
+def verify_self_signature(der_bytes: bytes, public_key) -> None:
+    """The certificate's signature over its own TBS bytes, as they are encoded (a certificate
+    cryptography reads only through a copy, sim.tls.x509_compat, cannot verify through it);
+    raises cryptography's InvalidSignature."""
+    parsed = asn1_x509.Certificate.load(der_bytes)
+    tbs = parsed["tbs_certificate"].dump()
+    signature = parsed["signature_value"].native
+    hash_name = parsed["signature_algorithm"].hash_algo
+    hash_cls = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha1": hashes.SHA1}[hash_name]
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(signature, tbs, ec.ECDSA(hash_cls()))
+    else:
+        public_key.verify(signature, tbs, padding.PKCS1v15(), hash_cls())

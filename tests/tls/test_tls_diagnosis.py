@@ -98,3 +98,32 @@ def test_ok_and_client_alert():
     server.receive(b"\x15\x03\x01\x00\x02\x02\x30")        # the client gives up: fatal unknown_ca
     d = diagnose(server.journal)
     assert d.verdict == "client_alert" and "unknown_ca" in d.summary
+
+
+def test_a_stale_byte_equal_to_the_one_it_displaced_does_not_move_the_located_change(ca_path):
+    """The first inserted byte of one frame happens to equal the intended byte it displaced (1 in 256
+    per frame): the change still begins at frame offset 1020, where every other region's begins, and
+    the diagnosis says why the first differing byte is one later."""
+    server = TlsServer(ServerPolicy(), SeededRandom(8).child("diag"))
+    client = MemoryClient(client_context(ca_path, "1.2", "ECDHE-RSA-AES128-GCM-SHA256"))
+    client.handshake(server)
+    handshake = len(client.sent)
+    client.write(b"POST /upload HTTP/1.1\r\nHost: tls-peer.test\r\nContent-Length: 20000\r\n\r\n")
+    body = pattern_bytes(20000)
+    for i in range(0, len(body), 4096):
+        client.write(body[i:i + 4096])
+    sent = bytes(client.sent)
+    received, locate = broken_tx_path(sent)
+    start = next(i for i in range(len(sent)) if locate(i).frame_offset == 1020
+                 and received[i + 4:i + 40] == sent[i:i + 36])         # the first frame the copy broke
+    received = bytearray(received)
+    received[start] = sent[start]                    # the stale byte equals the intended one
+    server.receive(bytes(received[handshake:]))
+
+    d = diagnose(server.journal, device_sent=sent, locate=locate)
+    assert d.difference["first_differing_offset"] == start + 1
+    assert d.difference["first_offset"] == start
+    assert d.difference["location"]["frame_offset"] == 1020
+    assert d.difference["pattern"]["start"] == start and d.difference["pattern"]["shift"] == 4
+    assert "starts at frame offset 1020" in d.difference["common"]
+    assert f"first differing byte is at stream offset {start + 1}" in d.text

@@ -26,7 +26,8 @@ def test_unknown_suite_lists_the_known_ones():
     ({"versions": ("1.3",)}, "unknown TLS version '1.3'"),
     ({"versions": ()}, "allow at least one"),
     ({"versions": ("1.0",), "suites": ("TLS-RSA-WITH-AES-128-GCM-SHA256",)}, "need TLS 1.2"),
-    ({"suites": ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",)}, "change cert= or the suites"),
+    ({"cert": "rsa", "suites": ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",)}, "change cert= or the suites"),
+    ({"cert": "dsa"}, "'any', 'rsa' or 'ecdsa'"),
     ({"groups": ("brainpool",)}, "known groups"),
     ({"record_size": 0}, "record_size"),
     ({"session_tickets": True}, "not implemented"),
@@ -42,3 +43,13 @@ def test_from_cli():
     p = ServerPolicy.from_cli("any", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256")
     assert p.cert == "ecdsa" and p.max_version == TLS1_2
     assert ServerPolicy(groups=("P-256", "X25519")).describe()["groups"] == ["secp256r1", "x25519"]
+
+
+def test_by_default_rsa_and_ecdsa_suites_side_by_side():
+    """The peer chooses an RSA or an ECDSA chain per ClientHello, so its default policy serves both
+    kinds, RSA suites first (the server's order); cert= narrows it to one kind."""
+    kinds = [s.cert_kind for s in ServerPolicy().suite_list]
+    assert set(kinds) == {"rsa", "ecdsa"} and kinds == sorted(kinds, key=lambda k: k != "rsa")
+    assert {s.cert_kind for s in ServerPolicy(cert="ecdsa").suite_list} == {"ecdsa"}
+    mixed = ServerPolicy(suites=("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-RSA-WITH-AES-128-CBC-SHA"))
+    assert [s.code for s in mixed.suite_list] == [0xC02B, 0x002F]

@@ -170,21 +170,41 @@ def build_ssl_server2() -> Path:
     return _build_mbedtls_program("ssl_server2")
 
 
-def _build_mbedtls_program(name: str) -> Path:
-    binary = NATIVE_DIR / "src" / "programs" / "ssl" / name
+# What an image "built without RSA" leaves out of Mbed TLS 2.28's default configuration: RSA itself
+# and everything that needs it (include/mbedtls/check_config.h), so only ECDSA certificates and the
+# ECDHE-ECDSA (and PSK) key exchanges remain.
+WITHOUT_RSA = ("MBEDTLS_RSA_C", "MBEDTLS_PKCS1_V15", "MBEDTLS_PKCS1_V21", "MBEDTLS_X509_RSASSA_PSS_SUPPORT",
+               "MBEDTLS_KEY_EXCHANGE_RSA_ENABLED", "MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED",
+               "MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED", "MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED",
+               "MBEDTLS_KEY_EXCHANGE_ECDH_RSA_ENABLED", "MBEDTLS_PK_RSA_ALT_SUPPORT")
+
+
+def build_ssl_client2_without_rsa() -> Path:
+    """ssl_client2 from an Mbed TLS 2.28.3 configured without MBEDTLS_RSA_C (config.py unset ...),
+    the size reduction many images make: it can neither check an RSA signature nor parse an RSA key."""
+    return _build_mbedtls_program("ssl_client2", NATIVE_DIR / "without-rsa", unset=WITHOUT_RSA)
+
+
+def _build_mbedtls_program(name: str, where: Path = NATIVE_DIR, unset: tuple[str, ...] = ()) -> Path:
+    binary = where / "src" / "programs" / "ssl" / name
     if not (MBEDTLS_SRC / "library").is_dir():
         pytest.fail(f"Mbed TLS source not found at {MBEDTLS_SRC}: run scripts/setup (it fetches the Debian source)")
-    NATIVE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(NATIVE_DIR / ".lock", "w") as lock:
+    where.mkdir(parents=True, exist_ok=True)
+    with open(where / ".lock", "w") as lock:
         # xdist workers or parallel runs build once; the binary is looked at only under the lock,
         # as the linker writes it in place (another process could see it half written)
         fcntl.flock(lock, fcntl.LOCK_EX)
         if binary.exists():
             return binary
-        src = NATIVE_DIR / "src"
+        src = where / "src"
         if not (src / "library" / "libmbedtls.a").exists():
             shutil.rmtree(src, ignore_errors=True)
             shutil.copytree(MBEDTLS_SRC, src, ignore=shutil.ignore_patterns(".unpacked"))
+            for symbol in unset:
+                run = subprocess.run(["python3", "scripts/config.py", "unset", symbol], cwd=src,
+                                     capture_output=True, text=True, timeout=60)
+                if run.returncode != 0:
+                    pytest.fail(f"configuring Mbed TLS without {symbol} failed:\n{run.stderr[-2000:]}")
         env = dict(os.environ, CC=shutil.which("gcc") or "cc")
         for cmd in (["make", "-j2", "-s", "lib"], ["make", "-s", "-C", "programs", f"ssl/{name}"]):
             run = subprocess.run(cmd, cwd=src, env=env, capture_output=True, text=True, timeout=600)

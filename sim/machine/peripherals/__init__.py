@@ -4,9 +4,13 @@
     base.py          Peripheral (bus interface, register storage), MachineServices, @model
     registers.py     registers declared field by field: access modes, resets, callbacks, dumps
     timing.py        named virtual-time deadlines a model arms
-    rcc.py flash.py pwr.py gpio.py exti.py usart.py rng.py   the STM32F407 system blocks
+    clocks.py        the clock tree models ask for their rates; counts of a clock <-> virtual time
+    rcc.py flash.py pwr.py gpio.py exti.py usart.py rng.py rtc.py   the STM32F407 system blocks
+    timers.py        TIM2-TIM7 (basic and general-purpose), clocked from the live APB1 clock
+    timer_counter.py the counter's value, updates and compare matches as a function of its clock
     ethernet/        the Ethernet MAC: registers, MDIO, TX DMA, RX path
-    phy.py           the LAN8742A-like PHY on the MAC's MDIO bus
+    phy.py           the clause-22 PHY on the MAC's MDIO bus (the cable, auto-negotiation, nINT)
+    phy_catalogue.py LAN8742A, LAN8720A, DP83848, KSZ8081RNA: identifiers and vendor registers
     eth_checksum.py  the MAC's checksum offload engine
 """
 
@@ -15,10 +19,12 @@ from sim.machine.peripherals import (  # noqa: F401  (imported for their @model 
     exti,
     flash,
     gpio,
-    phy,
+    phy_catalogue,
     pwr,
     rcc,
     rng,
+    rtc,
+    timers,
     usart,
 )
 from sim.machine.peripherals.base import MODEL_TYPES, DmaError, MachineServices, Peripheral

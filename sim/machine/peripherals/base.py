@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Protocol
 
+from sim.machine.peripherals.clocks import ClockTree
 from sim.machine.peripherals.registers import Field, Register, RegisterLayout
 
 MASK32 = 0xFFFF_FFFF
@@ -22,13 +23,18 @@ MASK32 = 0xFFFF_FFFF
 class MachineServices(Protocol):
     """What the machine offers a peripheral model (implemented by sim.machine)."""
 
-    frequency: int                                  # CPU clock, Hz
+    frequency: int          # the reference clock virtual time counts, Hz (clocks.py)
+    clocks: ClockTree       # the live clock tree (the RCC, or FixedClocks without one)
 
     def now(self) -> int:
-        """Current virtual time in CPU cycles (exact, also inside an MMIO access)."""
+        """Current virtual time in reference cycles (exact, also inside an MMIO access)."""
 
     def schedule(self, delay_cycles: int, callback: Callable[[], None]) -> object:
-        """Run `callback` after `delay_cycles`; returns a handle for `cancel`."""
+        """Run `callback` after `delay_cycles` reference cycles; returns a handle for `cancel`."""
+
+    def clocks_changed(self) -> None:
+        """The clock tree changed (called by the RCC at the exact moment): the core, SysTick and
+        every model with a `clocks_changed()` method follow the new rates from now on."""
 
     def cancel(self, handle: object) -> None: ...
 
@@ -93,13 +99,23 @@ class Peripheral:
         cls._by_byte = cls.layout.by_byte
 
     def __init__(self, services: MachineServices, name: str, params: dict[str, Any] | None = None,
-                 irqs: dict[str, int] | None = None) -> None:
+                 irqs: dict[str, int] | None = None, *, address: int | None = None) -> None:
         self.services = services
         self.name = name
         self.params = dict(params or {})
         self.irqs = dict(irqs or {})       # output name ("" for the default output) -> NVIC line
+        self.address = address             # where the bus registered it (None: not on the bus)
+        # output name -> (receiver's gpio_input, its input number): wires to other models
+        self.wires: dict[str, list[tuple[Callable[[int, bool], None], int]]] = {}
         self.values: dict[str, int] = {}
         self.reset()
+
+    @classmethod
+    def model_for(cls, params: dict[str, Any], address: int | None) -> type["Peripheral"]:
+        """The class that models this entry. A Renode type that stands for several register
+        layouts (Renode's one STM32_Timer is the basic TIM6/7 and the general-purpose TIM2-5)
+        picks the right one by address or attributes; the bus asks before building."""
+        return cls
 
     # --- lifecycle -------------------------------------------------------------
     def reset(self) -> None:
@@ -147,9 +163,26 @@ class Peripheral:
         return self.irqs.get(output)
 
     def drive_irq(self, level: bool, output: str = "") -> None:
+        """Drive an output: its NVIC line, and the inputs of other models wired to it (a PHY's
+        nINT to a GPIO pin, a pin to an EXTI line)."""
         line = self.irqs.get(output)
         if line is not None:
             self.services.set_irq(line, level)
+        for receiver, number in self.wires.get(output, ()):
+            receiver(number, level)
+
+    def wire(self, output: str, receiver: Callable[[int, bool], None], number: int) -> None:
+        """Connect `output` to input `number` of another model (its `gpio_input`), as the
+        platform file's `output -> entry@number` says; the input sees the output's level now."""
+        self.wires.setdefault(output, []).append((receiver, number))
+        level = self.output_level(output)
+        if level is not None:
+            receiver(number, level)
+
+    def output_level(self, output: str) -> bool | None:
+        """The level an output drives now, for a model whose outputs are signals (pins) rather
+        than interrupt requests; None if it has no such output."""
+        return None
 
     def param(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)

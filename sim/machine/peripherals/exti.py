@@ -39,19 +39,19 @@ class STM32F4_EXTI(Peripheral):
     SIZE = 0x400
     REGISTERS = (IMR, EMR, RTSR, FTSR, SWIER, PR)
 
-    def __init__(self, services, name, params=None, irqs=None) -> None:
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
         lines = int((params or {}).get("numberOfOutputLines", 23))
+        self._levels = 0                 # input line levels: driven from outside, kept across resets
         self.line_mask = (1 << lines) - 1
         # NVIC line -> bit mask of the EXTI outputs that drive it
         self._nvic_sources: dict[int, int] = {}
         for output, nvic_line in (irqs or {}).items():
             if str(output).isdigit():
                 self._nvic_sources[nvic_line] = self._nvic_sources.get(nvic_line, 0) | (1 << int(output))
-        super().__init__(services, name, params, irqs)
+        super().__init__(services, name, params, irqs, **kwargs)
 
     def reset(self) -> None:
         super().reset()
-        self._levels = 0
         self._nvic_levels = {line: False for line in self._nvic_sources}
 
     # --- register callbacks ------------------------------------------------------------------
@@ -83,6 +83,10 @@ class STM32F4_EXTI(Peripheral):
         if edge_enabled & bit:
             self[PR] |= bit
             self._update_outputs()
+
+    def gpio_input(self, line: int, level: bool) -> None:
+        """Input `line` driven by another model (a GPIO pin: the platform file's `n -> exti@n`)."""
+        self.set_line(line, level)
 
     def pending_outputs(self) -> int:
         return self[PR] & self[IMR] & self.line_mask

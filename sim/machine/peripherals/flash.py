@@ -7,9 +7,18 @@ sequences (RM0090 §3.9, FLASH_KEYR and FLASH_OPTKEYR): KEY1 then KEY2 clears CR
 then OPTKEY2 clears OPTCR.OPTLOCK; a wrong key locks until reset. CR and OPTCR ignore writes while locked.
 SR error/EOP bits are write-1-to-clear.
 
-Not modelled: programming and erasing the flash array (the array is read-only memory of the
-machine), wait states (every instruction costs one cycle whatever LATENCY says), option-byte
-loading.
+CPU stores into the flash array are judged here (`store_allowed`, called by the machine for every
+store the CPU makes into flash; RM0090 §3.6.2): with CR unlocked, PG set and the store as wide as
+PSIZE says, to a sector nWRP leaves writable, the bytes are programmed and SR.EOP is set when
+EOPIE asks for it. Any other store is not
+performed, as on silicon, and sets the error flags RM0090 §3.9.4 gives for it: PGSERR (no
+programming sequence: locked, or PG clear), PGPERR (width other than PSIZE), WRPERR (write-
+protected sector). No fault is raised: firmware finds out from SR, if it looks.
+
+Not modelled: erasing (SER/MER with STRT complete at once and change nothing), wait states
+(every instruction costs one cycle whatever LATENCY says), option-byte loading (OPTCR resets to the
+option bytes as shipped), the 128-bit row alignment check (PGAERR). The array beyond the image
+holds 0, not the erased 0xFF, so programming writes the value as given.
 """
 
 from __future__ import annotations
@@ -33,11 +42,25 @@ CR = Register("CR", 0x10, reset=0x8000_0000, on_write="_cr_written", fields=[
     Field("PG", 0), Field("SER", 1), Field("MER", 2), Field("SNB", 3, 4), Field("PSIZE", 8, 2),
     Field("STRT", 16, access=W1S), Field("EOPIE", 24), Field("ERRIE", 25),
     Field("LOCK", 31, access=W1S)])
-# reset: ST's SVD value 0x14 plus OPTLOCK, which is set after reset (RM0090 §3.9, FLASH_OPTCR)
-OPTCR = Register("OPTCR", 0x14, reset=0x0000_0015, on_write="_optcr_written", fields=[
+# reset: the option bytes as shipped, loaded at reset (RM0090 §3.9.10, FLASH_OPTCR: 0x0FFF AAED):
+# no sector write-protected, read protection level 0, OPTLOCK set
+OPTCR = Register("OPTCR", 0x14, reset=0x0FFF_AAED, on_write="_optcr_written", fields=[
     Field("OPTLOCK", 0, access=W1S), Field("OPTSTRT", 1, access=W1S), Field("BOR_LEV", 2, 2),
     Field("WDG_SW", 5), Field("nRST_STOP", 6), Field("nRST_STDBY", 7), Field("RDP", 8, 8),
     Field("nWRP", 16, 12)])
+
+
+PSIZE_BYTES = (1, 2, 4, 8)            # CR.PSIZE: x8, x16, x32, x64 (RM0090 §3.9.8)
+# sector boundaries of the 1 MiB array (RM0090 §3.3, Table 5): 4 x 16 KiB, 64 KiB, 7 x 128 KiB
+_SECTOR_ENDS = (0x4000, 0x8000, 0xC000, 0x1_0000, 0x2_0000) + tuple(0x2_0000 * n for n in range(2, 9))
+
+
+def sector_of(offset: int) -> int:
+    """The sector of a byte `offset` into the flash array."""
+    for sector, end in enumerate(_SECTOR_ENDS):
+        if offset < end:
+            return sector
+    return len(_SECTOR_ENDS) - 1
 
 
 @model("MTD.STM32F4_FlashController")
@@ -49,6 +72,7 @@ class STM32F4_FlashController(Peripheral):
         super().reset()
         self._cr_key_state = 0          # 0: locked, 1: KEY1 seen, 2: unlocked, -1: bad key (stuck)
         self._opt_key_state = 0
+        self.rejected_stores = 0        # CPU stores into flash that were not performed
 
     def _key_written(self, old: int, key: int) -> None:
         self._cr_key_state = self._advance_key(self._cr_key_state, key, KEY1, KEY2)
@@ -87,3 +111,24 @@ class STM32F4_FlashController(Peripheral):
     @property
     def latency(self) -> int:
         return self[ACR.LATENCY]
+
+    # --- CPU stores into the flash array ---------------------------------------------------------
+    def store_allowed(self, offset: int, size: int) -> bool:
+        """A CPU store of `size` bytes at `offset` into the flash array: True if the programming
+        sequence allows it (the bus then programs it); False if it is not performed, with the SR
+        error flags set as on silicon."""
+        errors = []
+        if self[CR.LOCK] or not self[CR.PG]:
+            errors.append(SR.PGSERR)
+        if size != PSIZE_BYTES[self[CR.PSIZE]]:
+            errors.append(SR.PGPERR)
+        if not (self[OPTCR.nWRP] >> sector_of(offset)) & 1:
+            errors.append(SR.WRPERR)
+        for flag in errors:
+            self[flag] = 1
+        self.rejected_stores += bool(errors)
+        if errors:
+            return False
+        if self[CR.EOPIE]:
+            self[SR.EOP] = 1
+        return True

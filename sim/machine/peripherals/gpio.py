@@ -9,9 +9,12 @@ pins also need the external level high), and input pins as the external level se
 `set_input()`, else their pull (pull-up 1, otherwise 0); analog pins read 0. LCKR implements the
 lock key sequence; locked pins ignore writes to MODER/OTYPER/OSPEEDR/PUPDR/AFR until reset.
 
-Outputs: `on_change(callback)` is called with (pin, level) whenever a pin's level changes, so
-the machine can wire pins to EXTI or a board model. Not modelled: alternate-function routing
-(the peripherals' pins do not pass through the port), slew rates, the I/O compensation cell.
+Pins as signals: the port's numbered outputs 0-15 are its pins' levels, wired by the platform
+file (`14 -> exti@14`) to another model's input, and its inputs 0-15 (`-> gpioPortB@14`, e.g.
+a PHY's interrupt pin) drive the pins from outside like `set_input()`. `on_change(callback)` is
+called with (pin, level) whenever a pin's level changes, for host-side listeners. Not modelled:
+alternate-function routing (the peripherals' pins do not pass through the port), slew rates, the
+I/O compensation cell.
 """
 
 from __future__ import annotations
@@ -57,10 +60,10 @@ class STM32_GPIOPort(Peripheral):
 
     SNAPSHOT_KEEP = ("_listeners",)          # host-side wiring survives a snapshot restore
 
-    def __init__(self, services, name, params=None, irqs=None) -> None:
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
         self._listeners: list[Callable[[int, int], None]] = []
         self._external: dict[int, int] = {}       # pin -> level driven from outside
-        super().__init__(services, name, params, irqs)
+        super().__init__(services, name, params, irqs, **kwargs)
 
     def reset(self) -> None:
         super().reset()
@@ -153,6 +156,13 @@ class STM32_GPIOPort(Peripheral):
             self._external[pin] = int(bool(level))
         self._levels_changed()
 
+    def gpio_input(self, pin: int, level: bool) -> None:
+        """Input `pin` driven by another model's output (the platform file's `-> port@pin`)."""
+        self.set_input(pin, level)
+
+    def output_level(self, output: str) -> bool | None:
+        return bool(self._last_levels >> int(output) & 1) if output.isdigit() and int(output) < 16 else None
+
     def on_change(self, callback: Callable[[int, int], None]) -> None:
         self._listeners.append(callback)
 
@@ -160,8 +170,10 @@ class STM32_GPIOPort(Peripheral):
         levels = self.input_levels()
         changed = levels ^ self._last_levels
         self._last_levels = levels
-        if changed and self._listeners:
+        if changed and (self._listeners or self.wires):
             for pin in range(16):
                 if changed & (1 << pin):
+                    level = (levels >> pin) & 1
                     for callback in self._listeners:
-                        callback(pin, (levels >> pin) & 1)
+                        callback(pin, level)
+                    self.drive_irq(bool(level), str(pin))

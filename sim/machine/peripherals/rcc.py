@@ -1,22 +1,44 @@
-"""STM32F4 reset and clock control (Renode type `Miscellaneous.STM32F4_RCC`).
+"""STM32F4 reset and clock control (Renode type `Miscellaneous.STM32F4_RCC`) and the live clock tree.
 
 Registers as RM0090 §7.3 describes them. Ready flags (HSIRDY, HSERDY, PLLRDY, PLLI2SRDY, LSIRDY,
 LSERDY) follow their enable bits after a short virtual delay, and CFGR.SWS follows CFGR.SW once
 the selected source is ready - as on silicon, a switch to a clock that is not ready yet happens
-when it becomes ready. The clock tree (SYSCLK, HCLK, PCLK1/2, PLL48CLK) is computed from the
-registers for other models and for reports.
+when it becomes ready. The enable bit of a clock that drives SYSCLK (directly, or through the
+PLL) cannot be cleared (RM0090 §7.3.1, HSION/HSEON/PLLON).
+
+The clock tree (RM0090 §6.2, Figure 21) is live: SYSCLK is the HSI (16 MHz, the reset source),
+the HSE (the `hseFrequency` attribute, 8 MHz by default) or the PLL (VCO = source x N / M,
+SYSCLK = VCO / P, PLL48CLK = VCO / Q, with the M/N/P/Q the PLL was enabled with: RM0090 §7.3.2
+says PLLCFGR is written only while the PLL is off); HCLK = SYSCLK / HPRE, PCLKx = HCLK / PPREx,
+and the timers of an APB run at PCLKx when PPREx is 1, else at 2 x PCLKx (RM0090 §6.2, "timer
+clock frequencies"). Rates are exact fractions. Whenever a write or a source becoming ready
+changes a rate, the RCC tells the machine (`services.clocks_changed()`) at that moment, and the
+core, SysTick and the timers follow from there (docs/clock-tree.md).
+
+`hseFrequency` is an attribute of the built-in machine only: Renode 1.16.1's STM32F4_RCC has no
+such parameter and refuses a platform file that gives it. The default platform leaves it out
+(8 MHz); a board file for another crystal (25 MHz on the STM324xG-EVAL) is for the built-in
+machine.
 
 Not modelled: the reset registers do not reset other peripherals, disabled peripheral clocks do
-not gate register access in other models, the clock security system never fires.
+not gate register access in other models, the clock security system never fires, flash wait
+states cost no time.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.clocks import CLOCK_NAMES, describe_rate
 from sim.machine.peripherals.registers import RO, WO, Field, Register, flags
 from sim.machine.peripherals.timing import Deadlines
 
-HSI_HZ = 16_000_000
+HSI_HZ = 16_000_000                  # RM0090 §6.2.2
+HSE_DEFAULT_HZ = 8_000_000           # the STM32F4-Discovery's crystal
+# an HSE crystal is 4-26 MHz (RM0090 §6.2.1); in bypass mode an external clock up to 50 MHz
+# (STM32F407 datasheet, "High-speed external user clock")
+HSE_RANGE = (1_000_000, 50_000_000)
 
 CR = Register("CR", 0x00, reset=0x0000_0083, on_write="_sources_written", fields=[
     Field("HSION", 0), Field("HSIRDY", 1, access=RO), Field("HSITRIM", 3, 5),
@@ -105,23 +127,35 @@ class STM32F4_RCC(Deadlines, Peripheral):
                  AHB1ENR, AHB2ENR, AHB3ENR, APB1ENR, APB2ENR, AHB1LPENR, AHB2LPENR, AHB3LPENR,
                  APB1LPENR, APB2LPENR, BDCR, CSR, SSCGR, PLLI2SCFGR)
 
-    # Virtual start-up times (CPU cycles). Short on purpose: long enough that firmware which
-    # does not wait on a ready flag sees it low, short enough that boot stays fast.
-    hse_frequency = 8_000_000            # the board crystal (STM32F4-Discovery); not in the .repl
+    # Virtual start-up times (reference cycles, 1/168 MHz). Short on purpose: long enough that
+    # firmware which does not wait on a ready flag sees it low, short enough that boot stays
+    # fast (the datasheet's HSE start-up is ~2 ms, the PLL lock ~100 us).
     startup_cycles = {"HSI": 64, "HSE": 512, "PLL": 256, "PLLI2S": 256, "LSI": 64, "LSE": 1024}
+
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
+        hse = (params or {}).get("hseFrequency", HSE_DEFAULT_HZ)
+        if isinstance(hse, bool) or not isinstance(hse, int) or not HSE_RANGE[0] <= hse <= HSE_RANGE[1]:
+            raise ValueError(f"hseFrequency must be the HSE crystal or clock in Hz, "
+                             f"{HSE_RANGE[0]}..{HSE_RANGE[1]} (e.g. hseFrequency: 25000000), not {hse!r}")
+        self.hse_frequency = hse
+        super().__init__(services, name, params, irqs, **kwargs)
 
     def reset(self) -> None:
         super().reset()
         self.clear_deadlines()
         self._irq_level = False
         self.warnings: list[str] = []
+        self._pll_config = self._pll_fields()       # what the PLL runs with (latched at enable)
+        self._rates = self._compute_rates()
 
     # --- register callbacks ------------------------------------------------------------------
     def _sources_written(self, old: int, new: int) -> None:
+        self._keep_sysclk_sources()
         self._sources_changed()
 
     def _cfgr_written(self, old: int, new: int) -> None:
         self._update_sws()
+        self._rates_may_have_changed()
 
     def _cir_written(self, old: int, written: int) -> None:
         clears = (written >> CIR_CLEARS_SHIFT) & CIR_FLAGS
@@ -134,17 +168,30 @@ class STM32F4_RCC(Deadlines, Peripheral):
         self._sources_changed()
 
     # --- ready flags ---------------------------------------------------------------
+    def _keep_sysclk_sources(self) -> None:
+        """HSION, HSEON and PLLON cannot be cleared while their clock drives SYSCLK."""
+        sws = self[CFGR.SWS]
+        if sws == 0:
+            self[CR.HSION] = 1
+        elif sws == 1:
+            self[CR.HSEON] = 1
+        elif sws == 2:
+            self[CR.PLLON] = 1
+            self[CR.HSEON if self._pll_config[0] else CR.HSION] = 1
+
     def _sources_changed(self) -> None:
         for name, (enable, ready) in SOURCES.items():
             if self[enable] and not self[ready]:
                 if not self.armed(name):
                     if name == "PLL":
+                        self._pll_config = self._pll_fields()
                         self._check_pll_config()
                     self.arm(name, self.startup_cycles[name], getattr(self, f"_ready_{name}"))
             elif not self[enable]:
                 self.disarm(name)
                 self[ready] = 0
         self._update_sws()
+        self._rates_may_have_changed()
 
     def _became_ready(self, name: str) -> None:
         if not self.expire(name):
@@ -156,6 +203,7 @@ class STM32F4_RCC(Deadlines, Peripheral):
                 self[CIR.field(f"{name}RDYF")] = 1
                 self._update_irq()
         self._update_sws()
+        self._rates_may_have_changed()
 
     # one bound method per source, so scheduled callbacks stay plain bound methods
     def _ready_HSI(self) -> None: self._became_ready("HSI")
@@ -177,6 +225,10 @@ class STM32F4_RCC(Deadlines, Peripheral):
             self._irq_level = level
             self.drive_irq(level)
 
+    def _pll_fields(self) -> tuple[int, int, int, int, int]:
+        return (self[PLLCFGR.PLLSRC], self[PLLCFGR.PLLM], self[PLLCFGR.PLLN], self[PLLCFGR.PLLP],
+                self[PLLCFGR.PLLQ])
+
     def _check_pll_config(self) -> None:
         source = self.hse_frequency if self[PLLCFGR.PLLSRC] else HSI_HZ
         m, n = self[PLLCFGR.PLLM], self[PLLCFGR.PLLN]
@@ -192,32 +244,66 @@ class STM32F4_RCC(Deadlines, Peripheral):
         if problems:
             self.warnings.append(f"{self.name}: PLL enabled with " + ", ".join(problems))
 
-    # --- clock tree (Hz) -------------------------------------------------------------
-    def vco(self) -> int:
-        source = self.hse_frequency if self[PLLCFGR.PLLSRC] else HSI_HZ
-        m = self[PLLCFGR.PLLM] or 1
-        return source * self[PLLCFGR.PLLN] // m
+    # --- clock tree (Hz, exact) ---------------------------------------------------------------
+    def vco(self) -> Fraction:
+        src, m, n, _, _ = self._pll_config
+        source = self.hse_frequency if src else HSI_HZ
+        return Fraction(source * n, m or 1)
 
-    def pllclk(self) -> int:
-        return self.vco() // (2 * (self[PLLCFGR.PLLP] + 1))
+    def pllclk(self) -> Fraction:
+        return self.vco() / (2 * (self._pll_config[3] + 1))
 
-    def pll48(self) -> int:
-        q = self[PLLCFGR.PLLQ]
-        return self.vco() // q if q >= 2 else 0
+    def pll48(self) -> Fraction:
+        q = self._pll_config[4]
+        return self.vco() / q if q >= 2 else Fraction(0)
 
-    def sysclk(self) -> int:
+    def sysclk(self) -> Fraction:
         sws = self[CFGR.SWS]
-        return {0: HSI_HZ, 1: self.hse_frequency, 2: self.pllclk()}.get(sws, HSI_HZ)
+        if sws == 1:
+            return Fraction(self.hse_frequency)
+        if sws == 2:
+            return self.pllclk()
+        return Fraction(HSI_HZ)
 
-    def hclk(self) -> int:
-        return self.sysclk() // AHB_DIVIDERS.get(self[CFGR.HPRE], 1)
+    def _compute_rates(self) -> dict[str, Fraction]:
+        sysclk = self.sysclk()
+        hclk = sysclk / AHB_DIVIDERS.get(self[CFGR.HPRE], 1)
+        apb1 = APB_DIVIDERS.get(self[CFGR.PPRE1], 1)
+        apb2 = APB_DIVIDERS.get(self[CFGR.PPRE2], 1)
+        pclk1, pclk2 = hclk / apb1, hclk / apb2
+        return {"SYSCLK": sysclk, "HCLK": hclk, "PCLK1": pclk1, "PCLK2": pclk2,
+                "TIMCLK1": pclk1 if apb1 == 1 else 2 * pclk1,
+                "TIMCLK2": pclk2 if apb2 == 1 else 2 * pclk2,
+                "PLL48CLK": self.pll48()}
 
-    def pclk1(self) -> int:
-        return self.hclk() // APB_DIVIDERS.get(self[CFGR.PPRE1], 1)
+    def _rates_may_have_changed(self) -> None:
+        rates = self._compute_rates()
+        if rates != self._rates:
+            self._rates = rates
+            self.services.clocks_changed()
 
-    def pclk2(self) -> int:
-        return self.hclk() // APB_DIVIDERS.get(self[CFGR.PPRE2], 1)
+    def rate(self, clock: str) -> Fraction:
+        """The live rate of `clock` in Hz (ClockTree)."""
+        try:
+            return self._rates[clock]
+        except KeyError:
+            raise KeyError(f"no clock named {clock!r} (clocks: {', '.join(CLOCK_NAMES)})") from None
 
-    def clock_tree(self) -> dict[str, int]:
-        return {"sysclk": self.sysclk(), "hclk": self.hclk(), "pclk1": self.pclk1(),
-                "pclk2": self.pclk2(), "pll48": self.pll48()}
+    def hclk(self) -> Fraction:
+        return self._rates["HCLK"]
+
+    def pclk1(self) -> Fraction:
+        return self._rates["PCLK1"]
+
+    def pclk2(self) -> Fraction:
+        return self._rates["PCLK2"]
+
+    def clock_tree(self) -> dict[str, Fraction]:
+        """Every clock by name, e.g. {"SYSCLK": Fraction(168000000), "HCLK": ..., ...}."""
+        return dict(self._rates)
+
+    def describe_clocks(self) -> str:
+        """`SYSCLK 168 MHz (PLL), HCLK 168 MHz, PCLK1 42 MHz, ...` for reports."""
+        source = {0: "HSI", 1: "HSE", 2: "PLL"}.get(self[CFGR.SWS], "HSI")
+        parts = [f"{name} {describe_rate(rate)}" for name, rate in self._rates.items()]
+        return f"{parts[0]} ({source}), " + ", ".join(parts[1:])

@@ -34,11 +34,11 @@ class STM32F4_RNG(Deadlines, Peripheral):
     rng_clock_hz = 48_000_000            # PLL48CLK of the 168 MHz clock tree (PLLQ = 7)
     ready_rng_clocks = 40                # a new value within 40 RNG_CLK periods (RM0090 §24.4.3)
 
-    def __init__(self, services, name, params=None, irqs=None) -> None:
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
         # one stream for the machine's life: a firmware reboot does not replay the same numbers
         self._stream = services.random(name)
         self.counters = {"values": 0, "reads_not_ready": 0}
-        super().__init__(services, name, params, irqs)
+        super().__init__(services, name, params, irqs, **kwargs)
 
     def reset(self) -> None:
         super().reset()

@@ -1,9 +1,11 @@
 """STM32F4 USART (Renode type `UART.STM32_UART`), paced at the programmed baud in virtual time.
 
-Registers as RM0090 §30.6 describes them. The `frequency` constructor attribute is the USART's
-kernel clock (PCLK2 for USART1/6, PCLK1 for USART2/3; Renode's default is 8 MHz). One character
-takes (start + data + parity + stop) bit times at the baud BRR (and OVER8) program, converted to
-CPU cycles.
+Registers as RM0090 §30.6 describes them. The USART's kernel clock is the live PCLK of its bus
+(PCLK2 for USART1/6, PCLK1 for USART2/3; clocks.py): BRR programmed for 84 MHz gives the
+intended baud only once the core runs from the PLL. The `frequency` constructor attribute (what
+Renode computes the baud from) is used only where there is no clock tree to ask (a model built
+without a bus address). One character takes (start + data + parity + stop) bit times at the
+baud BRR (and OVER8) program, at the clock of the moment the character starts.
 
 TX is double-buffered as on silicon: writing DR fills TDR and clears TXE; TDR moves into the
 shift register at once when the shifter is idle (TXE rises again), otherwise when the current
@@ -28,9 +30,11 @@ smartcard, IrDA, synchronous mode, hardware flow control, DMA requests, break ch
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Callable
 
 from sim.machine.peripherals.base import Peripheral, model
+from sim.machine.peripherals.clocks import apb_of
 from sim.machine.peripherals.registers import RO, W0C, Field, Register
 from sim.machine.peripherals.timing import Deadlines
 
@@ -74,16 +78,18 @@ class STM32_UART(Deadlines, Peripheral):
     # host-side wiring, not machine state: a snapshot restore keeps the live callbacks
     SNAPSHOT_KEEP = ("_listeners",)
 
-    def __init__(self, services, name, params=None, irqs=None) -> None:
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
         self._transcript = bytearray()
         self._listeners: list[Callable[[bytes], None]] = []
         self._rx_queue = bytearray()
         self.counters = {"tx_bytes": 0, "rx_bytes": 0, "rx_overruns": 0, "tdr_overwritten": 0}
         self.warnings: list[str] = []
-        super().__init__(services, name, params, irqs)
+        super().__init__(services, name, params, irqs, **kwargs)
         self.frequency = int(self.param("frequency", 8_000_000))
         if self.frequency <= 0:
             raise ValueError(f"{name}: frequency must be a positive clock in Hz, got {self.frequency}")
+        bus = apb_of(self.address)
+        self._kernel_clock = f"PCLK{bus}" if bus is not None else None
 
     def reset(self) -> None:
         super().reset()
@@ -175,15 +181,21 @@ class STM32_UART(Deadlines, Peripheral):
         return len(self._rx_queue)
 
     # --- timing ---------------------------------------------------------------------
+    def kernel_clock(self) -> Fraction:
+        """The clock BRR divides: the live PCLK of the USART's bus."""
+        if self._kernel_clock is not None:
+            return self.services.clocks.rate(self._kernel_clock)
+        return Fraction(self.frequency)
+
     def baud(self) -> float | None:
         brr = self[BRR]
         if self[CR1.OVER8]:
             div8 = ((brr >> 4) << 3) | (brr & 7)  # 8 x USARTDIV
-            return self.frequency / div8 if div8 else None
-        return self.frequency / brr if brr else None
+            return float(self.kernel_clock() / div8) if div8 else None
+        return float(self.kernel_clock() / brr) if brr else None
 
     def char_cycles(self) -> int | None:
-        """CPU cycles one character takes on the line, or None while the baud is not set."""
+        """Reference cycles one character takes on the line, or None while the baud is not set."""
         brr = self[BRR]
         if self[CR1.OVER8]:
             divisor = ((brr >> 4) << 3) | (brr & 7)
@@ -192,8 +204,10 @@ class STM32_UART(Deadlines, Peripheral):
         if not divisor:
             return None
         half_bits = 2 * (1 + (9 if self[CR1.M] else 8)) + STOP_HALF_BITS[self[CR2.STOP]]
-        # cycles = bits * f_cpu / baud = half_bits/2 * f_cpu * divisor / f_usart, rounded up
-        return -(-half_bits * self.services.frequency * divisor // (2 * self.frequency))
+        # cycles = bits * f_ref / baud = half_bits/2 * f_ref * divisor / f_usart, rounded up
+        clock = self.kernel_clock()
+        return -(-half_bits * self.services.frequency * divisor * clock.denominator
+                 // (2 * clock.numerator))
 
     # --- transmitter ------------------------------------------------------------------
     def _start_tx(self) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from sim.errors import BackendError
 from sim.frame_types import TxFrame
 from sim.machine.peripherals.base import Peripheral, model
 from sim.machine.peripherals.ethernet.descriptors import DescriptorBusFault, descriptor_address
@@ -71,13 +72,10 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
     # host-side wiring, not machine state: a snapshot restore keeps the live callbacks
     SNAPSHOT_KEEP = ("tx_listeners",)
 
-    # Virtual durations in CPU cycles.
+    # Virtual durations in reference cycles.
     software_reset_cycles = 64
-    # A clause-22 MDIO frame is 64 MDC periods; at MDC = HCLK/102 that would be ~6500 cycles.
-    # Shorter on purpose: drivers poll MB, and boot stays fast.
-    mdio_cycles = 128
 
-    def __init__(self, services, name, params=None, irqs=None) -> None:
+    def __init__(self, services, name, params=None, irqs=None, **kwargs) -> None:
         self.name = name
         self.tx_listeners: list[Callable[[TxFrame], None]] = []
         self.reference_clock: bool | None = None   # None: present while a PHY is attached
@@ -92,7 +90,7 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         self.smi = StationManagement(self)
         self.tx = TxDma(self)
         self.rx = RxPath(self)
-        super().__init__(services, name, params, irqs)
+        super().__init__(services, name, params, irqs, **kwargs)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -142,8 +140,17 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         if self[DMABMR.SR] and not self.armed("swreset"):
             self._start_software_reset(by_software=False)
 
-    def phy(self, address: int) -> PhyDevice | None:
-        return self.smi.phys.get(address)
+    def phy(self, address: int | None = None) -> PhyDevice:
+        """The PHY at MDIO `address`, or the only one when `address` is None (what a scenario's
+        `Set Link` drives: `machine.ethernet.phy().set_link(up, speed, duplex)`)."""
+        phys = self.smi.phys
+        if address is None and len(phys) == 1:
+            return next(iter(phys.values()))
+        if address in phys:
+            return phys[address]
+        have = ", ".join(str(a) for a in sorted(phys)) or "none"
+        raise BackendError(f"{self.name}: no PHY at MDIO address {address}" if address is not None else
+                           f"{self.name}: give the PHY's MDIO address (PHYs at: {have})")
 
     def _clock_running(self) -> bool:
         return bool(self.smi.phys) if self.reference_clock is None else self.reference_clock

@@ -2,8 +2,10 @@
 PHYs attached at addresses 0..31, and the interface a PHY model implements.
 
 Software writes MACMIIAR with MB = 1 (PHY address PA, register MR, MW = 1 for a write whose
-data is in MACMIIDR). The clause-22 management frame (IEEE 802.3 §22.2.4) takes `mdio_cycles`;
-MB reads 1 until then (ST's HAL polls it) and writes to MACMIIAR meanwhile are ignored. A read
+data is in MACMIIDR). The clause-22 management frame is 64 MDC periods (a 32-bit preamble and
+the 32-bit frame, IEEE 802.3 §22.2.4.5), at MDC = HCLK / the divider MACMIIAR.CR selects
+(RM0090 §33.8.1: 42, 62, 16, 26 or 102), from the live HCLK; MB reads 1 until then (ST's HAL
+polls it) and writes to MACMIIAR meanwhile are ignored. A read
 of an address no PHY answers returns 0xFFFF: the idle MDIO line is pulled up (IEEE 802.3
 §22.2.2, MDIO).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from sim.machine.peripherals.clocks import time_of
 from sim.machine.peripherals.ethernet.registers import MACMIIAR, MACMIIDR
 from sim.platform import PlatformError
 
@@ -35,6 +38,11 @@ class PhyDevice(Protocol):
     @property
     def link_up(self) -> bool:
         """True while the link is established (the MAC sends and receives only then)."""
+
+
+# MACMIIAR.CR -> HCLK divider for MDC (RM0090 §33.8.1); the reserved codes 101-111 are taken as /102
+MDC_DIVIDERS = {0: 42, 1: 62, 2: 16, 3: 26, 4: 102}
+MDIO_FRAME_BITS = 64
 
 
 class StationManagement:
@@ -75,7 +83,13 @@ class StationManagement:
             return
         if MACMIIAR.MB.get(new):
             self._data = mac[MACMIIDR.MD]
-            mac.arm("mdio", mac.mdio_cycles, self._done)
+            mac.arm("mdio", self.frame_cycles(), self._done)
+
+    def frame_cycles(self) -> int:
+        """Reference cycles one management frame takes at the live HCLK and MACMIIAR.CR."""
+        divider = MDC_DIVIDERS.get(self.mac[MACMIIAR.CR], 102)
+        services = self.mac.services
+        return time_of(MDIO_FRAME_BITS * divider, services.clocks.rate("HCLK"), services.frequency)
 
     def _done(self) -> None:
         mac = self.mac
