@@ -112,15 +112,16 @@ def _run_step(script: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_shards_cover_every_robot_test_once_and_the_report_merges_them(workflow, tmp_path):
     jobs = workflow["jobs"]
     assert workflow["defaults"]["run"]["shell"] == "bash"
-    shards = jobs["robot"]["strategy"]["matrix"]["shard"]
+    shards = jobs["robot"]["strategy"]["matrix"]["include"]
     upload = _step(jobs["robot"], "publish")["with"]["path"].split()
     checkout = tmp_path / "checkout"
     (checkout / "results").mkdir(parents=True)
     (checkout / "robot").symlink_to(ROOT / "robot")
     selected: list[str] = []
-    for shard in shards:
+    for entry in shards:
+        shard = entry["shard"]
         # the shard's own command line, as a dry run (the keywords resolve, nothing boots)
-        args = shlex.split(_expand(_step(jobs["robot"], "robot")["run"], shard=shard))
+        args = shlex.split(_expand(_step(jobs["robot"], "robot")["run"], **entry))
         proc = _run_step(shlex.join([args[0], "--dryrun", *args[1:]]), checkout)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         out = checkout / args[args.index("--outputdir") + 1]
@@ -135,7 +136,7 @@ def test_shards_cover_every_robot_test_once_and_the_report_merges_them(workflow,
         # download-artifact puts into shards/<artifact name>/
         files = [checkout / p.rstrip("/") for p in upload]
         common = Path(os.path.commonpath(files))
-        dest = tmp_path / "runner" / "shards" / _expand(_step(jobs["robot"], "publish")["with"]["name"], shard=shard)
+        dest = tmp_path / "runner" / "shards" / _expand(_step(jobs["robot"], "publish")["with"]["name"], **entry)
         for f in files:
             if f.is_file():
                 (dest / f.relative_to(common)).parent.mkdir(parents=True, exist_ok=True)
@@ -146,24 +147,26 @@ def test_shards_cover_every_robot_test_once_and_the_report_merges_them(workflow,
         (checkout / "results").mkdir()
     everything = subprocess.run([sys.executable, "-m", "robot", "--dryrun", "--output", str(tmp_path / "all.xml"),
                                  "--log", "NONE", "--report", "NONE", "--console", "none",
-                                 "robot/get.robot", "robot/post_large.robot"], cwd=ROOT, capture_output=True)
+                                 "robot/"], cwd=ROOT, capture_output=True)
     assert everything.returncode == 0
     all_tests = [t.longname for t in ExecutionResult(str(tmp_path / "all.xml")).suite.all_tests]
-    assert len(all_tests) == 96
+    suites = sorted(p.stem for p in (ROOT / "robot").glob("*.robot"))
+    assert {t.split(".")[1].lower().replace(" ", "_") for t in all_tests} == set(suites)   # every suite file
     assert sorted(selected) == sorted(all_tests)                 # every test, none twice
 
     assert _step(jobs["report"], "download")["uses"].startswith("actions/download-artifact@")
     download = _step(jobs["report"], "download")["with"]
     assert download["path"] == "shards" and re.fullmatch(download["pattern"].replace("*", ".*"),
-                                                          f"robot-{shards[0]}")
+                                                          f"robot-{shards[0]['shard']}")
     proc = _run_step(_step(jobs["report"], "rebot --merge")["run"], tmp_path / "runner")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     merged = ExecutionResult(str(tmp_path / "runner" / "report" / "output.xml"))
     assert sorted(t.longname for t in merged.suite.all_tests) == sorted(all_tests)
-    assert [s.name for s in merged.suite.suites] == ["Get", "Post Large"]     # one tree, as one run
+    assert merged.suite.name == "Robot"                                         # one tree, as one run
+    assert sorted(s.name.lower().replace(" ", "_") for s in merged.suite.suites) == suites
     assert (tmp_path / "runner" / "report" / "xunit.xml").is_file()
     # the failed tests' artifacts sit beside the merged log, where its links point
-    for shard in shards:
+    for shard in (entry["shard"] for entry in shards):
         assert (tmp_path / "runner" / "report" / "artifacts" / "Post_Large" / f"{shard}_test" / "uart.log").read_text() \
             == shard
     assert _step(jobs["report"], "publish")["with"]["path"] == "report/"

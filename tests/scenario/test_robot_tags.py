@@ -59,3 +59,16 @@ def test_tags_select_and_shard_as_the_readme_shows(tmp_path):
     # shards by image cover the suite exactly once
     fixed, seedbug = _selected(tmp_path, "--include", "fixed", post), _selected(tmp_path, "--include", "seedbug", post)
     assert len(fixed) == len(seedbug) == 42 and not set(fixed) & set(seedbug)
+
+
+def test_every_test_of_every_suite_names_its_image(tmp_path):
+    """Selecting by image (`--include autopost-fixed`) reaches every suite: each test carries the
+    tag of an image scripts/build-firmware makes (the Makefile's variants are the oracle)."""
+    variants = subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "variants"], capture_output=True,
+                              text=True, timeout=60)
+    assert variants.returncode == 0, variants.stderr
+    images = set(variants.stdout.split())
+    assert {"fixed", "seedbug", "autopost-fixed"} <= images
+    for path in sorted((ROOT / "robot").glob("*.robot")):
+        for test in RobotSuite.from_file_system(str(path)).tests:
+            assert set(test.tags) & images, f"{path.name}: {test.name} has no image tag ({list(test.tags)})"
