@@ -8,7 +8,9 @@ domain keywords drive the peer, the HTTPS steps and the journal.
     Library    sim.keywords.SimKeywords    backend=${BACKEND}    seed=${SEED}
 
 Every test starts from the booted firmware's snapshot (`Start Emulation`); the boot itself happens
-once per firmware image. UART timeouts are virtual seconds, as in Renode's terminal tester.
+once per firmware image (per process: under pabot each process boots the images its tests use).
+UART timeouts are virtual seconds, as in Renode's terminal tester. Artifacts go to
+`<output dir>/artifacts/<suite>/<test>/`, under pabot to the same place in pabot's output directory.
 
 Two kinds of scenario: the reference images are driven through their shell (`HTTPS GET`,
 `HTTPS POST`); an image that acts by itself is run with `Use Firmware    ELF    device_initiated=True`
@@ -539,7 +541,8 @@ class SimKeywords:
         if self.runner is None:
             return None
         builtin = BuiltIn()
-        output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
+        output_dir = _report_dir(Path(builtin.get_variable_value("${OUTPUT DIR}", ".")),
+                                 builtin.get_variable_value("${PABOTQUEUEINDEX}", None) is not None)
         test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
         folder = output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
         status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
@@ -579,6 +582,18 @@ def _number(value):
             return float(value)
         except ValueError:
             return value
+
+
+def _report_dir(output_dir: Path, under_pabot: bool) -> Path:
+    """Where the log that links the artifacts will be: the output directory, or under pabot the
+    run's own one. pabot runs each process with `<out>/pabot_results/<n>/` (`.../<argfile>/<n>/`
+    with --argumentfileN) as its output directory and merges their outputs into `<out>/log.html`,
+    so artifacts and links go to `<out>/artifacts/...`, the same place as in a serial run."""
+    if under_pabot:
+        for parent in output_dir.resolve().parents:
+            if parent.name == "pabot_results":
+                return parent.parent
+    return output_dir
 
 
 def _slug(text: str) -> str:
