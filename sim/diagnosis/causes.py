@@ -14,11 +14,12 @@ fixed order, most specific proof first:
  7. memory_corruption         a write outside the record layer's own (the writer's stack pointer
                               outside its task's stack, exception stacking, DMA) hit the TLS
                               context before the failed record
- 8. record_layer_state        the bytes arrived as produced, but the record's sequence number
+ 8. firmware_fault            the firmware stopped (a fault, a panic) before any record failed
+ 9. record_layer_state        the bytes arrived as produced, but the record's sequence number
                               (or nonce, key) disagrees with what the previous records prove
- 9. missing_application_data  every record verified; application bytes counted as written are in
+ 10. missing_application_data  every record verified; application bytes counted as written are in
                               no record (a call after WANT_WRITE with other arguments)
-10. unexplained               failed, and none of the above holds
+11. unexplained               failed, and none of the above holds
 
 Each `Cause` carries its key evidence line first (what a test or a person checks), then the
 lines that support it.
@@ -61,7 +62,7 @@ def classify(evidence: dict) -> Cause:
     if outcome.get("ok") and failed is None and not journal.get("fatal_alerts_sent"):
         return Cause("none", ["the request succeeded and every record verified"])
     for rule in (_truncated_hmac, _protocol_mistake, _retransmission, _stream, _concurrent, _memory,
-                 _record_state, _application_data):
+                 _firmware_fault, _record_state, _application_data):
         cause = rule(evidence)
         if cause is not None:
             return cause
@@ -277,7 +278,7 @@ def _memory(e: dict) -> Cause | None:
     if not foreign:
         return None
     journal = e.get("journal") or {}
-    if journal.get("failed") is None:
+    if journal.get("failed") is None and not _stopped(e):
         return None
     counter = [w for w in foreign if "cur_out_ctr" in (w.get("field") or "")]
     w = (counter or foreign)[0]
@@ -295,7 +296,10 @@ def _memory(e: dict) -> Cause | None:
     more = "at least " if len(foreign) >= 8 else ""
     if len(foreign) > 1:
         lines.append(f"{more}{len(foreign)} such writes into the TLS context before the failed record: " + "; ".join(fields))
-    failed = journal["failed"]
+    failed = journal.get("failed")
+    if failed is None:
+        lines.append(f"then the firmware stopped: {_stopped(e)}")
+        return Cause("memory_corruption", lines)
     text = f"the server rejected {_record(failed)}"
     if failed.get("explicit_nonce"):
         text += f", whose explicit nonce is {failed['explicit_nonce']} (the counter as it was overwritten)"
@@ -303,6 +307,26 @@ def _memory(e: dict) -> Cause | None:
         text += "; its bytes reached the server exactly as the TLS layer produced them"
     lines.append(text)
     return Cause("memory_corruption", lines)
+
+
+def _stopped(e: dict) -> str | None:
+    """What the firmware said (or the machine reported) when it stopped, if it did."""
+    outcome = e.get("outcome") or {}
+    if outcome.get("fault_lines"):
+        return outcome["fault_lines"][0]
+    return outcome.get("stopped")
+
+
+def _firmware_fault(e: dict) -> Cause | None:
+    stopped = _stopped(e)
+    if stopped is None or (e.get("journal") or {}).get("failed") is not None:
+        return None
+    lines = [f"the firmware stopped before the request ended: {stopped}"]
+    outcome = e.get("outcome") or {}
+    lines += [f"  {line}" for line in outcome.get("fault_lines", [])[1:4]]
+    if outcome.get("stopped") and outcome.get("fault_lines"):
+        lines.append(f"the machine: {outcome['stopped']}")
+    return Cause("firmware_fault", lines)
 
 
 def _record_state(e: dict) -> Cause | None:

@@ -50,6 +50,10 @@ CLASSES: tuple[CauseClass, ...] = (
                "a write that is no part of the record layer changed the TLS context's keys, IV or sequence "
                "counter (a stack overflow, a heap overrun)",
                "the writer the provenance names: its task's stack size, the buffers next to the TLS context"),
+    CauseClass("firmware_fault", "firmware fault",
+               "the firmware stopped before the request ended (a fault, a panic, a failed assertion), with no "
+               "record failing before it",
+               "the fault report: the stacked frame, the task that ran and its stack"),
     CauseClass("truncated_hmac", "truncated-HMAC mistake",
                "the client negotiated truncated HMAC (RFC 6066 §7) and laid out its keys the pre-RFC way "
                "(PolarSSL 1.3, Mbed TLS before 2.7): its first protected record verifies only under that layout",

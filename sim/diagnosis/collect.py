@@ -36,8 +36,8 @@ def failing_session(step):
 def collect_evidence(runner, step, probes: CallProbes | None) -> dict:
     """The evidence of one finished step of a shell-driven run."""
     session = failing_session(step)
-    evidence: dict = {"outcome": _outcome(step), "journal": {}, "stream": {}, "capture": {}, "calls": {},
-                      "provenance": None}
+    evidence: dict = {"outcome": _outcome(step, getattr(runner.result, "error", None)), "journal": {}, "stream": {},
+                      "capture": {}, "calls": {}, "provenance": None}
     if session is not None:
         journal = session.journal
         evidence["journal"] = journal_facts(journal)
@@ -56,9 +56,18 @@ def collect_evidence(runner, step, probes: CallProbes | None) -> dict:
     return evidence
 
 
-def _outcome(step) -> dict:
+FAULT_LINES = ("panic:", "hardfault:")         # what our images print when they stop (firmware/board/fault.c)
+
+
+def _outcome(step, error: str | None) -> dict:
     status = next((line for line in reversed(step.uart_lines) if ": ok" in line or ": error" in line), None)
-    return {"ok": step.ok, "outcome": step.outcome, "status_line": status, "error_where": step.error_where,
+    stopped = None
+    if error and "the firmware stopped" in error:
+        stopped = next((line.strip() for line in error.splitlines() if line.strip() and "firmware stopped" not in line),
+                       error.splitlines()[0])
+    return {"ok": step.ok, "outcome": step.outcome, "status_line": status, "finished": step.finished,
+            "stopped": stopped, "fault_lines": [line for line in step.uart_lines if line.startswith(FAULT_LINES)][:6],
+            "error_where": step.error_where,
             "error_code": step.error_code, "peer_alerts": [a.get("description") for a in step.alerts_sent_by_peer
                                                           if a.get("level") == "fatal"],
             "written_line": next((line for line in step.uart_lines if line.startswith("Write to server:")), None)}
