@@ -2,6 +2,7 @@
 the lazy ones inside functions, since those run too):
 
     faces      cli, commands, keywords, bench, __main__
+    diagnosis  diagnosis, sweep, gallery (what scenario runs mean: causes, thresholds, the gallery)
     scenario   scenario
     engines    machine, renode, net, tls, http, gdb, peer, ladder, backends, baremetal
     leaves     platform, seed, vtime, event_queue, errors, frame_types, backend, cachedir
@@ -23,6 +24,7 @@ SIM = Path(sim.__file__).resolve().parent
 
 LAYERS = {
     "faces": ("sim.cli", "sim.commands", "sim.keywords", "sim.bench", "sim.__main__", "sim"),
+    "diagnosis": ("sim.diagnosis", "sim.sweep", "sim.gallery"),
     "scenario": ("sim.scenario",),
     "engines": ("sim.machine", "sim.renode", "sim.net", "sim.tls", "sim.http", "sim.gdb", "sim.peer",
                 "sim.ladder", "sim.backends", "sim.baremetal"),
