@@ -90,6 +90,10 @@ class EthernetPort(Protocol):
         """Deliver a frame (without FCS) from the wire now. False if the MAC dropped it
         (receiver off, filtered, or no free descriptor); the reason is counted in `stats`."""
 
+    def set_link(self, up: bool, speed: int | None = None, duplex: str | None = None) -> None:
+        """Plug the cable in (`up`, into a partner advertising `speed` Mb/s and `duplex`, None for
+        all it can) or pull it out, now; the PHY's link and auto-negotiation follow as on a board."""
+
 
 @runtime_checkable
 class Backend(Protocol):

@@ -30,6 +30,7 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
+from sim.errors import SimError
 from sim.platform import DEFAULT_REPL
 from sim.scenario.model import default_on_unmapped
 from sim.scenario import (CONSOLE_AUTO, PEER_PORT, DeviceInitiated, DeviceRunner, LinkFault, RequestResult, Scenario,
@@ -230,6 +231,22 @@ class SimKeywords:
         """Add a fault rule for the next `Start Emulation`, e.g. `device->host    drop    probability=1.0`."""
         converted = tuple((k, _number(v)) for k, v in params.items())
         self.faults.append(LinkFault(direction, kind, converted))
+
+    @keyword("Set Link")
+    def set_link(self, state: str = "up", speed: int | str | None = None, duplex: str | None = None) -> None:
+        """Plug the Ethernet cable in (`up`) or pull it out (`down`) now, in the running scenario's
+        virtual time. While it is out the MAC neither sends nor receives; plugged in, the PHY
+        auto-negotiates again (about 1.8 s virtual on the default LAN8742A) with a partner that
+        advertises `speed` (10 or 100 Mb/s) and `duplex` (full or half), everything when not given."""
+        if state.lower() not in ("up", "down"):
+            raise AssertionError(f"Set Link {state!r}: say up or down")
+        runner = self._runner()
+        try:
+            runner.machine.ethernet.set_link(state.lower() == "up", None if speed in (None, "") else int(speed),
+                                             duplex or None)
+        except (SimError, ValueError) as exc:
+            raise AssertionError(str(exc)) from None
+        logger.info(f"link {state.lower()} at {runner.now_ns / 1e6:.1f} ms virtual")
 
     @keyword("Configure Firmware TLS")
     def configure_firmware_tls(self, version: str = "any", suite: str = "any") -> None:

@@ -8,10 +8,8 @@ server after it has journaled the connections still open.
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 
-from sim.errors import SimError
 from sim.peer.config import PeerError, PeerLimits, parse_date, parse_listen
 from sim.peer.factory import PeerFactory
 from sim.peer.journal_dir import JournalDirectory
@@ -25,15 +23,8 @@ from sim.tls.user_chain import read_user_identity
 def peer_command(args) -> int:
     """`python -m sim peer --listen HOST:PORT [--tls ..] [--suite ..] [--seed N] [--journal DIR]
     [--server-cert CHAIN.pem --server-key KEY.pem [--server-key-password P]] [--date DATE]
-    [--max-connections N] [--handshake-timeout S] [--idle-timeout S]`."""
-    try:
-        return _serve(args)
-    except SimError as exc:
-        print(f"peer: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _serve(args) -> int:
+    [--max-connections N] [--handshake-timeout S] [--idle-timeout S]`. Bad input raises a SimError,
+    which the command line's one error boundary reports (one line, exit 2)."""
     address = parse_listen(args.listen)
     limits = PeerLimits(max_connections=args.max_connections, handshake_timeout=args.handshake_timeout,
                         idle_timeout=args.idle_timeout)

@@ -127,7 +127,12 @@ def _tokenize(src: _Source) -> list[Token]:
         elif ch.isdigit():
             m = _NUMBER.match(text, i)
             raw = m.group(0).replace("_", "")
-            value = float(raw) if "." in raw else int(raw, 0)
+            try:
+                # decimal unless 0x: Renode reads `gpioPortA#08@01` as 8 and 1 (no octal)
+                value = float(raw) if "." in raw else int(raw, 16) if raw[:2] in ("0x", "0X") else int(raw, 10)
+            except ValueError:
+                raise src.error(i, f"malformed number {m.group(0)!r}: write a decimal, a 0x hexadecimal "
+                                   "or a decimal fraction") from None
             tok("NUMBER", i, m.end(), value)
             i = m.end()
         elif ch.isalpha() or ch == "_":
@@ -387,6 +392,30 @@ class _LineParser:
             self.expect_punct("]", "',' or ']' in an IRQ list")
             return out
 
+    def irq_sources(self) -> list[str]:
+        """`5`, `[0-4]`, and lists that mix numbers and output names: `[TriggerInterrupt, 3]`."""
+        if self.tok.kind == "NUMBER" or not self.is_punct("["):
+            return [str(n) for n in self.irq_numbers()]
+        self.take()
+        out: list[str] = []
+        while True:
+            if self.tok.kind == "IDENT":
+                out.append(self.take().value)
+            else:
+                first = self.expect_number("an IRQ output number or name")
+                last = first
+                if self.is_punct("-"):
+                    self.take()
+                    last = self.expect_number("the end of an IRQ range")
+                    if last < first:
+                        raise self.fail(f"an IRQ range end >= {first}")
+                out.extend(str(n) for n in range(first, last + 1))
+            if self.is_punct(","):
+                self.take()
+                continue
+            self.expect_punct("]", "',' or ']' in an IRQ list")
+            return out
+
     def irq_line(self) -> list[IrqConnection] | tuple[str, ...]:
         """Returns the expanded connections, or ("remove", source...) for `src -> none`."""
         loc = self.loc()
@@ -395,7 +424,7 @@ class _LineParser:
         elif self.tok.kind == "IDENT":
             sources = [self.take().value]
         else:
-            sources = [str(n) for n in self.irq_numbers()]
+            sources = self.irq_sources()
         self.expect_punct("->", "'->' in an IRQ connection")
         if self.is_ident("none"):
             self.take()

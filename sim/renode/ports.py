@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from sim.errors import BackendError
 from sim.frame_types import TxFrame
 
 if TYPE_CHECKING:
@@ -99,6 +100,11 @@ class RenodeEthernet:
 
     def receive(self, frame: bytes) -> bool:
         return self._machine._receive_frame(frame)
+
+    def set_link(self, up: bool, speed: int | None = None, duplex: str | None = None) -> None:
+        raise BackendError("Renode 1.16.1's PHY model (Network.EthernetPhysicalLayer) serves fixed register "
+                           "values and has no cable to pull: run link changes on the built-in machine "
+                           "(--backend builtin)")
 
     @property
     def callbacks(self) -> list[Callable[[TxFrame], None]]:

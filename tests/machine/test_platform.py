@@ -67,6 +67,22 @@ def test_value_forms_and_registrations():
     assert b.irqs[0].source == "IRQ"
 
 
+def test_renode_forms_from_its_own_platform_files():
+    """What Renode 1.16.1's own platforms/cpus/stm32f4.repl writes: decimal numbers with leading
+    zeros (no octal), a local receiver index, and a list of named outputs."""
+    spec = parse_platform(
+        "t: Timers.STM32_Timer @ sysbus 0x40010000\n"
+        "    [TriggerInterrupt, CommutationInterrupt] -> nvic@[26, 26]\n"
+        "    [Update, 3-4] -> nvic@[1, 2, 3]\n"
+        "p: GPIOPort.STM32_GPIOPort @ sysbus 0x40020000\n"
+        "    [0-1] -> gpioPortA#08@[01, 09]\n", "t.repl")
+    assert [(c.source, c.target, c.input) for c in spec.entry("t").irqs] == [
+        ("TriggerInterrupt", "nvic", 26), ("CommutationInterrupt", "nvic", 26),
+        ("Update", "nvic", 1), ("3", "nvic", 2), ("4", "nvic", 3)]
+    assert [(c.source, c.target, c.input) for c in spec.entry("p").irqs] == [
+        ("0", "gpioPortA#8", 1), ("1", "gpioPortA#8", 9)]
+
+
 def test_update_entries_merge_last_value_wins():
     spec = parse_platform(
         "u: X.Y @ sysbus 0x1000\n    f: 1\n    g: 2\n    -> nvic@5\n"

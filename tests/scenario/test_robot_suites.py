@@ -72,3 +72,15 @@ def test_device_initiated_suite_follows_the_autopost_images(tmp_path):
     assert saved["verdict"] == "pass"
     assert [r["alert"] for c in saved["connections"] for r in c["requests"]][:2] == ["bad_record_mac"] * 2
     assert "eth_tx_buffers" in (seedbug / "diagnosis.txt").read_text()
+
+
+@pytest.mark.slow
+def test_link_suite_pulls_and_plugs_the_cable(tmp_path):
+    proc, result = _run_suite("link", tmp_path)
+    stats = result.statistics.total
+    assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
+    assert stats.passed == 2 and stats.failed == 0
+    # the firmware's own view of the middle request: lwIP's connect timed out (ETIMEDOUT)
+    uart = (tmp_path / "artifacts" / "Link" / "A_GET_fails_while_the_cable_is_out_and_works_once_the_link_is_back"
+            / "uart.log").read_text()
+    assert uart.count("get: ok status=200 length=100") == 2 and "get: error connect -0x0044" in uart

@@ -152,6 +152,10 @@ class SynopsysEthernetMAC(Deadlines, Peripheral):
         raise BackendError(f"{self.name}: no PHY at MDIO address {address}" if address is not None else
                            f"{self.name}: give the PHY's MDIO address (PHYs at: {have})")
 
+    def set_link(self, up: bool, speed: int | None = None, duplex: str | None = None) -> None:
+        """The cable at the only PHY (EthernetPort.set_link)."""
+        self.phy().set_link(up, speed, duplex)
+
     def _clock_running(self) -> bool:
         return bool(self.smi.phys) if self.reference_clock is None else self.reference_clock
 
