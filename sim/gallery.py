@@ -4,7 +4,8 @@ conditions, where it must pass. `run_gallery` runs them and `confusion_table` ta
 against diagnosed class (diagonal when every variant is named for what it is).
 
 The images and their defects are described in firmware/README.md ("The defect gallery"). The
-diagnosis never sees a variant's name: `sim.diagnosis.classify` reads only the run's evidence.
+diagnosis never sees a variant's name: `sim.diagnosis.classify` reads only the run's evidence
+(tests/diagnosis/test_gallery_evidence.py checks that the evidence does not even mention it).
 """
 
 from __future__ import annotations
@@ -21,25 +22,30 @@ from sim.tls.policy import ServerPolicy
 
 GCM = "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
 CBC_SHA256 = "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA256"
-# the user's report: each TLS version with the suites it was seen failing on (robot/post_large.robot)
+# the user's report: TLS 1.0, 1.1 and 1.2, AES-128-CBC-SHA (every version) and AES-128-GCM-SHA256
+# (TLS 1.2 only, RFC 5288 §4), RSA and ECDHE-RSA key exchange
 REPORT_MATRIX = (
     ("1.0", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"), ("1.0", "TLS-RSA-WITH-AES-128-CBC-SHA"),
     ("1.1", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"), ("1.1", "TLS-RSA-WITH-AES-128-CBC-SHA"),
     ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"), ("1.2", "TLS-RSA-WITH-AES-128-GCM-SHA256"),
+    ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"), ("1.2", "TLS-RSA-WITH-AES-128-CBC-SHA"),
 )
 SMALL_WINDOW = 2048          # a server that acknowledges less than one 4 KiB record at a time
 UPLOAD = "/upload"
+PEER_TLS_PORT = 443
 
 
 def lost_segment(stream_byte: int) -> tuple[LinkFault, ...]:
     """The device's TCP segment that carries `stream_byte` of the connection to port 443 is lost
     once on the link (its retransmission gets through)."""
-    return (LinkFault("device->host", "drop", (("when", StreamByte(stream_byte, dst_port=443)), ("limit", 1))),)
+    return (LinkFault("device->host", "drop", (("when", StreamByte(stream_byte, dst_port=PEER_TLS_PORT)),
+                                               ("limit", 1))),)
 
 
 # The segment to lose must be a record's tail, on the wire when the send callback returns: the
-# last segment of the first 4 KiB record with TLS 1.1/1.2; with TLS 1.0 (CBC record splitting,
-# RFC 5246 §6.2.3.2 does not apply, Mbed TLS splits 1/n-1) the 1-byte record of the second write.
+# last segment of the first 4 KiB record with TLS 1.1 and 1.2 (byte 4000 lies in it for every
+# suite of the matrix); with TLS 1.0 the 1-byte record Mbed TLS's CBC record splitting (1/n-1,
+# MBEDTLS_SSL_CBC_RECORD_SPLITTING) puts before the second write's record.
 TAIL_BYTE = {("1.0", "TLS-ECDHE-RSA-WITH-AES-128-CBC-SHA"): 4420, ("1.0", "TLS-RSA-WITH-AES-128-CBC-SHA"): 4594}
 DEFAULT_TAIL_BYTE = 4000
 
@@ -48,6 +54,7 @@ DEFAULT_TAIL_BYTE = 4000
 class Condition:
     """A field condition: what the link, the server or its TCP do."""
 
+    key: str                        # its name on the command line and in robot/gallery.robot
     name: str
     faults: Callable[[str, str], tuple] = lambda tls, suite: ()
     policy: ServerPolicy | None = None
@@ -55,12 +62,20 @@ class Condition:
     applies: Callable[[str, str], bool] = lambda tls, suite: True
 
 
-CLEAN = Condition("clean link")
-LOSS = Condition("a record's tail segment lost once",
+CLEAN = Condition("clean", "clean link")
+LOSS = Condition("lost-tail", "a record's tail segment lost once",
                  faults=lambda tls, suite: lost_segment(TAIL_BYTE.get((tls, suite), DEFAULT_TAIL_BYTE)))
-SMALL = Condition(f"server window {SMALL_WINDOW} bytes", receive_window=SMALL_WINDOW)
-RFC6066 = Condition("server accepts truncated HMAC (RFC 6066 keys)", policy=ServerPolicy(truncated_hmac=True),
-                    applies=lambda tls, suite: "CBC" in suite)
+SMALL = Condition(f"window-{SMALL_WINDOW}", f"server window {SMALL_WINDOW} bytes", receive_window=SMALL_WINDOW)
+RFC6066 = Condition("rfc6066-server", "server accepts truncated HMAC (RFC 6066 keys)",
+                    policy=ServerPolicy(truncated_hmac=True), applies=lambda tls, suite: "CBC" in suite)
+CONDITIONS = {c.key: c for c in (CLEAN, LOSS, SMALL, RFC6066)}
+
+
+def condition(key: str) -> Condition:
+    try:
+        return CONDITIONS[key]
+    except KeyError:
+        raise ScenarioError(f"no field condition {key!r}; the gallery has {', '.join(CONDITIONS)}") from None
 
 
 @dataclass(frozen=True)
@@ -76,12 +91,32 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("seedbug", "transport_corruption", CLEAN, 4096),
     Variant("bug-tcp-nocopy", "retransmission_mismatch", LOSS, 16384),
     Variant("bug-partial-send", "missing_stream_bytes", SMALL, 65536),
-    Variant("bug-want-write-args", "missing_application_data", SMALL, 65536),
+    Variant("bug-want-write-args", "missing_stream_bytes", SMALL, 65536),
     Variant("bug-two-writers", "concurrent_writers", CLEAN, 65536),
     Variant("bug-stack-overflow", "memory_corruption", CLEAN, 4000),
     Variant("bug-trunc-hmac", "truncated_hmac", RFC6066, 903, ("1.2", CBC_SHA256)),
 )
 FIXED = "fixed"
+
+
+def image_path(name: str) -> Path:
+    path = FIRMWARE_DIR / f"{name}.elf"
+    if not path.exists():
+        raise ScenarioError(f"the gallery image {name!r} is not built ({path} is missing): run scripts/build-firmware")
+    return path
+
+
+def post_case(firmware: str, tls: str, suite: str, size: int, condition_key: str = "clean", *, path: str = UPLOAD,
+              seed: int = 1, **scenario):
+    """A `sim.diagnosis.Case`: POST `size` bytes to `path` under the named field condition (its
+    faults added to `faults`; its policy unless `policy` is given)."""
+    from sim.diagnosis import Case
+
+    c = condition(condition_key)
+    faults = tuple(scenario.pop("faults", ())) + c.faults(tls, suite)
+    policy = scenario.pop("policy", None) or c.policy
+    return Case(Scenario(firmware=firmware, tls_version=tls, suite=suite, seed=seed, faults=faults, policy=policy,
+                         steps=(Step("post", path, size, expect="any"),), **scenario), c.receive_window)
 
 
 @dataclass(frozen=True)
@@ -102,20 +137,8 @@ class GalleryRun:
         return f"{self.image} TLS {self.tls} {self.suite} POST {self.variant.size}, {self.variant.condition.name}"
 
     def case(self, seed: int = 1):
-        from sim.diagnosis import Case
-
-        condition = self.variant.condition
-        scenario = Scenario(firmware=str(image_path(self.image)), tls_version=self.tls, suite=self.suite, seed=seed,
-                            steps=(Step("post", UPLOAD, self.variant.size, expect="any"),),
-                            faults=condition.faults(self.tls, self.suite), policy=condition.policy)
-        return Case(scenario, condition.receive_window)
-
-
-def image_path(name: str) -> Path:
-    path = FIRMWARE_DIR / f"{name}.elf"
-    if not path.exists():
-        raise ScenarioError(f"the gallery image {name!r} is not built ({path} is missing): run scripts/build-firmware")
-    return path
+        return post_case(str(image_path(self.image)), self.tls, self.suite, self.variant.size,
+                         self.variant.condition.key, seed=seed)
 
 
 def variant(name: str) -> Variant:

@@ -16,9 +16,8 @@ and followed with `Wait For Connection`, `Wait For Request` and the assertions o
 on the DHCP, DNS and SNTP answers it was given. `Set Network Date`, `Map Dns Name`, `Make Dns Name
 Absent` and `Set Tls Ports` shape the virtual network for the next `Start Emulation`.
 
-The defect gallery (robot/gallery.robot): `Diagnose HTTPS POST` runs a POST under field conditions
-and names the cause of a failure, `Cause Should Be` and `Key Evidence Should Contain` check it,
-`Smallest Failing Size Should Be` bisects the body size at which an image starts failing.
+The defect gallery's keywords (`Diagnose HTTPS POST`, `Cause Should Be`, `Smallest Failing Size
+Should Be`, ...) come from `sim.gallery_keywords.GalleryKeywords`, which this library includes.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from sim.errors import SimError
+from sim.gallery_keywords import GalleryKeywords
 from sim.platform import DEFAULT_REPL
 from sim.scenario.model import default_on_unmapped
 from sim.scenario import (CONSOLE_AUTO, PEER_PORT, DeviceInitiated, DeviceRunner, LinkFault, RequestResult, Scenario,
@@ -41,7 +41,7 @@ _STOPPED_BY_SIGNAL = "Execution terminated by signal"   # Robot's message for a 
 
 
 @library(scope="SUITE", auto_keywords=False)
-class SimKeywords:
+class SimKeywords(GalleryKeywords):
     def __init__(self, backend: str = "builtin", seed: int | str = 1, repl: str | None = None) -> None:
         self.backend = backend or "builtin"
         self.seed = int(seed)
@@ -464,94 +464,6 @@ class SimKeywords:
         if text not in transcript:
             raise AssertionError(f"'{text}' is not on the UART")
 
-    # --- the defect gallery: which cause, and from which size ----------------------------------------
-    @keyword("Diagnose HTTPS POST")
-    def diagnose_https_post(self, path: str, size: int | str, tls: str = "any", suite: str = "any",
-                            host_window: int | str | None = None, lost_segment_byte: int | str | None = None):
-        """POST `size` bytes to `path` on the image of `Use Firmware` (with `Set Peer Policy` and
-        `Inject Link Fault` conditions) and name the cause of a failure (sim.diagnosis): the run
-        is made with probes on the firmware's calls, and a failing run is replayed with the
-        write trace. Field conditions: `host_window` (the receive window the server's TCP
-        advertises), `lost_segment_byte` (the device's TCP segment carrying this stream byte is
-        lost once). Writes the run's artifacts (diagnosis.txt ends with the cause) and returns the
-        diagnosis for `Cause Should Be` and `Key Evidence Should Contain`."""
-        from sim.diagnosis import Case, run_case
-        from sim.gallery import lost_segment
-        from sim.tls.policy import ServerPolicy
-
-        faults = tuple(self.faults) + (lost_segment(int(lost_segment_byte)) if _given(lost_segment_byte) else ())
-        scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
-                            policy=ServerPolicy(**self.policy_args), faults=faults, tls_version=tls, suite=suite,
-                            steps=(Step("post", path, int(size), expect="any"),), on_unmapped=self.on_unmapped)
-        case = Case(scenario, int(host_window) if _given(host_window) else None)
-        self.runner = None
-        out = self._artifact_folder()
-        try:
-            diagnosed = run_case(case, out_dir=out)
-        except ScenarioError as exc:
-            raise AssertionError(str(exc)) from None
-        logger.info(f"{scenario.steps[0].describe()}: {diagnosed.step.outcome if diagnosed.step else 'error'}; "
-                    f"{diagnosed.runs} run(s)\n{diagnosed.text()}")
-        if out is not None:
-            logger.info(f'artifacts: <a href="{out.as_posix()}">{out.name}</a>', html=True)
-        return diagnosed
-
-    @keyword("Cause Should Be")
-    def cause_should_be(self, diagnosed, cause: str) -> None:
-        """The diagnosis named cause class `cause` (`none`: the run passed); see sim/diagnosis/classes.py."""
-        from sim.diagnosis import cause_class
-
-        cause_class(cause)                      # an unknown class name is the test's mistake
-        if diagnosed.cause.key != cause:
-            raise AssertionError(f"the cause is {diagnosed.cause.key}, not {cause}:\n{diagnosed.text()}")
-
-    @keyword("Key Evidence Should Contain")
-    def key_evidence_should_contain(self, diagnosed, text: str) -> None:
-        """The cause's key evidence line (its first) contains `text`."""
-        if text not in diagnosed.cause.key_line:
-            raise AssertionError(f"'{text}' is not in the key evidence line:\n{diagnosed.cause.key_line}")
-
-    @keyword("Smallest Failing Size Should Be")
-    def smallest_failing_size_should_be(self, expected: int | str, path: str = "/upload", tls: str = "any",
-                                        suite: str = "any", low: int | str = 1, high: int | str = 65536,
-                                        max_runs: int | str = 20, host_window: int | str | None = None):
-        """Bisect the smallest failing POST body size of the image of `Use Firmware` between `low`
-        and `high` (sim/sweep.py) and check it is `expected`, that the failure was monotonic in
-        the checks above it, and that it took at most `max_runs` runs. Returns the sweep."""
-        from sim.sweep import sweep
-
-        scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
-                            tls_version=tls, suite=suite, steps=(Step("post", path, int(low), expect="any"),),
-                            on_unmapped=self.on_unmapped)
-        self.runner = None
-        try:
-            result = sweep(scenario, int(low), int(high),
-                           receive_window=int(host_window) if _given(host_window) else None)
-        except ScenarioError as exc:
-            raise AssertionError(str(exc)) from None
-        logger.info(f"{result.summary()}; sizes run: {', '.join(str(r.size) for r in result.runs)}")
-        if result.smallest_failing != int(expected):
-            raise AssertionError(f"the smallest failing size is {result.smallest_failing}, not {expected}: "
-                                 f"{result.summary()}")
-        if not result.monotonic:
-            raise AssertionError(result.summary())
-        if len(result.runs) > int(max_runs):
-            raise AssertionError(f"the sweep took {len(result.runs)} runs, more than {max_runs}")
-        return result
-
-    def _artifact_folder(self) -> Path | None:
-        """${OUTPUT DIR}/artifacts/SUITE/TEST, as `Save Scenario Artifacts` names it (None outside Robot)."""
-        try:
-            builtin = BuiltIn()
-            output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
-            suite = _slug(builtin.get_variable_value("${SUITE NAME}", "suite"))
-            test = _slug(builtin.get_variable_value("${TEST NAME}", "scenario"))
-        except RobotNotRunningError:
-            return None
-        folder = output_dir / "artifacts" / suite / test
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
     # --- artifacts ------------------------------------------------------------------------------
     @keyword("Save Scenario Artifacts")
     def save_scenario_artifacts(self, name: str | None = None) -> str | None:
@@ -562,8 +474,7 @@ class SimKeywords:
             return None
         builtin = BuiltIn()
         output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
-        test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
-        folder = output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
+        folder = self._test_folder(name)
         status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
         message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
         interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
@@ -582,16 +493,19 @@ class SimKeywords:
         return str(folder)
 
     # --- helpers ----------------------------------------------------------------------------------
+    def _test_folder(self, name: str | None = None) -> Path:
+        """${OUTPUT DIR}/artifacts/SUITE/TEST, where this test's artifacts go (RobotNotRunningError
+        outside a Robot run)."""
+        builtin = BuiltIn()
+        output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
+        test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
+        return output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
+
     def _runner(self) -> ScenarioRunner | DeviceRunner:
         if self.runner is None:
             self.start_emulation()
         assert self.runner is not None
         return self.runner
-
-
-def _given(value) -> bool:
-    """A keyword argument that was given (Robot passes ${None} or an empty cell for none)."""
-    return value is not None and str(value).strip().upper() not in ("", "NONE", "-")
 
 
 def _truthy(value) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from sim.errors import ScenarioError
-from sim.scenario import InvalidScenario, Scenario, Step, boot_scenario
+from sim.scenario import InvalidScenario, Scenario, boot_scenario
 
 DEFAULT_CHECKS = 2
 MAX_SIZE = 0xFFFF_FFFF
@@ -61,10 +61,15 @@ class SweepResult:
             return f"no failing size from {self.low} to {self.high} bytes ({len(self.runs)} runs)"
         if self.monotonic is False:
             p, f = self.violations[0]
-            return (f"not monotonic: {p} bytes pass although {f} fail; the bisection's boundary is {self.smallest_failing} "
+            return (f"not monotonic: {p} bytes pass although {f} fail; the bisection's boundary is "
+                    f"{self.smallest_failing} "
                     f"bytes (largest passing below it {self.largest_passing}), a smaller failing size may exist "
                     f"({len(self.runs)} runs)")
         return f"{self.meaning} ({len(self.runs)} runs)"
+
+    def sizes_text(self) -> str:
+        """The sizes in the order they were run, a failing one marked with '!'."""
+        return ", ".join(f"{r.size}{'' if r.passed else '!'}" for r in self.runs)
 
     def to_dict(self) -> dict:
         return {"from": self.low, "to": self.high, "smallest_failing": self.smallest_failing,
@@ -83,7 +88,7 @@ def sweep(scenario: Scenario, low: int, high: int, *, receive_window: int | None
         raise InvalidScenario(f"the sweep needs 0 <= --from < --to <= {MAX_SIZE}, not {low} and {high}")
     if checks < 0:
         raise InvalidScenario(f"the number of check runs must be 0 or more, not {checks}")
-    from sim.diagnosis import Case, classify, run_case
+    from sim.diagnosis import Case, run_case
 
     booted = boot_scenario(scenario)               # once; every run restores its snapshot
     result = SweepResult(low, high)
@@ -165,11 +170,11 @@ def threshold_meaning(passing: SizeRun, failing: SizeRun) -> str:
         header = after["largest_frame"] - after["largest_payload"]
         where = ""
         if location.get("dma_buffer") is not None:
-            where = (f" of one TX DMA buffer, {location['dma_buffer']}, where the change begins at offset "
-                     f"{location.get('dma_buffer_offset')}")
-        return (f"fails once a frame exceeds {frame_offset} bytes, i.e. a TCP segment exceeds "
-                f"{frame_offset - header} payload bytes{where}: {tail}; the largest frame was {before['largest_frame']} "
-                f"bytes at {passing.size} and {after['largest_frame']} at {n}")
+            where = (f" (the change begins at offset {location.get('dma_buffer_offset')} of TX DMA buffer "
+                     f"{location['dma_buffer']})")
+        return (f"fails once a frame exceeds {frame_offset} bytes, i.e. a TCP segment carries more than "
+                f"{frame_offset - header} payload bytes{where}: {tail}; the largest frame was "
+                f"{before['largest_frame']} bytes at {passing.size} and {after['largest_frame']} at {n}")
     if after["application_records"] > before["application_records"] and before["application_records"]:
         return (f"fails once the request no longer fits {before['application_records']} application record(s) "
                 f"(the largest held {before['largest_application_record']} bytes at {passing.size}): {tail}")

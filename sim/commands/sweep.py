@@ -34,6 +34,5 @@ def sweep_command(args) -> int:
         print(result.summary())
         if result.cause is not None and result.found:
             print(f"cause at {result.smallest_failing} bytes: {result.cause.title}: {result.cause.key_line}")
-        sizes = ", ".join(f"{r.size}{'' if r.passed else '!'}" for r in result.runs)
-        print(f"runs ({len(result.runs)}, ! = failed): {sizes}")
+        print(f"runs ({len(result.runs)}, ! = failed): {result.sizes_text()}")
     return 0 if result.found and result.monotonic else 1

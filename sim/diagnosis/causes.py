@@ -17,8 +17,9 @@ fixed order, most specific proof first:
  8. firmware_fault            the firmware stopped (a fault, a panic) before any record failed
  9. record_layer_state        the bytes arrived as produced, but the record's sequence number
                               (or nonce, key) disagrees with what the previous records prove
- 10. missing_application_data  every record verified; application bytes counted as written are in
-                              no record (a call after WANT_WRITE with other arguments)
+10. missing_stream_bytes      (again, one layer up) every record verified, but application bytes
+                              counted as written are in no record (a call after WANT_WRITE with
+                              other arguments)
 11. unexplained               failed, and none of the above holds
 
 Each `Cause` carries its key evidence line first (what a test or a person checks), then the
@@ -200,7 +201,8 @@ def _altered(e: dict, stream: dict) -> Cause:
     first = stream["events"][0]
     where = f"stream offset {diff.get('first_offset', first['sent_offset'])}"
     if loc.get("frame") is not None:
-        where += f", TCP segment {loc.get('segment')}, Ethernet frame {loc['frame']} at frame offset {loc['frame_offset']}"
+        where += (f", TCP segment {loc.get('segment')}, Ethernet frame {loc['frame']} at frame offset "
+                  f"{loc['frame_offset']}")
     if loc.get("dma_buffer") is not None:
         where += f", TX DMA buffer {loc['dma_buffer']} at buffer offset {loc.get('dma_buffer_offset')}"
     lines = [f"bytes changed between the TLS layer and the wire at {where}"
@@ -257,6 +259,15 @@ def _concurrent(e: dict) -> Cause | None:
             text += (f"; the record before it, {_record(previous)}, carries the same explicit nonce "
                      f"{failed['explicit_nonce']}: two records protected under one sequence number")
         lines.append(text)
+    counter = ((e.get("provenance") or {}).get("tls_state") or {}).get("counter") or {}
+    inner_task = (inner.get("task") or {}).get("name")
+    end = outer["returned_ns"] if outer["returned_ns"] is not None else 1 << 62
+    for change in counter.get("changes", []):
+        w = change["writer"]
+        if w.get("task") == inner_task and outer["entered_ns"] <= w["time_ns"] <= end:
+            lines.append(f"provenance: {counter['field']} was set to {change['value']} by {quote.writer(w)}, while "
+                         f"{quote.task(outer)}'s call was building its record on the same context")
+            break
     return Cause("concurrent_writers", lines)
 
 
@@ -295,7 +306,8 @@ def _memory(e: dict) -> Cause | None:
     fields = sorted({f"{x['field']} by {x['function']}" for x in foreign})
     more = "at least " if len(foreign) >= 8 else ""
     if len(foreign) > 1:
-        lines.append(f"{more}{len(foreign)} such writes into the TLS context before the failed record: " + "; ".join(fields))
+        lines.append(f"{more}{len(foreign)} such writes into the TLS context before the failed record: "
+                     + "; ".join(fields))
     failed = journal.get("failed")
     if failed is None:
         lines.append(f"then the firmware stopped: {_stopped(e)}")
@@ -384,15 +396,17 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def _application_data(e: dict) -> Cause | None:
+    """Missing stream bytes one layer up: the application's bytes never became records."""
     journal = e.get("journal") or {}
     if journal.get("failed") is not None:
         return None
     writes = [c for c in (e.get("calls") or {}).get("tls_write", []) if c["args"][2] > 0]
     misuse = [(a, b) for a, b in zip(writes, writes[1:]) if a["result"] in (WANT_WRITE, WANT_READ) and not _same(a, b)]
     lost = _lost_application_bytes(e)
-    if not misuse and lost <= 0:
+    if lost <= 0:
         return None
-    lines = []
+    lines = [f"{lost} bytes the application handed to mbedtls_ssl_write never reached the server: they are in no "
+             f"record, and every record verified ({journal.get('application_bytes', 0)} application bytes arrived)"]
     if misuse:
         a, b = misuse[0]
         if (a["args"][1], a["args"][2]) == (b["args"][1], b["args"][2]):
@@ -402,17 +416,21 @@ def _application_data(e: dict) -> Cause | None:
             other = f"({quote.hx(b['args'][1])}, {b['args'][2]}) instead of the same buffer and length"
         lines.append(f"mbedtls_ssl_write({quote.hx(a['args'][0])}, {quote.hx(a['args'][1])}, {a['args'][2]}) returned "
                      f"{quote.code(a['result'])} at {quote.ms(a['returned_ns'])}, and the next call came with {other}")
-        received = {r.get("app_sha256") for r in journal.get("records", [])}
-        if b.get("data_sha256") and b["data_sha256"] not in received:
+        in_records = {r.get("app_sha256") for r in journal.get("records", [])}
+        if b.get("data_sha256") and b["data_sha256"] not in in_records:
             lines.append(f"the {b['args'][2]} bytes of that next call (sha256 {b['data_sha256'][:16]}...) are in no "
                          f"record the server received: it returned {quote.code(b['result'])}, but Mbed TLS only "
                          "flushed the record it still held")
         if len(misuse) > 1:
             lines.append(f"{len(misuse)} calls after a WANT_READ/WANT_WRITE changed the arguments")
-    if lost > 0:
-        lines.append(f"{lost} of the application bytes handed to mbedtls_ssl_write are in no record, and every "
-                     f"record verified ({journal.get('application_bytes', 0)} application bytes received)")
+    for p in (e.get("provenance") or {}).get("application_bytes", [])[:1]:
+        lines += ["provenance: " + s for s in quote.spans(p["spans"], "application buffer")]
+        if p.get("rewritten_between"):
+            lines.append(f"provenance: the application rewrote its buffer after the call that returned "
+                         f"{quote.code(p['want_result'])} ({quote.ms(p['want_returned_ns'])}) and before the next "
+                         f"call ({quote.ms(p['next_entered_ns'])}): the bytes Mbed TLS was still to send were "
+                         "replaced, not resent")
     status = (e.get("outcome") or {}).get("status_line")
     if status:
         lines.append(f"the firmware's status: {status}")
-    return Cause("missing_application_data", lines)
+    return Cause("missing_stream_bytes", lines)

@@ -29,14 +29,11 @@ CLASSES: tuple[CauseClass, ...] = (
                "rewritten before the segment was acknowledged",
                "zero-copy sends (lwIP tcp_write without TCP_WRITE_FLAG_COPY) from a buffer the TLS layer reuses"),
     CauseClass("missing_stream_bytes", "missing or duplicated stream bytes",
-               "stretches of what the TLS layer produced never reached TCP, or reached it twice; every byte that "
-               "did arrive is as produced",
-               "the BIO send callback's return value against what the socket took (partial writes)"),
-    CauseClass("missing_application_data", "missing application data",
-               "every record verifies, but application bytes the caller counted as written are not in any "
-               "record: the TLS layer was not given them",
-               "the caller of mbedtls_ssl_write: after WANT_READ/WANT_WRITE it must call again with the same "
-               "buffer and length"),
+               "bytes handed on for sending never reached the server, or reached it twice, while every byte that "
+               "did arrive is as produced: stretches of the TLS layer's output lost between the send callback and "
+               "TCP, or application bytes counted as written that the TLS layer never put into a record",
+               "the BIO send callback's return value against what the socket took (partial writes); the caller of "
+               "mbedtls_ssl_write: after WANT_READ/WANT_WRITE it must call again with the same buffer and length"),
     CauseClass("record_layer_state", "record-layer state error",
                "a record was protected with a sequence number, nonce or key other than the one the previous "
                "records prove, while its bytes reached the server as produced",

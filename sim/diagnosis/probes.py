@@ -45,6 +45,8 @@ class Call:
     args: tuple[int, int, int, int]
     sp: int
     entered_ns: int
+    entered_cycles: int = 0              # the same instants in reference cycles (the write trace's clock)
+    returned_cycles: int | None = None
     returned_ns: int | None = None
     result: int | None = None            # r0 at return, signed
     data: bytes | None = None            # the buffer argument's bytes at entry (bounded)
@@ -57,7 +59,8 @@ class Call:
     def to_dict(self) -> dict:
         out = {"role": self.role, "function": self.function, "index": self.index,
                "task": self.task.to_dict() if self.task else None, "args": list(self.args), "sp": self.sp,
-               "entered_ns": self.entered_ns, "returned_ns": self.returned_ns, "result": self.result}
+               "entered_ns": self.entered_ns, "returned_ns": self.returned_ns, "entered_cycles": self.entered_cycles,
+               "returned_cycles": self.returned_cycles, "result": self.result}
         if self.data is not None:
             out["data_length"] = len(self.data)
             out["data_sha256"] = hashlib.sha256(self.data).hexdigest()
@@ -85,8 +88,9 @@ class _Probe:
         m = o.machine
         regs = [m.read_register(f"r{i}") for i in range(4)]
         sp = m.read_register("sp")
+        now = m.cycles
         call = Call(self.role, self.function, len(o.calls), o.current_task(), tuple(regs), sp,
-                    cycles_to_ns(m.cycles, m.frequency))
+                    cycles_to_ns(now, m.frequency), now)
         if self.buffer_args is not None:
             pointer, length = regs[self.buffer_args[0]], regs[self.buffer_args[1]]
             if pointer and 0 < length <= DATA_LIMIT - self.kept:
@@ -110,7 +114,8 @@ class _Probe:
         call = self.open.pop(m.read_register("sp"), None)      # AAPCS: the callee restored sp
         if call is not None:
             call.result = _signed(m.read_register("r0"))
-            call.returned_ns = cycles_to_ns(m.cycles, m.frequency)
+            call.returned_cycles = m.cycles
+            call.returned_ns = cycles_to_ns(call.returned_cycles, m.frequency)
             self.owner.events.append(("return", call))
 
 

@@ -8,16 +8,19 @@ the buffers the application handed to `mbedtls_ssl_write`, and the TLS context w
 transform (the sequence counter, IVs and key material pointers; `mbedtls_ssl_context`,
 `mbedtls_ssl_transform` sized from DWARF).
 
-What is asked (`provenance_facts`): for the first changed bytes on the wire, who last wrote them in
+What is asked (`Provenance.facts`): for the first changed bytes on the wire, who last wrote them in
 the DMA buffer before the frame went out; for a retransmission that differs, who rewrote the
-source bytes between the first transmission and the retransmission; for the TLS context, every
-change of the outgoing sequence counter and every write into the context that no task made on its
-own stack (the writer's stack pointer outside the task's stack, exception stacking, DMA).
+source bytes between the first transmission and the retransmission; for application bytes that
+were handed to `mbedtls_ssl_write` again with other contents after WANT_READ/WANT_WRITE, who
+rewrote the application's buffer between the two calls; for the TLS context, every change of the
+outgoing sequence counter and every write into the context that no task made on its own stack (the
+writer's stack pointer outside the task's stack, exception stacking, DMA).
 """
 
 from __future__ import annotations
 
 import re
+import struct
 
 from sim.vtime import cycles_to_ns
 
@@ -30,6 +33,7 @@ COUNTER = "cur_out_ctr"
 QUOTED_BYTES = 4                # bytes quoted per changed place
 MAX_REGIONS = 3
 MAX_FOREIGN = 8
+WANT = (-0x6900, -0x6880)       # MBEDTLS_ERR_SSL_WANT_READ, _WANT_WRITE (mbedtls/include/mbedtls/ssl.h)
 
 
 def plan_ranges(runner, probes: CallProbes) -> list[tuple[int, int, str]]:
@@ -105,8 +109,7 @@ class Provenance:
     def writer(self, w) -> dict:
         """A write as the diagnosis quotes it."""
         task = self.task(w.context) if not w.ipsr else None
-        out = {"function": self.m.symbolize(w.pc) or f"0x{w.pc:08x}", "pc": w.pc,
-               "caller": self.m.symbolize(w.lr & ~1) if w.lr < 0xFFFF_FF00 else None,
+        out = {"function": self.m.symbolize(w.pc) or f"0x{w.pc:08x}", "pc": w.pc, "caller": self.caller(w.pc, w.lr),
                "time_ns": self.ns(w.cycles), "kind": w.kind, "sp": w.sp, "address": w.address,
                "data": w.data.hex(), "handler": w.ipsr or None,
                "task": task.name if task is not None else None}
@@ -115,13 +118,32 @@ class Provenance:
             out["sp_outside_stack"] = task.sp_position(w.sp)
         return out
 
+    def caller(self, pc: int, lr: int) -> str | None:
+        """Where the writing function was called from - only when LR provably holds its return
+        address: the instruction before it is a BL to the start of that function. LR is a scratch
+        register (AAPCS): in a function that has called others it holds a stale address."""
+        if lr >= 0xFFFF_FF00 or not lr & 1:
+            return None                                  # EXC_RETURN, or not a Thumb return address
+        site = lr & ~1
+        name = (self.m.symbolize(pc) or "").split("+")[0]
+        try:
+            start = self.m.symbol_address(name) & ~1
+            first, second = struct.unpack("<HH", self.m.read_memory(site - 4, 4))
+        except Exception:
+            return None
+        if bl_target(site, first, second) != start:
+            return None
+        return self.m.symbolize(site)
+
     def spans(self, start: int, end: int, before_cycles: int | None) -> list[dict]:
         """[start, end) in runs of bytes last written by the same code (function, caller, task,
         kind: a byte loop's stores count as one writer; the latest time is quoted)."""
+        def same(w: dict | None):
+            return None if w is None else (w["function"], w["caller"], w["task"], w["kind"])
+
         out: list[dict] = []
         for span in self.trace.last_writers(start, end, before=before_cycles):
             writer = self.writer(span.write) if span.write is not None else None
-            same = (lambda w: None if w is None else (w["function"], w["caller"], w["task"], w["kind"]))
             if out and out[-1]["end"] == span.start and same(out[-1]["writer"]) == same(writer):
                 if writer is not None and writer["time_ns"] > out[-1]["writer"]["time_ns"]:
                     out[-1]["writer"] = writer
@@ -139,6 +161,7 @@ class Provenance:
                          "complete": trace.complete, "unseen_changes": len(trace.unseen_changes())},
                "changed_bytes": self._changed_bytes(evidence, locate),
                "retransmitted_bytes": self._retransmitted(evidence),
+               "application_bytes": self._application(evidence),
                "tls_state": self._tls_state(evidence)}
         return out
 
@@ -162,7 +185,8 @@ class Provenance:
             if tx is None or not trace_covers(self.trace, start, end):
                 continue
             out.append({"stream_offset": region["offset"], "frame": loc.frame, "frame_offset": loc.frame_offset,
-                        "buffer": loc.dma.buffer, "buffer_symbol": loc.dma.buffer_symbol, "buffer_offset": loc.dma.offset,
+                        "buffer": loc.dma.buffer, "buffer_symbol": loc.dma.buffer_symbol,
+                        "buffer_offset": loc.dma.offset,
                         "address": at, "sent_ns": self.ns(tx.cycles), "spans": self.spans(start, end, tx.cycles)})
         return out
 
@@ -197,6 +221,34 @@ class Provenance:
                         "bytes_at_original": self.trace.contents(start, end, before=original.cycles).hex(),
                         "bytes_at_retransmission": self.trace.contents(start, end, before=again.cycles).hex(),
                         "spans": self.spans(start, end, again.cycles)})
+        return out
+
+    def _application(self, evidence: dict) -> list[dict]:
+        """For an mbedtls_ssl_write call after one that returned WANT_READ/WANT_WRITE with the same
+        buffer but other contents: who last wrote the first bytes that differ, as of the second call."""
+        writes = [c for c in (evidence.get("calls") or {}).get("tls_write", []) if c["args"][2] > 0]
+        out = []
+        for a, b in zip(writes, writes[1:]):
+            if a["result"] not in WANT or a.get("returned_cycles") is None or a["args"][1:3] != b["args"][1:3] \
+                    or a.get("data_sha256") == b.get("data_sha256"):
+                continue
+            buffer, length = b["args"][1], b["args"][2]
+            if not trace_covers(self.trace, buffer, buffer + length):
+                continue
+            old = self.trace.contents(buffer, buffer + length, before=a["entered_cycles"])
+            new = self.trace.contents(buffer, buffer + length, before=b["entered_cycles"])
+            first = next((k for k in range(length) if old[k] != new[k]), 0)
+            start = buffer + first
+            end = min(start + QUOTED_BYTES, buffer + length)
+            spans = self.spans(start, end, b["entered_cycles"])
+            rewritten = bool(spans) and all(
+                span["writer"] is not None and a["returned_ns"] <= span["writer"]["time_ns"] <= b["entered_ns"]
+                for span in spans)
+            out.append({"address": start, "offset": first, "call": b["index"], "want_call": a["index"],
+                        "want_result": a["result"], "want_returned_ns": a["returned_ns"],
+                        "next_entered_ns": b["entered_ns"], "rewritten_between": rewritten, "spans": spans})
+            if len(out) >= MAX_REGIONS:
+                break
         return out
 
     def _tls_state(self, evidence: dict) -> dict:
@@ -250,6 +302,20 @@ def _members(probes: CallProbes, struct_name: str):
             return f"{struct_name}+0x{offset:x} (after {name})"
         return f"{struct_name}.{name}" + (f"+{inside}" if inside else "")
     return member_of
+
+
+def bl_target(return_address: int, first: int, second: int) -> int | None:
+    """The target of a Thumb-2 BL (encoding T1, ARMv7-M ARM A7.7.18) whose two halfwords are
+    `first`, `second` and whose return address is `return_address`; None if it is no BL."""
+    if first >> 11 != 0b11110 or second >> 14 != 0b11 or not second & 0x1000:
+        return None
+    s = (first >> 10) & 1
+    i1 = 1 - (((second >> 13) & 1) ^ s)
+    i2 = 1 - (((second >> 11) & 1) ^ s)
+    imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((first & 0x3FF) << 12) | ((second & 0x7FF) << 1)
+    if s:
+        imm -= 1 << 25
+    return (return_address + imm) & 0xFFFF_FFFF
 
 
 def trace_covers(trace, start: int, end: int) -> bool:
