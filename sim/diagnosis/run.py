@@ -74,7 +74,7 @@ def run_case(case: Case, *, provenance: str = "auto", out_dir: str | Path | None
     if provenance not in PROVENANCE_MODES:
         raise SimError(f"provenance must be one of {', '.join(PROVENANCE_MODES)}, not {provenance!r}")
     booted = booted or boot_scenario(case.scenario)
-    runner, probes, result = _run(case, booted, out_dir)
+    runner, probes, result = run_probed(case, booted, out_dir)
     step = _last_step(result)
     if step is None:
         evidence = {"outcome": {"ok": False, "outcome": "error", "status_line": result.error}, "journal": {},
@@ -87,7 +87,7 @@ def run_case(case: Case, *, provenance: str = "auto", out_dir: str | Path | None
         _append_cause(out_dir, first_cause, evidence)
         return Diagnosed(case, result, step, evidence, first_cause)
     ranges = plan_ranges(runner, probes)
-    replay_runner, replay_probes, trace, replay_result = _replay(case, booted, ranges)
+    replay_runner, replay_probes, trace, replay_result = replay_traced(case, booted, ranges)
     replay = _compare(runner, result, replay_runner, replay_result)
     replay_step = _last_step(replay_result)
     evidence = collect_evidence(replay_runner, replay_step, replay_probes)
@@ -108,7 +108,8 @@ def _runner(case: Case, booted, out_dir) -> tuple[ScenarioRunner, CallProbes]:
     return runner, probes
 
 
-def _run(case: Case, booted, out_dir) -> tuple[ScenarioRunner, CallProbes, Result]:
+def run_probed(case: Case, booted, out_dir=None) -> tuple[ScenarioRunner, CallProbes, Result]:
+    """Run `case` from `booted`'s snapshot with the call probes attached."""
     runner, probes = _runner(case, booted, out_dir)
     try:
         result = runner.run()
@@ -117,7 +118,9 @@ def _run(case: Case, booted, out_dir) -> tuple[ScenarioRunner, CallProbes, Resul
     return runner, probes, result
 
 
-def _replay(case: Case, booted, ranges):
+def replay_traced(case: Case, booted, ranges: list[tuple[int, int, str]]):
+    """Run `case` again from the same snapshot with the probes and the write trace on `ranges`
+    (plan_ranges): (runner, probes, trace, result)."""
     runner, probes = _runner(case, booted, None)
     machine = runner.machine
     try:

@@ -17,9 +17,9 @@ Writes through `Machine.write_memory` (a debugger) are not traced; `unseen_chang
 byte whose contents differ from what the recorded writes left there.
 
 The cost is global, not per range: with any memory hook present unicorn routes every load and
-store of the CPU through its slow helper path, which made a whole scenario about 1.7 times slower
-(scripts/bench, `provenance_cost`). Scenarios therefore run without it, and a failing run is
-replayed with it (docs/diagnosis.md). Memory is bounded: at most `limit` writes are kept; later
+store of the CPU through its slow helper path, which makes a whole scenario more than twice as slow
+(scripts/bench, `provenance_cost`: +124% on a 16 KiB POST). Scenarios therefore run without it,
+and a failing run is replayed with it (docs/diagnosis.md). Memory is bounded: at most `limit` writes are kept; later
 ones are counted in `dropped` and answers past that point say they are incomplete.
 """
 
