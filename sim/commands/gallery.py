@@ -12,12 +12,15 @@ from __future__ import annotations
 import sys
 
 from sim.gallery import confusion_table, gallery_runs, run_gallery
+from sim.scenario import prepare_out_dir
 
 
 def gallery_command(args) -> int:
     runs = gallery_runs(tuple(args.variant or ()), matrix=args.matrix, with_fixed=not args.no_fixed)
     for run in runs:
         run.case()                           # every image is checked before the first run
+    if args.out is not None:
+        prepare_out_dir(args.out)            # and the artifact directory
 
     def progress(text: str) -> None:
         print(f"gallery: {text}", file=sys.stderr, flush=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,7 +169,8 @@ def _compare(first_runner, first: Result, replay_runner, replay: Result) -> dict
 
 
 def _append_cause(out_dir, cause: Cause, evidence: dict) -> None:
-    """The cause section at the end of the run's diagnosis.txt."""
+    """The cause section at the end of the run's diagnosis.txt, and cause.json: the class, its
+    evidence lines and the evidence it was named from (what `classify` reads, as JSON)."""
     if out_dir is None:
         return
     from .report import cause_text
@@ -177,3 +179,5 @@ def _append_cause(out_dir, cause: Cause, evidence: dict) -> None:
     if path.exists():
         with path.open("a") as f:
             f.write("\n== cause ==\n" + cause_text(cause, evidence))
+    (Path(out_dir) / "cause.json").write_text(json.dumps({"cause": cause.to_dict(), "evidence": evidence},
+                                                         indent=1, sort_keys=True) + "\n")

@@ -86,7 +86,8 @@ class WriteTrace:
         if not self.ranges:
             raise BackendError("a write trace needs at least one address range (start < end)")
         for start, end in self.ranges:
-            if machine.bus.memory_at(start, end - start) is None:
+            region = machine.bus.memory_at(start, end - start)
+            if region is None or not region.writable:
                 raise BackendError(f"cannot trace writes to 0x{start:08x}-0x{end - 1:08x}: "
                                    f"{machine.faults.describe_address(start)} (give RAM ranges)")
         self.limit = limit
