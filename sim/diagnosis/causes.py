@@ -293,7 +293,7 @@ def _memory(e: dict) -> Cause | None:
         return None
     counter = [w for w in foreign if "cur_out_ctr" in (w.get("field") or "")]
     w = (counter or foreign)[0]
-    lines = [f"{w['field']} at {quote.hx(w['address'])} was overwritten ({w['data']}) by {quote.writer(w)}"]
+    lines = [f"{w['field']} at {quote.hx(w['address'])} was overwritten ({w['data']}) by {quote.writer(w, pc=True)}"]
     changes = (state.get("counter") or {}).get("changes") or []
     if counter and changes:
         first = counter[0]["time_ns"]

@@ -26,16 +26,19 @@ def task(call: dict) -> str:
     return f"task {t['name']}" if t else "an unknown task"
 
 
-def writer(w: dict | None) -> str:
+def writer(w: dict | None, *, pc: bool = False) -> str:
     """`memcpy+0x14 (called from eth_tx_copy_frame+0x4b) at 101.2 ms, task tcpip` and, for a
-    stack pointer outside the task's stack, where it was."""
+    stack pointer outside the task's stack, where it was; `pc` adds the PC itself."""
     if w is None:
         return "never written since the boot snapshot"
     what = {"exception stacking": "exception entry stacking the frame of ",
             "dma": "a DMA transfer during "}.get(w.get("kind"), "")
     text = f"{what}{w['function']}"
+    details = [f"PC {hx(w['pc'])}"] if pc and w.get("pc") is not None else []
     if w.get("caller") and w.get("kind") == "store":
-        text += f" (called from {w['caller']})"
+        details.append(f"called from {w['caller']}")
+    if details:
+        text += f" ({', '.join(details)})"
     text += f" at {ms(w['time_ns'])}"
     if w.get("handler"):
         text += f", in exception {w['handler']}"

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import dpkt
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from sim.diagnosis import classify
-from sim.gallery import FIXED, gallery_runs, run_gallery
+from sim.gallery import FIXED, gallery_runs, image_path, run_gallery
 
 # firmware/README.md, "What a diagnosis can tell them apart by": the class of each variant
 DOCUMENTED = {"seedbug": "transport_corruption", "bug-tcp-nocopy": "retransmission_mismatch",
@@ -171,6 +172,12 @@ def test_stack_overflow_the_writer_ran_below_its_stack(gallery):
                                     r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)", line)
     assert sp + below == bottom and bottom < top
     assert 0 < bottom - counter <= 64              # the session's counter lies just below that stack
+    # the writer's PC is where the image's symbol table puts the function+offset quoted
+    found = re.search(r"by (\w+)\+0x([0-9a-f]+) \(PC (0x[0-9a-f]+)", line)
+    assert found, line
+    with open(image_path("bug-stack-overflow"), "rb") as f:
+        (symbol,) = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(found.group(1))
+    assert (symbol["st_value"] & ~1) + int(found.group(2), 16) == int(found.group(3), 16)
     # on the wire: the rejected record's explicit nonce is not the sequence number the records
     # before it prove (GCM: the nonce is the sequence number, RFC 5288 §3)
     (session,) = diagnosed.step.sessions
