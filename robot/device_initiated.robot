@@ -13,6 +13,7 @@ Documentation     Production-like images that nobody drives: the autopost images
 ...               Point it at your own images with `--variable AUTOPOST_FIXED:/path/to/app.elf` (and
 ...               `--variable CONSOLE:usart3` when its log is elsewhere).
 Library           sim.keywords.SimKeywords    backend=${BACKEND}    seed=${SEED}
+Test Tags         device-initiated
 Test Setup        Reset Emulation
 Test Teardown     Save Scenario Artifacts
 Test Timeout      2 minutes
@@ -28,6 +29,7 @@ ${BODY}                1400
 
 *** Test Cases ***
 autopost-fixed gets its address, name and time from the network
+    [Tags]                       autopost-fixed    dhcp    dns    sntp
     Use Firmware                 ${AUTOPOST_FIXED}    device_initiated=True    console=${CONSOLE}
     Set Network Date             2024-05-01T12:00:00Z
     Wait For Line On Uart        sntp: time    timeout=10
@@ -38,6 +40,7 @@ autopost-fixed gets its address, name and time from the network
     Uart Should Contain          sntp: time 2024-05-01T12:00:0
 
 autopost-fixed POSTs are answered and their digests match
+    [Tags]                       autopost-fixed    tls1.2    ecdhe    gcm    post    size-1400    expect-ok
     Use Firmware                 ${AUTOPOST_FIXED}    device_initiated=True    console=${CONSOLE}
     FOR    ${n}    IN RANGE    1    4
         ${connection}=           Wait For Connection    port=443    timeout=10
@@ -52,6 +55,7 @@ autopost-fixed POSTs are answered and their digests match
     Dns Query Should Have Been Answered    ${SERVER}    A    192.0.2.1
 
 autopost-fixed follows its server name to the address DNS gives
+    [Tags]                       autopost-fixed    dns    post    expect-ok
     Use Firmware                 ${AUTOPOST_FIXED}    device_initiated=True    console=${CONSOLE}
     Map Dns Name                 ${SERVER}    198.51.100.20
     ${connection}=               Wait For Connection    timeout=10
@@ -61,6 +65,7 @@ autopost-fixed follows its server name to the address DNS gives
     Dns Query Should Have Been Answered    ${SERVER}    A    198.51.100.20
 
 autopost-seedbug POSTs fail with bad_record_mac, diagnosed as seedbug
+    [Tags]                       autopost-seedbug    tls1.2    ecdhe    gcm    post    size-1400    expect-bad_record_mac
     Use Firmware                 ${AUTOPOST_SEEDBUG}    device_initiated=True    console=${CONSOLE}
     FOR    ${n}    IN RANGE    1    3
         ${request}=              Wait For Request    timeout=10
@@ -74,6 +79,7 @@ autopost-seedbug POSTs fail with bad_record_mac, diagnosed as seedbug
     Uart Should Contain          mbedtls_ssl_read_record() returned -30592 (-0x7780)
 
 autopost-fixed with a name the resolver does not know
+    [Tags]                       autopost-fixed    dns    expect-dns-failure
     Use Firmware                 ${AUTOPOST_FIXED}    device_initiated=True    console=${CONSOLE}
     Make Dns Name Absent         ${SERVER}
     Wait For Line On Uart        telemetry: post 1 failed dns    timeout=10

@@ -127,7 +127,12 @@ written into --out in every case but bad input, which is refused before the firm
 --device-initiated: the image is not driven through a shell; it boots from reset, gets its address
 by DHCP, its server's address by DNS and its time by SNTP from the virtual network, and makes its
 own connections. The run stops at the first of --requests, --until-uart, --until-symbol (without
-any of them it lasts --max-virtual); --expect applies to every request that finished."""
+any of them it lasts --max-virtual); --expect applies to every request that finished.
+
+the server's identity: by default the peer presents a leaf per SNI name under the test roots (what
+an image built to trust the test CA, or one that does not verify the server, accepts);
+--server-cert/--server-key serve your own chain; --substitute-trust replaces the CA certificates
+the image embeds by look-alikes in emulated flash. The summary and result.json say which was used."""
 
 BOOT_EPILOG = """\
 exit status: 0 TEXT appeared (or, without --until, the virtual-time limit was reached); 1 a limit
@@ -156,7 +161,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a GET or POST scenario end to end and write its artifacts",
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--firmware", default="fixed",
-                     help="fixed | seedbug | autopost-fixed | autopost-seedbug | path to an ELF (default: %(default)s)")
+                     help="a reference variant built into build/firmware (fixed, seedbug, autopost-fixed, "
+                          "autopost-prod-seedbug, ...: `make -C firmware variants`) or the path of an ELF "
+                          "(default: %(default)s)")
     run.add_argument("--backend", choices=("builtin", "renode"), default="builtin")
     run.add_argument("--repl", type=Path, default=DEFAULT_REPL, help="platform file (default: %(default)s)")
     run.add_argument("--tls", choices=("1.0", "1.1", "1.2", "any"), default="any", help="protocol version")
@@ -180,7 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-unmapped", choices=("fault", "warn"), default=None,
                      help="an access to hardware the platform does not model: a bus fault, or (warn) reads 0, "
                           "writes are ignored and the report lists every one; default: fault for the reference "
-                          "images (fixed, seedbug, autopost-*), warn for your own ELF")
+                          "variants (build/firmware), warn for your own ELF")
     run.add_argument("--expect", choices=("ok", "bad_record_mac", "any"), default="ok",
                      help="what counts as success for the exit status (default: %(default)s); with "
                           "--device-initiated, for every request that finished")
@@ -205,6 +212,18 @@ def _build_parser() -> argparse.ArgumentParser:
     network.add_argument("--tls-port", type=_tls_port, action="append", default=[], metavar="PORT",
                          help="TCP port where the TLS peer answers (repeatable; default: 443 and 8443); "
                               "other ports get a sink that records what the device sends")
+    identity = run.add_argument_group(
+        "the server's identity (both kinds of run; default: a leaf per SNI name under the test roots)")
+    identity.add_argument("--server-cert", metavar="CHAIN.pem",
+                          help="serve your chain (PEM, leaf first) to every client; needs --server-key; checked "
+                               "before the firmware starts (key match, order, validity at --date)")
+    identity.add_argument("--server-key", metavar="KEY.pem",
+                          help="the private key of --server-cert's leaf (PEM, RSA or ECDSA)")
+    identity.add_argument("--server-key-password", metavar="PASSWORD",
+                          help="the password of an encrypted --server-key")
+    identity.add_argument("--substitute-trust", action="store_true",
+                          help="replace every CA certificate the image embeds by a same-length look-alike, in "
+                               "emulated flash only (the ELF file is not changed), and serve leaves under them")
 
     _add_sweep(sub)
     _add_gallery(sub)

@@ -8,13 +8,18 @@ domain keywords drive the peer, the HTTPS steps and the journal.
     Library    sim.keywords.SimKeywords    backend=${BACKEND}    seed=${SEED}
 
 Every test starts from the booted firmware's snapshot (`Start Emulation`); the boot itself happens
-once per firmware image. UART timeouts are virtual seconds, as in Renode's terminal tester.
+once per firmware image (per process: under pabot each process boots the images its tests use).
+UART timeouts are virtual seconds, as in Renode's terminal tester. Artifacts go to
+`<output dir>/artifacts/<suite>/<test>/`, under pabot to the same place in pabot's output directory.
 
 Two kinds of scenario: the reference images are driven through their shell (`HTTPS GET`,
 `HTTPS POST`); an image that acts by itself is run with `Use Firmware    ELF    device_initiated=True`
 and followed with `Wait For Connection`, `Wait For Request` and the assertions on its requests and
 on the DHCP, DNS and SNTP answers it was given. `Set Network Date`, `Map Dns Name`, `Make Dns Name
-Absent` and `Set Tls Ports` shape the virtual network for the next `Start Emulation`.
+Absent` and `Set Tls Ports` shape the virtual network for the next `Start Emulation`; `Set Server
+Identity` chooses the chain the peer presents (the test PKI, your own chain and key, or look-alikes
+of the image's own CA certificates substituted in emulated flash), and `Served Identity Should Be`
+checks what a connection or step was presented.
 
 The defect gallery's keywords (`Diagnose HTTPS POST`, `Cause Should Be`, `Smallest Failing Size
 Should Be`, ...) come from `sim.gallery_keywords.GalleryKeywords`, which this library includes.
@@ -32,9 +37,10 @@ from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 from sim.errors import SimError
 from sim.gallery_keywords import GalleryKeywords
 from sim.platform import DEFAULT_REPL
-from sim.scenario.model import default_on_unmapped
 from sim.scenario import (CONSOLE_AUTO, PEER_PORT, DeviceInitiated, DeviceRunner, LinkFault, RequestResult, Scenario,
-                          ScenarioError, ScenarioRunner, Step, StepResult, boot_scenario, shell)
+                          ScenarioError, ScenarioRunner, ServerIdentitySpec, Step, StepResult, boot_scenario,
+                          scenario_identity, shell)
+from sim.scenario.model import default_on_unmapped
 
 _DEFAULT_TIMEOUT = 8.0            # Renode's DEFAULT_UART_TIMEOUT
 _STOPPED_BY_SIGNAL = "Execution terminated by signal"   # Robot's message for a test Ctrl-C stopped
@@ -52,6 +58,7 @@ class SimKeywords(GalleryKeywords):
         self.on_unmapped = "fault"
         self.policy_args: dict = {}
         self.network_args: dict = {}
+        self.identity = ServerIdentitySpec()
         self.faults: list[LinkFault] = []
         self.runner: ScenarioRunner | DeviceRunner | None = None
         self.steps: list[StepResult] = []
@@ -68,6 +75,7 @@ class SimKeywords(GalleryKeywords):
         self.faults = []
         self.policy_args = {}
         self.network_args = {}
+        self.identity = ServerIdentitySpec()
 
     @keyword("Start Emulation")
     def start_emulation(self) -> None:
@@ -79,8 +87,15 @@ class SimKeywords(GalleryKeywords):
         scenario = Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend,
                             policy=ServerPolicy(**self.policy_args), faults=tuple(self.faults),
                             network=InternetConfig(**self.network_args), device=device,
-                            on_unmapped=self.on_unmapped)
-        booted = boot_scenario(scenario)
+                            on_unmapped=self.on_unmapped, identity=self.identity)
+        try:
+            identity = scenario_identity(scenario)
+        except SimError as exc:
+            raise AssertionError(f"Set Server Identity: {exc}") from None
+        logger.info(f"server identity: {identity.text}")
+        if self.backend == "renode":
+            self._refuse_output_dir_renode_deletes()
+        booted = boot_scenario(scenario, identity)
         self._serve_gdb_if_asked(booted)
         runner_class = DeviceRunner if device is not None else ScenarioRunner
         try:
@@ -91,6 +106,18 @@ class SimKeywords(GalleryKeywords):
         where = "reset" if booted.at_reset else "the boot snapshot"
         logger.info(f"started {Path(str(scenario.firmware_path())).name} on {self.backend} from {where} "
                     f"(boot took {booted.boot_wall_s:.2f} s wall once)")
+
+    def _refuse_output_dir_renode_deletes(self) -> None:
+        from sim.renode.temp_sweep import refuse_swept
+
+        try:
+            output_dir = BuiltIn().get_variable_value("${OUTPUT DIR}")
+        except RobotNotRunningError:
+            return
+        try:
+            refuse_swept(output_dir, "the output directory")
+        except SimError as exc:
+            raise AssertionError(str(exc)) from None
 
     @keyword("Create Terminal Tester")
     def create_terminal_tester(self, uart: str = "sysbus.usart1", timeout: float | str = _DEFAULT_TIMEOUT,
@@ -163,7 +190,8 @@ class SimKeywords(GalleryKeywords):
     @keyword("Use Firmware")
     def use_firmware(self, firmware: str, device_initiated: bool | str = False, console: str = CONSOLE_AUTO,
                      on_unmapped: str | None = None) -> None:
-        """`fixed`, `seedbug`, `autopost-fixed`, `autopost-seedbug`, or the path of your own ELF.
+        """A reference variant built into build/firmware (`fixed`, `seedbug`, `autopost-fixed`,
+        `autopost-prod-seedbug`, ...), or the path of your own ELF.
 
         With `device_initiated=True` nothing is typed: the image starts from reset and acts by
         itself; `console` names its log UART (`usart2`, ...), `auto` (the first one it writes to,
@@ -176,9 +204,12 @@ class SimKeywords(GalleryKeywords):
         self.runner = None
 
     def _scenario_shape(self) -> Scenario:
+        from sim.net import InternetConfig
+
         device = DeviceInitiated(console=self.console, expect="any") if self.device_initiated else None
         return Scenario(firmware=self.firmware, seed=self.seed, repl=self.repl, backend=self.backend, device=device,
-                        on_unmapped=self.on_unmapped)
+                        on_unmapped=self.on_unmapped, identity=self.identity,
+                        network=InternetConfig(**self.network_args))
 
     # --- the virtual network (for the next Start Emulation) ---------------------------------------
     @keyword("Set Network Date")
@@ -205,6 +236,47 @@ class SimKeywords(GalleryKeywords):
     def set_tls_ports(self, *ports: int | str) -> None:
         """The TCP ports where the TLS peer answers (default 443 and 8443); others get a recording sink."""
         self.network_args["tls_ports"] = tuple(int(p) for p in ports)
+
+    # --- the server's identity (for the next Start Emulation) ---------------------------------------
+    @keyword("Set Server Identity")
+    def set_server_identity(self, mode: str = "test-pki", cert: str | None = None, key: str | None = None,
+                            password: str | None = None) -> None:
+        """Which chain the peer presents:
+
+        - `test-pki` (the default): a leaf per SNI name under the test roots - what an image built to
+          trust the test CA accepts, and an image that does not verify the server at all;
+        - `user    cert=chain.pem    key=key.pem    [password=...]`: your chain (PEM, leaf first) and
+          its key (RSA or ECDSA), checked at `Start Emulation` against the network date;
+        - `substitute-trust`: every CA certificate the image embeds is replaced by a same-length
+          look-alike in emulated flash (the ELF file is not changed), and the peer presents leaves
+          per SNI name under the look-alikes.
+
+        Like `python -m sim run --server-cert/--server-key` and `--substitute-trust`."""
+        self.identity = ServerIdentitySpec(mode, cert=cert or None, key=key or None, password=password)
+
+    @keyword("Served Identity Should Be")
+    def served_identity_should_be(self, exchange, mode: str, issuer: str | None = None) -> dict:
+        """What the peer presented on a connection, request or step: `mode` is `test-pki`, `user`
+        or `substituted` (`substitute-trust`), `issuer` a text the issuing CA's name contains.
+        Returns the choice (host, leaf, issuer, why) as the journal holds it."""
+        if isinstance(exchange, RequestResult):
+            exchange = self._device_runner().connection_result(exchange.connection - 1)
+        sessions = getattr(exchange, "sessions", None)
+        if not sessions:
+            raise AssertionError(f"{exchange!r} carried no TLS session")
+        want = "substituted" if mode == "substitute-trust" else mode
+        chosen = sessions[0].journal.info.get("identity")
+        if chosen is None:
+            raise AssertionError(f"{exchange.describe()}: the peer presented no certificate (resumed, or the "
+                                 f"handshake ended before the ClientHello was read)")
+        if chosen.get("source") != want:
+            raise AssertionError(f"{exchange.describe()} was presented a {chosen.get('source')} chain, not {want}: "
+                                 f"{chosen.get('why')}")
+        if issuer and issuer not in chosen.get("issuer_label", "") and issuer not in chosen.get("issuer", ""):
+            raise AssertionError(f"{exchange.describe()} was presented a leaf under {chosen.get('issuer_label')!r} "
+                                 f"({chosen.get('issuer')}), not under {issuer!r}")
+        logger.info(f"{exchange.describe()}: {chosen.get('why')}")
+        return chosen
 
     @keyword("Set Peer Policy")
     def set_peer_policy(self, **options) -> None:
@@ -473,8 +545,8 @@ class SimKeywords(GalleryKeywords):
         if self.runner is None:
             return None
         builtin = BuiltIn()
-        output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
         folder = self._test_folder(name)
+        output_dir = folder.parents[2]                  # where the log that links them is
         status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
         message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
         interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
@@ -494,10 +566,12 @@ class SimKeywords(GalleryKeywords):
 
     # --- helpers ----------------------------------------------------------------------------------
     def _test_folder(self, name: str | None = None) -> Path:
-        """${OUTPUT DIR}/artifacts/SUITE/TEST, where this test's artifacts go (RobotNotRunningError
-        outside a Robot run)."""
+        """<report dir>/artifacts/SUITE/TEST, where this test's artifacts go (`_report_dir`: the
+        output directory, or under pabot the one its merged log will be in); RobotNotRunningError
+        outside a Robot run."""
         builtin = BuiltIn()
-        output_dir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
+        output_dir = _report_dir(Path(builtin.get_variable_value("${OUTPUT DIR}", ".")),
+                                 builtin.get_variable_value("${PABOTQUEUEINDEX}", None) is not None)
         test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
         return output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
 
@@ -520,6 +594,18 @@ def _number(value):
             return float(value)
         except ValueError:
             return value
+
+
+def _report_dir(output_dir: Path, under_pabot: bool) -> Path:
+    """Where the log that links the artifacts will be: the output directory, or under pabot the
+    run's own one. pabot runs each process with `<out>/pabot_results/<n>/` (`.../<argfile>/<n>/`
+    with --argumentfileN) as its output directory and merges their outputs into `<out>/log.html`,
+    so artifacts and links go to `<out>/artifacts/...`, the same place as in a serial run."""
+    if under_pabot:
+        for parent in output_dir.resolve().parents:
+            if parent.name == "pabot_results":
+                return parent.parent
+    return output_dir
 
 
 def _slug(text: str) -> str:

@@ -4,9 +4,11 @@ our own design (bare unicorn with instruction counting, in the same run) and rea
 
 Each benchmark runs a few times after a warm-up; `run_benchmarks` returns the medians under the
 keys README.md's Benchmarks section lists (raw_mips, machine_mips, boot_cold_s, boot_snapshot_s,
-scenario_speedup_min, post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s, provenance_cost) plus the details
-(every sample, the per-suite handshake table, the same comparison on the reference firmware's own
-code). Wall time is read here only to measure; nothing it reads reaches a simulation.
+scenario_speedup_min, post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s, qemu_icount_mips,
+pabot1_wall_s, pabot2_wall_s, provenance_cost) plus the details (every sample, the per-suite
+handshake table, the same comparison on the reference firmware's own code, the QEMU anchor, the
+pabot runs, the write trace's cost). Wall time is read here only to measure; nothing it reads
+reaches a simulation.
 
 The benchmarks measure a checkout (`project`): its robot/ suite and, under its build/, the
 reference firmware and the compute loop built from firmware/core_bench.c beside this module.
@@ -15,6 +17,7 @@ reference firmware and the compute loop built from firmware/core_bench.c beside 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import statistics
@@ -30,7 +33,10 @@ from typing import Callable
 from unicorn import arm_const as A
 
 from sim.baremetal import ImageBuildError, build_image
-from sim.errors import SimError
+
+from .errors import BenchError
+from .parallel import children_cpu_s, pabot_run
+from .qemu import qemu_anchor
 
 MHZ = 168
 
@@ -52,11 +58,8 @@ TARGETS = {
     "boot_snapshot_s": (0.020, "max", "boot to `ready` from the snapshot"),
     "suite_wall_s": (180.0, "max", "robot/post_large.robot, whole suite"),
     "rss_mb": (300.0, "max", "peak resident memory, one machine running a 64 KiB POST"),
+    "pabot2_vs_serial": (0.60, "max", "the suite under pabot with 2 processes / serial, on 2 cores"),
 }
-
-
-class BenchError(SimError, RuntimeError):
-    """A benchmark could not run (missing toolchain or firmware); the message says what to do."""
 
 
 @dataclass
@@ -269,14 +272,14 @@ def handshake_matrix(booted, runs: int) -> list[dict]:
 def suite_run(project: Path) -> dict:
     """`robot robot/post_large.robot` in a fresh process; per-test speedups from its result.json."""
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as out:
-        start = time.perf_counter()
+        load, cpu, start = os.getloadavg()[0], children_cpu_s(), time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "robot", "--outputdir", out, "--loglevel", "WARN",
                                "--console", "none", str(project / "robot" / "post_large.robot")],
                               cwd=project, capture_output=True, text=True)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, children_cpu_s() - cpu
         results = [json.loads(p.read_text()) for p in Path(out).glob("artifacts/*/*/result.json")]
     speedups = [r["speedup"] for r in results]
-    return {"wall_s": wall, "tests": len(results), "failed": proc.returncode,
+    return {"wall_s": wall, "cpu_s": cpu, "load_average": load, "tests": len(results), "failed": proc.returncode,
             "speedup_min": min(speedups) if speedups else None,
             "speedup_median": statistics.median(speedups) if speedups else None}
 
@@ -389,15 +392,31 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
     rss = _measure(lambda: _rss_mb(project), 1 if quick else 3, warmup=0)
     details["rss_mb"] = rss.to_dict()
 
-    suite = None
+    progress("QEMU -icount shift=0 on the compute loop (the anchor)")
+    qemu = qemu_anchor(project, runs)
+    details["qemu"] = qemu
+
+    suite = pabot = None
     if not quick:
-        progress("robot robot/post_large.robot (3 runs, each a fresh process)")
-        suite_runs = [suite_run(project) for _ in range(3)]
+        progress("robot robot/post_large.robot, and under pabot with 1 and 2 processes (3 runs each, interleaved)")
+        suite_runs, pabot_runs = [], {1: [], 2: []}
+        for _ in range(3):
+            suite_runs.append(suite_run(project))
+            for processes, samples in pabot_runs.items():
+                samples.append(pabot_run(project, processes))
         suite = Samples([s["wall_s"] for s in suite_runs])
         details["suite"] = {"wall_s": suite.to_dict(), "tests": suite_runs[0]["tests"],
+                            "cpu_s": [s["cpu_s"] for s in suite_runs],
+                            "load_average": [s["load_average"] for s in suite_runs],
                             "failed_runs": sum(1 for s in suite_runs if s["failed"]),
                             "speedup_min": min(s["speedup_min"] or 0 for s in suite_runs),
                             "speedup_median": statistics.median(s["speedup_median"] or 0 for s in suite_runs)}
+        pabot = {n: Samples([r["wall_s"] for r in rs]) for n, rs in pabot_runs.items()}
+        details["pabot"] = {str(n): {"wall_s": pabot[n].to_dict(), "tests": rs[0]["tests"],
+                                     "cpu_s": [r["cpu_s"] for r in rs],
+                                     "load_average": [r["load_average"] for r in rs],
+                                     "failed_runs": sum(1 for r in rs if r["failed"])}
+                            for n, rs in pabot_runs.items()}
 
     out.update({
         "raw_mips": raw.median,
@@ -414,13 +433,22 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
         "firmware_machine_mips": fw["machine_mips"].median,
         "firmware_bare_mips": fw["bare_mips"].median,
         "firmware_machine_vs_bare": fw["machine_mips"].median / fw["bare_mips"].median,
+        "qemu_icount_mips": qemu.get("median"),
+        "machine_vs_qemu": machine.median / qemu["median"] if "median" in qemu else None,
+        "pabot1_wall_s": pabot[1].median if pabot else None,
+        "pabot2_wall_s": pabot[2].median if pabot else None,
+        "pabot2_vs_serial": pabot[2].median / suite.median if pabot else None,
     })
     spreads = {"raw_mips": raw, "machine_mips": machine, "boot_cold_s": cold, "boot_snapshot_s": snap,
                "post64k_kib_per_s": post_rate, "rss_mb": rss, "link_frames_per_s": link,
                "firmware_machine_mips": fw["machine_mips"], "firmware_bare_mips": fw["bare_mips"],
                "provenance_cost": prov["cost"]}
+    if "mips" in qemu:
+        spreads["qemu_icount_mips"] = Samples(qemu["mips"])
     if suite is not None:
         spreads["suite_wall_s"] = suite
+    if pabot is not None:
+        spreads["pabot1_wall_s"], spreads["pabot2_wall_s"] = pabot[1], pabot[2]
     out["spread"] = {k: v.spread() for k, v in spreads.items()}
     out["targets"] = {k: {"target": t, "kind": kind, "what": what,
                           "met": None if out.get(k) is None else

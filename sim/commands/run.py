@@ -2,7 +2,8 @@
 or (`--device-initiated`) whatever the image does by itself (arguments in sim/cli.py).
 
 Everything the user typed is checked, and the artifact directory created, before the firmware
-boots. From then on every way the run can end writes the seven artifacts of what ran and prints
+boots - the server identity included: the user's chain and key are read and checked, or the
+image's CA certificates found and their look-alikes made (sim/scenario/identity.py). From then on every way the run can end writes the seven artifacts of what ran and prints
 the summary: the verdict decides the exit status (0 pass, 1 fail, 2 could not run to its end,
 130 interrupted by Ctrl-C).
 """
@@ -15,10 +16,11 @@ from pathlib import Path
 
 from sim.commands import EXIT_INTERRUPTED
 from sim.scenario import (ARTIFACT_FILES, CONSOLE_AUTO, CONSOLE_NONE, BootFailed, BootInterrupted, DeviceInitiated,
-                          Result, Scenario, Step, boot_scenario, platform_uarts, prepare_out_dir, runner_for,
-                          write_artifacts)
+                          Result, Scenario, ServerIdentitySpec, Step, boot_scenario, platform_uarts, prepare_out_dir,
+                          runner_for, write_artifacts)
 from sim.scenario.device_runner import require_symbol
-from sim.scenario.model import InvalidScenario, default_on_unmapped
+from sim.scenario.identity import scenario_identity
+from sim.scenario.model import InvalidScenario, default_on_unmapped, identity_lines
 
 LOG_PROGRESS_EVERY_S = 10.0         # progress lines when stderr is a log, not a terminal
 EXIT_STATUS = {"pass": 0, "fail": 1, "error": 2, "interrupted": EXIT_INTERRUPTED}
@@ -68,10 +70,32 @@ def _on_unmapped(args) -> str:
     return args.on_unmapped if args.on_unmapped is not None else default_on_unmapped(args.firmware)
 
 
+def _server_identity(args) -> ServerIdentitySpec:
+    """--server-cert/--server-key[/--server-key-password] or --substitute-trust (or neither: the
+    test PKI). The files and the image are read later, still before anything boots."""
+    cert, key, password = args.server_cert, args.server_key, args.server_key_password
+    if args.substitute_trust:
+        given = [name for name, value in (("--server-cert", cert), ("--server-key", key),
+                                          ("--server-key-password", password)) if value is not None]
+        if given:
+            raise InvalidScenario(f"--substitute-trust and {', '.join(given)} exclude each other: substitute the "
+                                  f"image's own CA certificates, or serve your chain and key, not both")
+        return ServerIdentitySpec("substitute-trust")
+    if cert is None and key is None:
+        if password is not None:
+            raise InvalidScenario("--server-key-password without --server-key: give the encrypted key with "
+                                  "--server-key and its chain with --server-cert")
+        return ServerIdentitySpec()
+    if cert is None or key is None:
+        given, missing = ("--server-cert", "--server-key") if key is None else ("--server-key", "--server-cert")
+        raise InvalidScenario(f"{given} without {missing}: give the chain and its key together")
+    return ServerIdentitySpec("user", cert=cert, key=key, password=password)
+
+
 def _scenario(args) -> Scenario:
     common = dict(firmware=args.firmware, seed=args.seed, repl=args.repl, backend=args.backend,
                   max_virtual_s=args.max_virtual, max_wall_s=args.max_wall, network=_network(args),
-                  on_unmapped=_on_unmapped(args))
+                  on_unmapped=_on_unmapped(args), identity=_server_identity(args))
     if args.device_initiated:
         device = DeviceInitiated(requests=args.requests, until_uart=args.until_uart, until_symbol=args.until_symbol,
                                  expect=args.expect, console=_console(args))
@@ -96,15 +120,24 @@ def run_command(args) -> int:
 
     scenario = _scenario(args)
     scenario.firmware_path()                  # an image that is not there is refused now
+    with console.status("preparing the server identity..."):
+        identity = scenario_identity(scenario)     # a bad chain or key, nothing to substitute: refused now
+    if scenario.backend == "renode":
+        from sim.renode.temp_sweep import refuse_swept
+
+        refuse_swept(args.out, "--out")       # before anything is written into it
     out = prepare_out_dir(args.out)
     started = time.monotonic()
     title = _title(scenario)
     booted = runner = debugger = None
     try:
         with console.status(f"booting {args.firmware} on {args.backend}..."):
-            booted = boot_scenario(scenario)
+            booted = boot_scenario(scenario, identity)
         if scenario.device is not None and scenario.device.until_symbol is not None:
             require_symbol(booted.backend, scenario.device.until_symbol)      # refused before it runs
+        say(f"run: identity: {identity.text}")
+        for line in identity_lines(identity.report())[1:]:
+            say(f"run: {line.strip()}")
         where = "at reset" if booted.at_reset else "to 'ready'"
         say(f"run: booted {where} in {booted.boot_wall_s:.2f} s; running {title}")
         if args.gdb is not None:
@@ -117,24 +150,25 @@ def run_command(args) -> int:
                                else _every(LOG_PROGRESS_EVERY_S, lambda text: say(f"run: {text}")))
             result = runner.run()
     except BootFailed as exc:
-        result = _not_started(scenario, out, started, exc.uart, exc.virtual_ns, error=str(exc))
+        result = _not_started(scenario, identity, out, started, exc.uart, exc.virtual_ns, error=str(exc))
     except KeyboardInterrupt as exc:
         if runner is not None:          # run() wrote the artifacts, unless Ctrl-C came before it began
             result = runner.result or runner.finish([], interrupted=True)
         else:
             uart = exc.uart if isinstance(exc, BootInterrupted) else booted.boot_transcript if booted else b""
-            result = _not_started(scenario, out, started, uart, getattr(exc, "virtual_ns", 0), interrupted=True)
+            result = _not_started(scenario, identity, out, started, uart, getattr(exc, "virtual_ns", 0),
+                                  interrupted=True)
     finally:
         if debugger is not None:
             debugger.close("the scenario is over")
     return _report(result, out)
 
 
-def _not_started(scenario: Scenario, out: Path, started: float, uart: bytes, virtual_ns: int, *,
+def _not_started(scenario: Scenario, identity, out: Path, started: float, uart: bytes, virtual_ns: int, *,
                  error: str | None = None, interrupted: bool = False) -> Result:
     """The result of a run that ended before the scenario began (in the boot, or just after it)."""
     result = Result(scenario, [], uart, virtual_ns, time.monotonic() - started, 0, error=error,
-                    interrupted=interrupted)
+                    interrupted=interrupted, identity=identity.report())
     write_artifacts(result, out)
     return result
 

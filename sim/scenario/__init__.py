@@ -17,7 +17,7 @@ One module per job:
     shell.py         the firmware shell protocol: commands typed, status lines parsed
     shell_runner.py  ScenarioRunner: a scenario driven through that shell
     requests.py      RequestResult, RequestWatcher: the HTTP requests a device made, as the peer saw them
-    identity.py      the peer's server certificate for the name a device asked for
+    identity.py      the server identity: the chains the peer presents, flash patches, the report
     device_result.py ConnectionResult, DeviceReport: what a device-initiated run reports
     device_runner.py DeviceRunner: a scenario in which the device acts by itself
     runners.py       the runner for a scenario's shape; run_scenario
@@ -36,23 +36,37 @@ from .device_result import ConnectionResult, DeviceReport, StopCondition
 from .device_runner import DeviceRunner
 from .limits import Ending, Stop, WallLimit, describe_halt, run_until
 from .locator import StreamLocator
-from .model import (CONSOLE_AUTO, CONSOLE_NONE, FIRMWARE_DIR, VARIANTS, DeviceInitiated, InvalidScenario, LinkFault,
-                    Result, Scenario, Step, StepResult, require_positive_seconds, require_seed, resolve_firmware)
+from .model import (CONSOLE_AUTO, CONSOLE_NONE, FIRMWARE_DIR, IDENTITY_MODES, DeviceInitiated, InvalidScenario,
+                    LinkFault, Result, Scenario, ServerIdentitySpec, Step, StepResult, firmware_variants,
+                    require_positive_seconds, require_seed, resolve_firmware)
 from .requests import RequestResult, RequestWatcher
 from .runner import DEVICE_IP, PEER_IP, PEER_PORT, Runner
-from .shell import READY_LINE
 from .runners import run_scenario, runner_for
+from .shell import READY_LINE
 from .shell_runner import ScenarioRunner
 from .uart import LineWaiter, UartLines
 
 __all__ = [
-    "ARTIFACT_FILES", "CONSOLE_AUTO", "CONSOLE_NONE", "DEVICE_IP", "FIRMWARE_DIR", "PEER_IP", "PEER_PORT",
-    "READY_LINE", "VARIANTS",
+    "ARTIFACT_FILES", "CONSOLE_AUTO", "CONSOLE_NONE", "DEVICE_IP", "FIRMWARE_DIR", "IDENTITY_MODES", "PEER_IP",
+    "PEER_PORT", "READY_LINE",
     "BootFailed", "BootInterrupted", "BootedMachine", "ConnectionResult", "DeviceInitiated", "DeviceReport",
     "DeviceRunner", "Ending", "InvalidScenario", "LineWaiter", "LinkFault", "OutDirError", "RequestResult",
-    "RequestWatcher", "Result", "Runner", "Scenario", "ScenarioError", "ScenarioRunner", "Step", "StepResult",
+    "RequestWatcher", "Result", "Runner", "Scenario", "ScenarioError", "ScenarioRunner", "ServerIdentitySpec", "Step",
+    "StepResult",
     "Stop", "StopCondition", "StreamLocator", "UartLines", "WallLimit",
-    "boot", "boot_at_reset", "boot_scenario", "clear_boot_cache", "describe_halt", "platform_file",
+    "boot", "boot_at_reset", "boot_scenario", "clear_boot_cache", "describe_halt", "firmware_variants", "platform_file",
     "platform_uarts", "prepare_out_dir", "require_positive_seconds", "require_seed", "resolve_firmware",
-    "run_scenario", "run_until", "runner_for", "write_artifacts",
+    "run_scenario", "run_until", "runner_for", "scenario_identity", "write_artifacts",
 ]
+
+
+def __getattr__(name: str):
+    if name == "VARIANTS":              # the older constant: the variants built now
+        return firmware_variants()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def scenario_identity(scenario):
+    """The scenario's server identity, checked (sim/scenario/identity.py; loaded on first use)."""
+    from .identity import scenario_identity as prepare
+    return prepare(scenario)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from sim.errors import SimError
@@ -87,10 +88,15 @@ def write_artifacts(result: Result, out: Path, *, capture=None, keylog: str = ""
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """result.json is written last and whole: a reader never sees half a verdict."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """result.json is written last and whole: a reader never sees half a verdict. The temporary
+    name is unique to this writer, so two processes given the same directory never share it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _step_of(result: Result, session) -> str:

@@ -10,6 +10,11 @@ side is attached from the first cycle on.
 Scenarios boot with `fault_mode="firmware"`: a fault enters the firmware's own handler, as on the
 board (the reference image prints its crash dump), and the run ends with the machine's report -
 stacked frame, decoded CFSR/HFSR, faulting symbol - once the handler parks the CPU.
+
+A scenario that substitutes the image's trust store boots with its flash patches
+(sim/scenario/identity.py) written into the emulated memory after the image is loaded and before
+its first instruction; the ELF file is only read. The patches are part of the cache key, so the
+patched and the unpatched image are two boots.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ class BootedMachine:
     uarts: tuple[str, ...] = (SHELL_UART,)     # the UARTs whose output reaches the router
     at_reset: bool = False          # the snapshot is the reset state (device-initiated images)
     boot_unmodelled: tuple = ()     # unmodelled hardware the boot touched (on_unmapped="warn")
+    patch_key: str = ""             # the flash patches written before the first instruction ('' none)
 
 
 _BOOT_CACHE: dict[tuple, BootedMachine] = {}
@@ -117,27 +123,47 @@ def platform_uarts(repl: str | Path) -> tuple[str, ...]:
     return tuple(e.name for e in spec.entries.values() if (e.type or "").startswith("UART."))
 
 
+def load_image(machine: Backend, elf: Path, patches=()) -> None:
+    """Load the ELF, reset, and write the flash patches before the first instruction. (After the
+    reset, not before it: a backend may build its machine afresh from the ELF at reset, as Renode
+    does; the built-in machine keeps memory across a reset, as silicon does. Either way the core
+    has not executed anything yet, and no patch lies in the vector table the reset reads.)"""
+    machine.load_elf(str(elf))
+    machine.reset()
+    for patch in patches:
+        machine.write_memory(patch.load_address, patch.data)
+        if machine.read_memory(patch.load_address, len(patch.data)) != patch.data:
+            raise ScenarioError(f"the {len(patch.data)}-byte patch at 0x{patch.load_address:08x} ({patch.section}) "
+                                f"did not take: the platform has no writable memory there")
+
+
+def _patch_key(patches) -> str:
+    from .identity import patch_key
+    return patch_key(patches)
+
+
 def boot_at_reset(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1,
                   backend: str = "builtin", cache: bool = True, fault_mode: str = "firmware",
-                  on_unmapped: str = "fault") -> BootedMachine:
-    """Load the image, reset, and snapshot before the first instruction, with every UART of the
-    platform and the Ethernet MAC reporting to the router (or reuse the cached one)."""
+                  on_unmapped: str = "fault", patches=()) -> BootedMachine:
+    """Load the image (with its flash `patches`), reset, and snapshot before the first
+    instruction, with every UART of the platform and the Ethernet MAC reporting to the router (or
+    reuse the cached one)."""
     elf = resolve_firmware(firmware)
     repl = platform_file(repl)
-    key = ("reset", backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped)
+    patch_key = _patch_key(patches)
+    key = ("reset", backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped, patch_key)
     if cache and key in _BOOT_CACHE:
         return _BOOT_CACHE[key]
     started = time.monotonic()
     uarts = platform_uarts(repl)
     machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode, on_unmapped=on_unmapped)
-    machine.load_elf(str(elf))
-    machine.reset()
+    load_image(machine, elf, patches)
     router = Router()
     for name in uarts:
         machine.uart(name).on_output(router.uart_output(name))
     machine.ethernet.on_transmit(router.tx)
     booted = BootedMachine(machine, machine.snapshot(), router, b"", machine.cycles, time.monotonic() - started,
-                           uarts=uarts, at_reset=True)
+                           uarts=uarts, at_reset=True, patch_key=patch_key)
     if cache:
         _BOOT_CACHE[key] = booted
     return booted
@@ -145,8 +171,9 @@ def boot_at_reset(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed
 
 def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1, backend: str = "builtin",
          timeout_s: float = 10.0, max_wall_s: float = 120.0, cache: bool = True,
-         fault_mode: str = "firmware", on_unmapped: str = "fault") -> BootedMachine:
-    """Boot to `ready` (or reuse the cached boot of the same image, platform, seed and backend).
+         fault_mode: str = "firmware", on_unmapped: str = "fault", patches=()) -> BootedMachine:
+    """Boot to `ready` (or reuse the cached boot of the same image, flash patches, platform, seed
+    and backend).
 
     Raises BootFailed (a ScenarioError) when a limit or a fault comes first, and BootInterrupted
     (a KeyboardInterrupt) on Ctrl-C; both carry what the UART printed."""
@@ -154,12 +181,12 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
     require_positive_seconds(max_wall_s, "the wall-time limit")
     elf = resolve_firmware(firmware)
     repl = platform_file(repl)
-    key = (backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped)
+    patch_key = _patch_key(patches)
+    key = (backend, _file_digest(elf), _file_digest(repl), seed, fault_mode, on_unmapped, patch_key)
     if cache and key in _BOOT_CACHE:
         return _BOOT_CACHE[key]
     machine = create_backend(backend, repl, seed=seed, fault_mode=fault_mode, on_unmapped=on_unmapped)
-    machine.load_elf(str(elf))
-    machine.reset()
+    load_image(machine, elf, patches)
     router = Router()
     port = machine.uart(SHELL_UART)
     port.on_output(router.uart_output(SHELL_UART))
@@ -190,19 +217,26 @@ def boot(firmware: str | Path, *, repl: str | Path = DEFAULT_REPL, seed: int = 1
         raise BootFailed(f"{message}\n{lines.tail()}", bytes(lines.data), virtual_ns)
     booted = BootedMachine(machine, machine.snapshot(), router, bytes(port.transcript), machine.cycles,
                            time.monotonic() - wall.started,
-                           boot_unmodelled=tuple(getattr(machine, "unmodelled_accesses", list)()))
+                           boot_unmodelled=tuple(getattr(machine, "unmodelled_accesses", list)()),
+                           patch_key=patch_key)
     if cache:
         _BOOT_CACHE[key] = booted
     return booted
 
 
-def boot_scenario(scenario) -> BootedMachine:
-    """The boot a scenario starts from: at reset for a device-initiated one, at `ready` otherwise."""
+def boot_scenario(scenario, identity=None) -> BootedMachine:
+    """The boot a scenario starts from: at reset for a device-initiated one, at `ready` otherwise,
+    with the flash patches of its server identity (`identity`: its ScenarioIdentity, prepared
+    here when not given)."""
+    if identity is None:
+        from .identity import scenario_identity
+        identity = scenario_identity(scenario)
     if scenario.device is not None:
         return boot_at_reset(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend,
-                             on_unmapped=scenario.on_unmapped)
+                             on_unmapped=scenario.on_unmapped, patches=identity.patches)
     return boot(scenario.firmware, repl=scenario.repl, seed=scenario.seed, backend=scenario.backend,
-                timeout_s=scenario.boot_timeout_s, max_wall_s=scenario.max_wall_s, on_unmapped=scenario.on_unmapped)
+                timeout_s=scenario.boot_timeout_s, max_wall_s=scenario.max_wall_s, on_unmapped=scenario.on_unmapped,
+                patches=identity.patches)
 
 
 def clear_boot_cache() -> None:

@@ -5,8 +5,9 @@ connection and request.
 
 `DeviceRunner` is the runner core plus:
 - the console: the UART named by the scenario, or the first USART the image writes to (`auto`);
-- one `RequestWatcher` per TLS connection (sim/scenario/requests.py), and a server identity per
-  connection for the name the device asked for (sim/scenario/identity.py);
+- one `RequestWatcher` per TLS connection (sim/scenario/requests.py); the chain each connection is
+  presented is the TLS server's own choice for the name the device sent in SNI (or the address it
+  connected to) from the scenario's identity source (sim/scenario/identity.py);
 - the bytes the image's TLS layer sent (`fw_tls_send`, when it has one), assigned to the
   connection they were sent on, for the diagnosis;
 - the stop conditions (N requests finished, a console line, a symbol reached), each with the
@@ -26,7 +27,6 @@ from sim.vtime import NS_PER_S, cycles_to_ns, ns_to_cycles
 
 from .boot import BootedMachine
 from .device_result import ConnectionResult, DeviceReport, StopCondition
-from .identity import ConnectionIdentity, root_validity
 from .model import CONSOLE_AUTO, CONSOLE_NONE, InvalidScenario, Result, Scenario, StepResult
 from .requests import RequestResult, RequestWatcher
 from .runner import Runner
@@ -37,8 +37,6 @@ class DeviceRunner(Runner):
 
     def __init__(self, scenario: Scenario, out_dir: Path | None = None, *, booted: BootedMachine | None = None,
                  debugger=None, progress: Callable[[str], None] | None = None) -> None:
-        from sim.seed import SeededRandom
-
         if scenario.device is None:
             raise ValueError("DeviceRunner runs device-initiated scenarios (Scenario.device is None)")
         self.spec = scenario.device
@@ -47,7 +45,6 @@ class DeviceRunner(Runner):
         self._sent: dict[int, bytearray] = {}          # id(session) -> bytes its TLS layer sent
         self._context_session: dict[int, object] = {}  # fw_tls_send context -> session
         self._unbound: dict[int, bytearray] = {}       # bytes sent before their connection was accepted
-        self._peer_rng = SeededRandom(scenario.seed, "peer")     # as PeerFactory derives it
         self.console: str | None = None
         self.other_uarts: dict[str, int] = {}
         self._symbol_reached_ns: int | None = None
@@ -74,17 +71,9 @@ class DeviceRunner(Runner):
 
     # --- wiring -----------------------------------------------------------------------------------
     def _new_session(self):
-        """The peer for a new TLS connection, with its own identity and request watcher."""
-        from sim.peer import PeerSession
-
-        n = len(self.sessions)
-        identity = ConnectionIdentity(lambda: self._destination_name(session), self.net.clock.base)
-        session = PeerSession(self.policy, self._peer_rng.child(f"session-{n}"), pki=identity,
-                              sessions=self.peer.session_cache, name=f"session-{n}",
-                              upload_limit=self.peer.upload_limit)
-        identity.session = session
+        """The peer for a new TLS connection, with its request watcher."""
+        session = self.peer()
         self.sessions.append(session)
-        self.peer.sessions.append(session)
         self._sent[id(session)] = bytearray()
         self._watchers.append(RequestWatcher(session, len(self.net.connections) + 1, lambda: self.queue.now_ns,
                                              expect=self.spec.expect))
@@ -93,14 +82,6 @@ class DeviceRunner(Runner):
             self._sent[id(session)] += data
             del self._unbound[context]
         return session
-
-    def _destination_name(self, session) -> str | None:
-        """The name DNS last gave for the address the device connected to, else that address."""
-        conn = session.conn
-        if conn is None:
-            return None
-        address = conn.local_address[0]
-        return self.net.dns.name_for(address) or address
 
     def _tls_sent(self, context: int, data: bytes) -> None:
         """Bytes from fw_tls_send(context, ...): they belong to the connection that context was
@@ -272,13 +253,7 @@ class DeviceRunner(Runner):
         result.device = report
 
     def _notes(self) -> list[str]:
-        notes = []
-        start, end = root_validity()
-        calendar = self.net.clock.base
-        if not start <= calendar <= end:
-            notes.append(f"the scenario's date {calendar:%Y-%m-%dT%H:%M:%SZ} lies outside the test root's "
-                         f"validity ({start:%Y-%m-%d} to {end:%Y-%m-%d}): an image that checks certificate dates "
-                         f"rejects every leaf under it (choose --date inside it)")
+        notes = self.identity.date_notes()
         if not self.net.connections and not self.net.leases:
             notes.append("the image sent no DHCP request and opened no connection: check that its Ethernet "
                          "driver started (the console and the capture show how far it got)")

@@ -19,13 +19,10 @@ from sim.vtime import NS_PER_MS, NS_PER_S
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_DIR = PROJECT_ROOT / "build" / "firmware"
-# the defect gallery (firmware/README.md): fixed with one other field cause of bad_record_mac each
-GALLERY_VARIANTS = ("bug-tcp-nocopy", "bug-partial-send", "bug-want-write-args", "bug-two-writers",
-                    "bug-stack-overflow", "bug-trunc-hmac")
-VARIANTS = ("fixed", "seedbug", "autopost-fixed", "autopost-seedbug") + GALLERY_VARIANTS
 EXPECTATIONS = ("ok", "bad_record_mac", "any")
 SEED_RANGE = range(0, 1 << 64)
 ON_UNMAPPED = ("fault", "warn")
+IDENTITY_MODES = ("test-pki", "user", "substitute-trust")
 
 
 class InvalidScenario(SimError, ValueError):
@@ -138,6 +135,48 @@ class DeviceInitiated:
 
 
 @dataclass(frozen=True)
+class ServerIdentitySpec:
+    """Which certificate chain the peer presents (docs/server-identity.md):
+
+    - `test-pki` (the default): a leaf per SNI name under the test roots; what an image built to
+      trust the test CA - or one that does not verify the server at all - accepts;
+    - `user`: your chain (`cert`, PEM, leaf first) and its key (`key`, PEM, RSA or ECDSA;
+      `password` for an encrypted one), checked before the firmware starts;
+    - `substitute-trust`: every CA certificate the image embeds is replaced, in emulated flash
+      only, by a same-length look-alike, and the peer presents leaves per SNI name under them.
+
+    Only the shape is checked here; the files and the image are read when the scenario is
+    prepared (sim.scenario.identity), still before anything boots."""
+
+    mode: str = "test-pki"
+    cert: str | None = None
+    key: str | None = None
+    password: str | None = field(default=None, repr=False)    # never written to an artifact
+
+    def __post_init__(self) -> None:
+        if self.mode not in IDENTITY_MODES:
+            raise InvalidScenario(f"the server identity must be one of {', '.join(IDENTITY_MODES)}, "
+                                  f"not {self.mode!r}")
+        if self.mode == "user":
+            missing = [what for what, value in (("the chain (cert)", self.cert), ("its key (key)", self.key))
+                       if not value]
+            if missing:
+                raise InvalidScenario(f"serving your own chain needs {' and '.join(missing)}: give the PEM "
+                                      f"chain and its private key together")
+        else:
+            given = [name for name in ("cert", "key", "password") if getattr(self, name) is not None]
+            if given:
+                raise InvalidScenario(f"{', '.join(given)} belong{'s' if len(given) == 1 else ''} to the 'user' "
+                                      f"server identity, not to {self.mode!r}: choose one of the two")
+
+    def describe(self) -> dict:
+        out: dict = {"mode": self.mode}
+        if self.mode == "user":
+            out.update(cert=str(self.cert), key=str(self.key), key_password_given=self.password is not None)
+        return out
+
+
+@dataclass(frozen=True)
 class Scenario:
     firmware: str = "fixed"                         # fixed | seedbug | path to an ELF
     steps: tuple[Step, ...] = ()
@@ -149,6 +188,7 @@ class Scenario:
     policy: object | None = None                    # sim.tls.policy.ServerPolicy; None = accept everything
     network: object | None = None                   # sim.net.InternetConfig; None = its defaults
     device: DeviceInitiated | None = None           # set: the device acts by itself (no shell, no steps)
+    identity: ServerIdentitySpec = ServerIdentitySpec()     # the chain the peer presents
     faults: tuple[LinkFault, ...] = ()
     max_virtual_s: float = 60.0
     max_wall_s: float = 300.0
@@ -165,31 +205,58 @@ class Scenario:
                                   "requests (give either steps or device, not both)")
         for name in ("max_virtual_s", "max_wall_s", "boot_timeout_s", "step_timeout_s"):
             require_positive_seconds(getattr(self, name), name)
+        if not isinstance(self.identity, ServerIdentitySpec):
+            raise InvalidScenario(f"identity must be a ServerIdentitySpec, not {self.identity!r}")
 
     def firmware_path(self) -> Path:
         return resolve_firmware(self.firmware)
 
 
+def firmware_variants(directory: Path = FIRMWARE_DIR) -> tuple[str, ...]:
+    """The reference images this checkout has built, by name: the firmware Makefile writes one
+    `build/firmware/<variant>.elf` per variant it knows (`make -C firmware variants` lists them),
+    so what is there is what a name can mean - no list here to fall behind the Makefile."""
+    if not directory.is_dir():
+        return ()
+    return tuple(sorted(p.stem for p in directory.glob("*.elf") if p.is_file()))
+
+
+def __getattr__(name: str):
+    if name == "VARIANTS":              # the older constant: now whatever is built
+        return firmware_variants()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _variant_path(name: str) -> Path | None:
+    """build/firmware/<name>.elf for a bare variant name, when it is built."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name.endswith(".elf"):
+        return None
+    path = FIRMWARE_DIR / f"{name}.elf"
+    return path if path.is_file() else None
+
+
 def default_on_unmapped(firmware: str | Path) -> str:
     """Our reference images run strict (an unmodelled access is a bug in them or in the platform);
     a user's image goes on past hardware the platform does not model, and the report lists it."""
-    return "fault" if str(firmware) in VARIANTS else "warn"
+    return "fault" if _variant_path(str(firmware)) is not None else "warn"
 
 
 def resolve_firmware(firmware: str | Path) -> Path:
-    """`fixed`/`seedbug` -> build/firmware/<variant>.elf; anything else is a path to an ELF."""
+    """A variant name (`fixed`, `autopost-prod-seedbug`, ...: build/firmware/<variant>.elf) or the
+    path of an ELF."""
     name = str(firmware)
-    if name in VARIANTS:
-        path = FIRMWARE_DIR / f"{name}.elf"
-        if not path.exists():
-            raise ScenarioError(f"firmware variant {name!r} is not built ({path} is missing): run scripts/setup")
-        return path
+    variant = _variant_path(name)
+    if variant is not None:
+        return variant
     path = Path(name)
+    built = ", ".join(firmware_variants()) or "none built yet"
     if not name or not path.exists():
-        raise ScenarioError(f"firmware {name!r} is neither a variant ({', '.join(VARIANTS)}) nor an existing ELF file")
+        raise ScenarioError(f"firmware {name!r} is neither a variant ({built}) nor an existing ELF file: give the "
+                            f"path of an ELF, or build the reference variants with scripts/build-firmware "
+                            f"(`make -C firmware variants` names them)")
     if not path.is_file():
         raise ScenarioError(f"firmware {name!r} is a directory, not an ELF file: name the .elf file inside it, "
-                            f"or a variant ({', '.join(VARIANTS)})")
+                            f"or a variant ({built})")
     return path
 
 
@@ -275,6 +342,7 @@ class Result:
     connections: list = field(default_factory=list)  # device-initiated: ConnectionResult per TCP connection
     unmodelled: list[dict] = field(default_factory=list)  # accesses to unmodelled hardware (on_unmapped="warn")
     device: object | None = None                     # device-initiated: DeviceReport (console, stop, DHCP/DNS/SNTP)
+    identity: dict | None = None                     # the server identity: mode, what was found, what was served
 
     @property
     def requests(self) -> list:
@@ -318,7 +386,7 @@ class Result:
         return next((s.diagnosis for s in self.exchanges if s.diagnosis is not None), None)
 
     def summary(self) -> str:
-        lines = []
+        lines = identity_lines(self.identity)
         if self.device is not None:
             lines += self.device.summary_lines()
         for c in self.connections:
@@ -363,7 +431,7 @@ class Result:
             "verdict": self.verdict, "passed": self.passed, "error": self.error,
             "interrupted": self.interrupted, "failure": self.failure,
             "scenario": {"firmware": sc.firmware, "backend": sc.backend, "seed": sc.seed, "on_unmapped": sc.on_unmapped,
-                         "tls_version": sc.tls_version,
+                         "tls_version": sc.tls_version, "server_identity": sc.identity.describe(),
                          "suite": sc.suite, "steps": [dataclasses.asdict(s) for s in sc.steps],
                          **({"device_initiated": dataclasses.asdict(sc.device)} if sc.device is not None else {})},
             "steps": [s.to_dict() for s in self.steps],
@@ -372,5 +440,24 @@ class Result:
             "virtual_ms": self.virtual_ns / NS_PER_MS, "wall_s": round(self.wall_s, 3),
             "speedup": round(self.speedup, 2), "instructions": self.instructions,
             "unmodelled": self.unmodelled,
+            "server_identity": self.identity,
             "artifacts": {k: str(v) for k, v in self.artifacts.items()}, "stats": self.stats,
         }
+
+
+def identity_lines(report: dict | None) -> list[str]:
+    """The console lines that say which identity the peer presented (from Result.identity)."""
+    if not report:
+        return []
+    lines = [f"identity: {report['text']}"]
+    for r in report.get("replaced", []):
+        lines.append(f"  replaced {r['format'].upper()} CA {r['subject']!r} at {r['address']} ({r['section']}, "
+                     f"{r['length']} bytes, flash {r['load_address']})")
+    served: dict[str, list[str]] = {}
+    for s in report.get("served", []):
+        served.setdefault(s["label"], []).append(s["exchange"])
+    for label, exchanges in served.items():
+        lines.append(f"  served {label} to {', '.join(exchanges)}")
+    if report.get("hint"):
+        lines.append(f"  hint: {report['hint']}")
+    return lines

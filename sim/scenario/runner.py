@@ -54,9 +54,15 @@ class Runner:
         from sim.seed import SeededRandom
         from sim.tls.policy import ServerPolicy
 
+        from .identity import scenario_identity
+
         self.scenario = scenario
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.booted = booted or boot_scenario(scenario)
+        self.identity = scenario_identity(scenario)    # the chains the peer presents (checked: SimError)
+        self.booted = booted or boot_scenario(scenario, self.identity)
+        if self.booted.patch_key != self.identity.patch_key:
+            raise ScenarioError("the boot given to this run was made with other flash patches than the scenario's "
+                                "server identity asks for: boot it with boot_scenario(scenario)")
         self.machine = self.booted.backend
         self.machine.restore(self.booted.snapshot)
         self.debugger = debugger
@@ -73,7 +79,9 @@ class Runner:
         for fault in scenario.faults:
             self.link.add_fault(fault.direction, _fault_rule(fault))
         self.policy = scenario.policy if scenario.policy is not None else ServerPolicy()
-        self.peer = PeerFactory(self.policy, scenario.seed)
+        # one identity source for every session: the server chooses a chain per ClientHello (SNI, or
+        # the address connected to) and journals the choice
+        self.peer = PeerFactory(self.policy, scenario.seed, identities=self.identity.source)
         self.sessions: list = []                       # every PeerSession of this run, in order
         self._sessions_by_step: list[list] = []
         # the device's whole world: router, DHCP, DNS, SNTP, the peer on the TLS ports, a sink elsewhere
@@ -307,6 +315,7 @@ class Runner:
                    **{f"machine_{k}": v for k, v in self.machine.stats.items()}},
         )
         self._complete(result)
+        result.identity = self.identity.report(result.exchanges)
         if self.out_dir is not None:
             write_artifacts(result, self.out_dir, capture=self.capture, keylog=self.keylog())
         self.result = result

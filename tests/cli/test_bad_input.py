@@ -253,3 +253,161 @@ def test_device_initiated_options(tmp_path, args, named):
                                            ("--until-symbol", "main"), ("--console", "usart2")])
 def test_device_options_without_device_initiated(tmp_path, option, value):
     assert_refused(run(tmp_path, option, value), option, "--device-initiated")
+
+
+# --- the server's identity -------------------------------------------------------------------------
+
+def _user_pki(tmp_path, *, kind="rsa", password=None, not_after=None):
+    sys.path.insert(0, str(ROOT / "tests" / "scenario"))
+    from chainkit import make_user_chain
+
+    return make_user_chain(tmp_path / "pki", "tls-peer.test", kind=kind, password=password, not_after=not_after)
+
+
+def identity_run(tmp_path, *args):
+    """`run` on the fixed image with identity options; refused input creates no artifact directory."""
+    return sim("run", "--firmware", FIXED, "--get", "/", "--out", str(tmp_path / "out"), *args)
+
+
+def assert_identity_refused(tmp_path, p, *names) -> str:
+    line = assert_refused(p, *names)
+    assert not (tmp_path / "out").exists(), "refused input must not create the artifact directory"
+    return line
+
+
+def test_identity_options_that_exclude_each_other(tmp_path):
+    pki = _user_pki(tmp_path)
+    assert_identity_refused(tmp_path, identity_run(tmp_path, "--substitute-trust", *pki.run_args()),
+                            "--substitute-trust", "--server-cert", "--server-key", "not both")
+    assert_identity_refused(tmp_path, identity_run(tmp_path, "--server-cert", pki.chain),
+                            "--server-cert without --server-key")
+    assert_identity_refused(tmp_path, identity_run(tmp_path, "--server-key", pki.key),
+                            "--server-key without --server-cert")
+    assert_identity_refused(tmp_path, identity_run(tmp_path, "--server-key-password", "x"),
+                            "--server-key-password without --server-key")
+
+
+def test_a_chain_or_key_that_cannot_be_served(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    pki = _user_pki(tmp_path)
+    other = _user_pki(tmp_path / "other")
+    encrypted = _user_pki(tmp_path / "enc", password="right")
+    missing = tmp_path / "missing.pem"
+    der = tmp_path / "chain.der"
+    der.write_bytes(pki.leaf.public_bytes(serialization.Encoding.DER))
+    cases = [
+        (("--server-cert", missing, "--server-key", pki.key), (str(missing), "does not exist", "--server-cert")),
+        (("--server-cert", der, "--server-key", pki.key), (str(der), "DER")),
+        (("--server-cert", pki.key, "--server-key", pki.key), (str(pki.key), "key")),
+        (("--server-cert", pki.chain, "--server-key", other.key), (str(other.key), "does not belong")),
+        (encrypted.run_args(), (str(encrypted.key), "encrypted", "--server-key-password")),
+        (encrypted.run_args("wrong"), (str(encrypted.key), "password")),
+        (pki.run_args("needless"), (str(pki.key), "password")),
+    ]
+    for args, named in cases:
+        assert_identity_refused(tmp_path, identity_run(tmp_path, *args), *named)
+
+
+def test_a_chain_that_is_not_valid_at_the_scenario_date(tmp_path):
+    import datetime
+
+    pki = _user_pki(tmp_path, not_after=datetime.datetime(2023, 12, 1, tzinfo=datetime.UTC))
+    line = assert_identity_refused(tmp_path, identity_run(tmp_path, *pki.run_args()), str(pki.chain), "expired")
+    assert "2024-01-01T00:00:00Z" in line                                   # the scenario's default date
+
+
+def test_a_key_the_shell_suite_cannot_use(tmp_path):
+    pki = _user_pki(tmp_path, kind="ecdsa")
+    assert_identity_refused(tmp_path, identity_run(tmp_path, "--suite", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
+                                                   *pki.run_args()),
+                            "--suite TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256", "RSA certificate", "ECDSA key")
+
+
+def _tls_kit():
+    sys.path.insert(0, str(ROOT / "tests" / "tls"))
+    import identitykit
+
+    return identitykit
+
+
+LINKER_SCRIPT = """
+MEMORY { FLASH (rx) : ORIGIN = 0x08000000, LENGTH = 1M
+         RAM (rwx)  : ORIGIN = 0x20000000, LENGTH = 128K }
+ENTRY(reset)
+SECTIONS {
+  .text   : { KEEP(*(.text*)) } > FLASH
+  .rodata : { *(.rodata*) } > FLASH
+  .ca_b   : { KEEP(*(.ca_b)) } > FLASH
+}
+"""
+
+
+def _image_with(tmp_path, name: str, rodata: bytes, ca_b: bytes = b"") -> Path:
+    kit = _tls_kit()
+    asm = """
+        .syntax unified
+        .thumb
+        .section .text
+        .global reset
+    reset: b reset
+        .section .rodata
+    store: .incbin "rodata.bin"
+    """ + ("""
+        .section .ca_b,"a"
+        .incbin "ca_b.bin"
+    """ if ca_b else "")
+    return kit.build_elf(tmp_path / name, asm, LINKER_SCRIPT, {"rodata.bin": rodata, "ca_b.bin": ca_b})
+
+
+def _deterministic_root(serial: int = 5):
+    """A CA certificate signed with the test PKI's CA key (so its look-alike key is derived once)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from sim.tls.certs import generate_test_pki
+
+    key = generate_test_pki().ca_key
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no room root")])
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(serial).not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+            .not_valid_after(datetime.datetime(2040, 1, 1, tzinfo=datetime.UTC))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+
+
+def test_substitute_trust_on_an_image_without_a_ca(tmp_path):
+    elf = _image_with(tmp_path, "plain", b"-----BEGIN CERTIFICATE-----\0no certificate here\0")
+    p = sim("run", "--firmware", elf, "--device-initiated", "--substitute-trust", "--out", str(tmp_path / "out"))
+    line = assert_identity_refused(tmp_path, p, "--substitute-trust", "no CA certificate", str(elf))
+    assert "--server-cert" in line
+
+
+def test_substitute_trust_on_a_certificate_split_over_two_sections(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    der = _deterministic_root().public_bytes(serialization.Encoding.DER)
+    elf = _image_with(tmp_path, "split", der[:300], der[300:])
+    p = sim("run", "--firmware", elf, "--device-initiated", "--substitute-trust", "--out", str(tmp_path / "out"))
+    assert_identity_refused(tmp_path, p, "--substitute-trust", "cannot be replaced", ".rodata", ".ca_b")
+
+
+def test_substitute_trust_on_a_certificate_no_look_alike_matches_in_length(tmp_path):
+    """A 1-octet serial and an RSA signature one byte short (an encoder that strips a leading zero):
+    a look-alike of the same length would need a 0-octet serial."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+
+    original = _deterministic_root().public_bytes(serialization.Encoding.DER)
+    parsed = asn1_x509.Certificate.load(original)
+    short = asn1_x509.Certificate({"tbs_certificate": parsed["tbs_certificate"].copy(),
+                                   "signature_algorithm": parsed["signature_algorithm"],
+                                   "signature_value": b"\x01" * 255}).dump()
+    elf = _image_with(tmp_path, "short", short)
+    p = sim("run", "--firmware", elf, "--device-initiated", "--substitute-trust", "--out", str(tmp_path / "out"),
+            timeout=300)
+    assert_identity_refused(tmp_path, p, "--substitute-trust", "cannot be replaced", f"{len(short)}-byte",
+                            "serial number", "no room root")

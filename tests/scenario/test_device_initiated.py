@@ -20,8 +20,7 @@ import pytest
 
 from sim.http import pattern_bytes
 from sim.net import InternetConfig
-from sim.scenario import (FIRMWARE_DIR, DeviceInitiated, InvalidScenario, Scenario, Step, clear_boot_cache,
-                          run_scenario)
+from sim.scenario import FIRMWARE_DIR, DeviceInitiated, InvalidScenario, Scenario, Step, clear_boot_cache, run_scenario
 
 AUTOPOST_BODY = 1400                        # FW_AUTOPOST_BODY_SIZE of the autopost images (firmware/README.md)
 GCM = "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
@@ -233,44 +232,6 @@ def test_autopost_run_is_byte_identical_for_a_seed_and_tshark_decrypts_it(autopo
     assert {"DHCP", "DNS", "NTP"} <= protocols
     http = _tshark(capture, "http.request.method", "http.request.uri", "http.response.code", display="http")
     assert ["POST", "/upload", ""] in http and ["", "", "200"] in http
-
-
-def test_an_image_that_checks_the_host_name_rejects_a_leaf_for_another_name(autopost, monkeypatch):
-    import sim.scenario.identity as identity
-
-    issue = identity.server_identity
-    monkeypatch.setattr(identity, "server_identity",
-                        lambda name, at, kind="rsa": issue("other.example.org", at, kind))
-    result = run_scenario(Scenario(firmware="autopost-fixed", device=DeviceInitiated(requests=1, expect="any")))
-    [request] = result.requests
-    assert (request.outcome, request.alert, request.alert_from) == ("error", "bad_certificate", "device")
-    assert "does not match with the expected CN" in result.uart.decode()      # Mbed TLS's own words
-
-
-def test_an_image_that_checks_the_host_name_accepts_the_per_name_leaf(autopost, tmp_path):
-    """The leaf for a name the test PKI does not carry: the autopost image verifies it (handshake
-    ok), and openssl verifies it against the test CA for that host name."""
-    from cryptography.hazmat.primitives import serialization
-
-    from sim.scenario.identity import server_identity
-    from sim.tls.certs import generate_test_pki
-
-    result = run_scenario(Scenario(firmware="autopost-fixed", device=DeviceInitiated(requests=1),
-                                   network=InternetConfig(names={"telemetry.example.net": ["198.51.100.20"]})))
-    assert result.passed, result.summary()
-    [connection] = result.connections
-    assert (connection.address, connection.name) == ("198.51.100.20", "telemetry.example.net")
-    assert "tls: connect 198.51.100.20:443 telemetry.example.net" in result.uart.decode()
-
-    (tmp_path / "ca.pem").write_bytes(generate_test_pki().ca_pem())
-    leaf = server_identity("telemetry.example.net", datetime(2024, 1, 1, tzinfo=timezone.utc)).leaf
-    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    at = str(int(datetime(2024, 1, 1, 0, 0, 1, tzinfo=timezone.utc).timestamp()))   # the scenario's calendar
-    verify = ["openssl", "verify", "-attime", at, "-CAfile", str(tmp_path / "ca.pem"), "-verify_hostname"]
-    ok = subprocess.run(verify + ["telemetry.example.net", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    wrong = subprocess.run(verify + ["other.example.net", str(tmp_path / "leaf.pem")], capture_output=True, text=True)
-    assert wrong.returncode != 0
 
 
 def test_cli_exit_status_follows_the_expectation_for_every_request(autopost, tmp_path):

@@ -87,6 +87,20 @@ def test_link_suite_pulls_and_plugs_the_cable(tmp_path):
 
 
 @pytest.mark.slow
+def test_server_identity_suite_covers_the_three_cases(tmp_path):
+    proc, result = _run_suite("server_identity", tmp_path)
+    stats = result.statistics.total
+    assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
+    assert stats.passed == 6 and stats.failed == 0
+    artifacts = tmp_path / "artifacts" / "Server_Identity"
+    modes = {p.parent.name: json.loads(p.read_text())["server_identity"]["mode"]
+             for p in artifacts.glob("*/result.json")}
+    assert sorted(modes.values()) == ["substituted", "substituted", "test-pki", "test-pki", "user", "user"]
+    substituted = json.loads(next(p for p in artifacts.glob("*autopost-prod-fixed_accepts*/result.json")).read_text())
+    assert [r["format"] for r in substituted["server_identity"]["replaced"]] == ["der", "pem"]
+
+
+@pytest.mark.slow
 def test_gallery_suite_names_every_cause(tmp_path):
     proc, result = _run_suite("gallery", tmp_path)
     stats = result.statistics.total

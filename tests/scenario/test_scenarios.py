@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from sim.tls.policy import ServerPolicy
 
 GCM = "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
 RSA_CBC = "TLS-RSA-WITH-AES-128-CBC-SHA"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -165,8 +167,42 @@ def test_firmware_fault_during_a_step_ends_the_run_with_the_fault_report(build_t
 
 
 def test_unknown_firmware_name_is_a_clear_error():
-    with pytest.raises(ScenarioError, match="neither a variant .*fixed, seedbug.* nor an existing ELF"):
+    with pytest.raises(ScenarioError, match="neither a variant .*fixed, seedbug.* nor an existing ELF.*"
+                                            "scripts/build-firmware"):
         Scenario(firmware="fixd").firmware_path()
+
+
+def test_every_variant_the_firmware_makefile_builds_is_a_firmware_name():
+    """The names are what build/firmware holds, so they follow the Makefile's list of variants."""
+    from sim.scenario import firmware_variants
+    from sim.scenario.model import default_on_unmapped
+
+    run = subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "variants"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    made = sorted(run.stdout.split())
+    assert "autopost-prod-seedbug" in made and "bug-trunc-hmac" in made
+    missing = [v for v in made if not (FIRMWARE_DIR / f"{v}.elf").exists()]
+    assert not missing, f"not built: {missing}: run scripts/build-firmware"
+    assert sorted(firmware_variants()) == made
+    for variant in made:
+        assert Scenario(firmware=variant).firmware_path() == FIRMWARE_DIR / f"{variant}.elf"
+        assert default_on_unmapped(variant) == "fault"
+    assert default_on_unmapped(str(FIRMWARE_DIR / "fixed.elf")) == "warn"      # a path is the user's image
+
+
+def test_a_server_identity_is_checked_when_the_scenario_is_built():
+    from sim.scenario import InvalidScenario, ServerIdentitySpec
+
+    assert Scenario().identity == ServerIdentitySpec("test-pki")
+    with pytest.raises(InvalidScenario, match="test-pki, user, substitute-trust.*'own'"):
+        ServerIdentitySpec("own")
+    with pytest.raises(InvalidScenario, match="needs its key"):
+        ServerIdentitySpec("user", cert="chain.pem")
+    with pytest.raises(InvalidScenario, match="cert, key belong to the 'user'"):
+        ServerIdentitySpec("substitute-trust", cert="chain.pem", key="key.pem")
+    spec = ServerIdentitySpec("user", cert="chain.pem", key="key.pem", password="secret")
+    assert "secret" not in repr(spec) and "secret" not in str(spec.describe())
 
 
 def test_cli_run_exit_status_follows_the_expectation(tmp_path):

@@ -113,6 +113,16 @@ def test_key_problems_name_the_file_and_the_fix(ecdsa_pki):
     assert "key.pem is not a PEM private key" in _error(chain, garbled)
 
 
+def test_a_wrong_password_is_named_whatever_the_garbage_decrypts_to(ecdsa_pki):
+    """With a wrong password the decryption's padding check fails about 255 times in 256; the
+    other times the garbage fails as ASN.1. Each new encryption draws a fresh salt and IV, so a
+    thousand of them meet that case with near certainty; every one must say "wrong password"."""
+    root, inter, leaf, leaf_key, inter_key = ecdsa_pki
+    chain = pem(leaf) + pem(inter)
+    messages = {_error(chain, _key_pem(leaf_key, b"pw"), password="nope") for _ in range(1000)}
+    assert messages == {"key.pem: wrong password (the key does not decrypt with the --server-key-password given)"}
+
+
 def test_chain_problems_name_the_certificate_and_the_fix(ecdsa_pki):
     root, inter, leaf, leaf_key, _ = ecdsa_pki
     key = _key_pem(leaf_key)

@@ -187,13 +187,13 @@ def build_ssl_client2_without_rsa() -> Path:
 
 def _build_mbedtls_program(name: str, where: Path = NATIVE_DIR, unset: tuple[str, ...] = ()) -> Path:
     binary = where / "src" / "programs" / "ssl" / name
-    if binary.exists():
-        return binary
     if not (MBEDTLS_SRC / "library").is_dir():
         pytest.fail(f"Mbed TLS source not found at {MBEDTLS_SRC}: run scripts/setup (it fetches the Debian source)")
     where.mkdir(parents=True, exist_ok=True)
     with open(where / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)            # xdist workers or parallel runs build once
+        # xdist workers or parallel runs build once; the binary is looked at only under the lock,
+        # as the linker writes it in place (another process could see it half written)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if binary.exists():
             return binary
         src = where / "src"
