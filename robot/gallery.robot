@@ -29,6 +29,7 @@ Documentation     The defect gallery: "GET works, a larger POST gets a fatal bad
 ...               `robot --include bug-tcp-nocopyORlost-tail robot/gallery.robot`.
 Library           sim.keywords.SimKeywords    backend=${BACKEND}    seed=${SEED}
 Test Setup        Reset Emulation
+Test Teardown     Save Diagnosis Verdict
 Test Template     Diagnosis Should Name The Cause
 Test Timeout      2 minutes
 

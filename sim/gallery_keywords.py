@@ -6,12 +6,16 @@ body size. `sim.keywords.SimKeywords` includes them, so a suite imports one libr
     Key Evidence Should Contain     ${diagnosed}    never reached the server
     Smallest Failing Size Should Be    812    tls=1.2    suite=TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256
 
+with `Save Diagnosis Verdict` as the test teardown (the run's result.json gets the test's verdict).
+
 The image, seed, platform, backend, peer policy and link faults are the library's (`Use Firmware`,
 `Set Peer Policy`, `Inject Link Fault`); the cause classes are `sim.diagnosis.CLASSES`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from robot.api import logger
@@ -47,6 +51,7 @@ class GalleryKeywords:
                 case = type(case)(case.scenario, int(host_window))
             self.runner = None                   # nothing for the teardown to save: the run saves its own
             out = self._gallery_artifact_folder()
+            self.diagnosed_folder = out
             diagnosed = run_case(case, out_dir=out)
         except SimError as exc:
             raise AssertionError(str(exc)) from None
@@ -58,6 +63,26 @@ class GalleryKeywords:
                                for p in sorted(out.iterdir()) if p.is_file())
             logger.info(f"artifacts: {links}", html=True)
         return diagnosed
+
+    @keyword("Save Diagnosis Verdict")
+    def save_diagnosis_verdict(self) -> None:
+        """Meant for the test teardown of `Diagnose HTTPS POST` tests: the diagnosed run's result.json
+        gets the test's verdict, as `Save Scenario Artifacts` gives it (a failed test `fail` with its
+        message, one stopped by Ctrl-C `interrupted`, never `pass`), so what collects the
+        artifacts of failed tests finds them."""
+        folder, self.diagnosed_folder = getattr(self, "diagnosed_folder", None), None
+        path = folder / "result.json" if folder is not None else None
+        if path is None or not path.exists():
+            return
+        interrupted, failure = self._test_outcome()
+        if not interrupted and failure is None:
+            return
+        saved = json.loads(path.read_text())
+        saved.update(interrupted=interrupted or saved.get("interrupted", False), failure=failure,
+                     verdict="interrupted" if interrupted else "fail")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(saved, indent=1) + "\n")
+        os.replace(tmp, path)                    # whole, as result.json is always written
 
     @keyword("Cause Should Be")
     def cause_should_be(self, diagnosed, cause: str) -> None:

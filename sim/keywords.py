@@ -544,13 +544,9 @@ class SimKeywords(GalleryKeywords):
         status (a failed test is `fail`, one stopped by Ctrl-C `interrupted`, never `pass`)."""
         if self.runner is None:
             return None
-        builtin = BuiltIn()
         folder = self._test_folder(name)
         output_dir = folder.parents[2]                  # where the log that links them is
-        status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
-        message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
-        interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
-        failure = (message or "the test failed") if status == "FAIL" and not interrupted else None
+        interrupted, failure = self._test_outcome()
         self.runner.out_dir = folder
         result = self.runner.finish(self.steps, interrupted=interrupted, failure=failure)
         self.runner = None
@@ -565,6 +561,15 @@ class SimKeywords(GalleryKeywords):
         return str(folder)
 
     # --- helpers ----------------------------------------------------------------------------------
+    def _test_outcome(self) -> tuple[bool, str | None]:
+        """In a test teardown: (stopped by Ctrl-C, the failure message of a failed test or None)."""
+        builtin = BuiltIn()
+        status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
+        message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
+        interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
+        failure = (message or "the test failed") if status == "FAIL" and not interrupted else None
+        return interrupted, failure
+
     def _test_folder(self, name: str | None = None) -> Path:
         """<report dir>/artifacts/SUITE/TEST, where this test's artifacts go (`_report_dir`: the
         output directory, or under pabot the one its merged log will be in); RobotNotRunningError
