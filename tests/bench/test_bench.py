@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("raw_mips", "machine_mips", "boot_cold_s", "boot_snapshot_s", "scenario_speedup_min",
         "post64k_kib_per_s", "suite_wall_s", "rss_mb", "link_frames_per_s", "qemu_icount_mips",
-        "pabot1_wall_s", "pabot2_wall_s")
+        "pabot1_wall_s", "pabot2_wall_s", "provenance_cost")
 SUITE_KEYS = ("suite_wall_s", "pabot1_wall_s", "pabot2_wall_s", "pabot2_vs_serial")    # not with --quick
 # README.md, Benchmarks: machine/bare >= 75%, handshakes >= 3x real time, cold boot < 0.3 s, boot
 # from the snapshot < 20 ms, the post_large suite < 3 min, peak RSS <= 300 MB, the suite under
@@ -34,7 +34,13 @@ def test_quick_json_has_every_key_as_a_sane_number():
         assert key in result, key
     for key in SUITE_KEYS:
         assert result[key] is None, key                # --quick skips the suite runs
-    for key in set(KEYS) - set(SUITE_KEYS):
+    # a cost is a fraction of a wall time (it may come out negative on a busy machine, never below -1)
+    assert math.isfinite(result["provenance_cost"]) and result["provenance_cost"] > -1
+    provenance = result["details"]["provenance"]
+    assert provenance["ranges"] > 0 and provenance["traced_bytes"] > 0
+    assert len(provenance["wall_s"]["trace"]) == result["runs"] and provenance["cost"]["median"] == \
+        result["provenance_cost"]
+    for key in set(KEYS) - set(SUITE_KEYS) - {"provenance_cost"}:
         value = result[key]
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
     assert 10 < result["rss_mb"] < 100_000
