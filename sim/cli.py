@@ -1,4 +1,4 @@
-"""Command line: `python -m sim boot|run|peer ...`.
+"""Command line: `python -m sim boot|run|sweep|gallery|peer ...`.
 
 The argument surface lives here, in one place, because users and acceptance checks rely on it,
 and so does the one error boundary: every expected error (`sim.errors.SimError`, a usage error)
@@ -225,6 +225,9 @@ def _build_parser() -> argparse.ArgumentParser:
                           help="replace every CA certificate the image embeds by a same-length look-alike, in "
                                "emulated flash only (the ELF file is not changed), and serve leaves under them")
 
+    _add_sweep(sub)
+    _add_gallery(sub)
+
     peer = sub.add_parser("peer", help="serve the TLS/HTTP peer on a real socket")
     peer.add_argument("--listen", default="127.0.0.1:8443", metavar="HOST:PORT",
                       help="address to serve, e.g. 0.0.0.0:8443 or [::1]:8443; port 0 picks a free one, "
@@ -255,6 +258,74 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SWEEP_EPILOG = """\
+Each run starts from the same boot snapshot with the same seed, so a size always gives the same
+outcome; the bisection assumes the failure is monotonic in the size and checks --checks sizes above
+the threshold. exit status: 0 found; 1 no failing size in the range, or a size above the threshold
+passes (not monotonic); 2 bad input or a run that could not finish; 130 interrupted."""
+
+GALLERY_EPILOG = """\
+exit status: 0 every run diagnosed as its variant's cause class (fixed: no failure); 1 not; 2 bad
+input (an unknown variant, an image not built: scripts/build-firmware); 130 interrupted."""
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFF_FFFF:
+        raise argparse.ArgumentTypeError(f"give a body size in bytes from 0 to 4294967295, not {text!r}")
+    return value
+
+
+def _window(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"give a TCP window from 1 to 65535 bytes (no window scaling), not {text!r}")
+    return value
+
+
+def _add_sweep(sub) -> None:
+    sweep = sub.add_parser("sweep", help="bisect the smallest POST body size that fails",
+                           epilog=SWEEP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("--firmware", default="fixed", help="a variant (fixed, seedbug) or the path to an ELF")
+    sweep.add_argument("--repl", type=Path, default=DEFAULT_REPL, help="platform file (default: %(default)s)")
+    sweep.add_argument("--tls", choices=("1.0", "1.1", "1.2", "any"), default="any", help="protocol version")
+    sweep.add_argument("--suite", default="any", help="Mbed TLS or IANA suite name, or 'any'")
+    sweep.add_argument("--post", required=True, metavar="PATH", help="POST to PATH (e.g. /upload)")
+    sweep.add_argument("--from", dest="low", type=_size, default=1, metavar="BYTES",
+                       help="smallest body size (default: %(default)s)")
+    sweep.add_argument("--to", dest="high", type=_size, default=65536, metavar="BYTES",
+                       help="largest body size (default: %(default)s)")
+    sweep.add_argument("--checks", type=int, default=2, metavar="N",
+                       help="sizes above the threshold run to check monotonicity (default: %(default)s)")
+    sweep.add_argument("--host-window", type=_window, metavar="BYTES",
+                       help="the TCP receive window the server side advertises (a field condition)")
+    sweep.add_argument("--seed", type=_seed, default=1, help="seed for every random source (default: %(default)s)")
+    sweep.add_argument("--max-wall", type=_seconds, default=300.0, metavar="SECONDS",
+                       help="wall-time limit per run (default: %(default)s s)")
+    sweep.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _add_gallery(sub) -> None:
+    gallery = sub.add_parser("gallery", help="run the defect gallery and name each run's cause",
+                             epilog=GALLERY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    gallery.add_argument("--table", action="store_true", help="print the confusion table (variant x diagnosed class)")
+    gallery.add_argument("--variant", action="append", metavar="NAME",
+                         help="run only this variant (repeatable; default: all)")
+    gallery.add_argument("--matrix", action="store_true",
+                         help="every TLS version and suite of the report's matrix the condition applies to, "
+                              "not one representative suite")
+    gallery.add_argument("--no-fixed", action="store_true", help="leave out the runs of fixed under each condition")
+    gallery.add_argument("--provenance", choices=("auto", "never"), default="auto",
+                         help="auto: replay each failing run with the write trace (default); never: no replay")
+    gallery.add_argument("--out", metavar="DIR", help="write each run's artifacts into DIR/NN-IMAGE-...")
+
+
 def _check_together(args) -> None:
     """Options that are valid alone but not in this combination."""
     if args.command != "run":
@@ -283,6 +354,12 @@ def _dispatch(args) -> int:
     if args.command == "run":
         from sim.commands.run import run_command
         return run_command(args)
+    if args.command == "sweep":
+        from sim.commands.sweep import sweep_command
+        return sweep_command(args)
+    if args.command == "gallery":
+        from sim.commands.gallery import gallery_command
+        return gallery_command(args)
     if args.command == "peer":
         from sim.peer import peer_command
         return peer_command(args)

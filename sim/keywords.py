@@ -20,6 +20,9 @@ Absent` and `Set Tls Ports` shape the virtual network for the next `Start Emulat
 Identity` chooses the chain the peer presents (the test PKI, your own chain and key, or look-alikes
 of the image's own CA certificates substituted in emulated flash), and `Served Identity Should Be`
 checks what a connection or step was presented.
+
+The defect gallery's keywords (`Diagnose HTTPS POST`, `Cause Should Be`, `Smallest Failing Size
+Should Be`, ...) come from `sim.gallery_keywords.GalleryKeywords`, which this library includes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from sim.errors import SimError
+from sim.gallery_keywords import GalleryKeywords
 from sim.platform import DEFAULT_REPL
 from sim.scenario import (CONSOLE_AUTO, PEER_PORT, DeviceInitiated, DeviceRunner, LinkFault, RequestResult, Scenario,
                           ScenarioError, ScenarioRunner, ServerIdentitySpec, Step, StepResult, boot_scenario,
@@ -43,7 +47,7 @@ _STOPPED_BY_SIGNAL = "Execution terminated by signal"   # Robot's message for a 
 
 
 @library(scope="SUITE", auto_keywords=False)
-class SimKeywords:
+class SimKeywords(GalleryKeywords):
     def __init__(self, backend: str = "builtin", seed: int | str = 1, repl: str | None = None) -> None:
         self.backend = backend or "builtin"
         self.seed = int(seed)
@@ -540,15 +544,9 @@ class SimKeywords:
         status (a failed test is `fail`, one stopped by Ctrl-C `interrupted`, never `pass`)."""
         if self.runner is None:
             return None
-        builtin = BuiltIn()
-        output_dir = _report_dir(Path(builtin.get_variable_value("${OUTPUT DIR}", ".")),
-                                 builtin.get_variable_value("${PABOTQUEUEINDEX}", None) is not None)
-        test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
-        folder = output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
-        status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
-        message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
-        interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
-        failure = (message or "the test failed") if status == "FAIL" and not interrupted else None
+        folder = self._test_folder(name)
+        output_dir = folder.parents[2]                  # where the log that links them is
+        interrupted, failure = self._test_outcome()
         self.runner.out_dir = folder
         result = self.runner.finish(self.steps, interrupted=interrupted, failure=failure)
         self.runner = None
@@ -563,6 +561,25 @@ class SimKeywords:
         return str(folder)
 
     # --- helpers ----------------------------------------------------------------------------------
+    def _test_outcome(self) -> tuple[bool, str | None]:
+        """In a test teardown: (stopped by Ctrl-C, the failure message of a failed test or None)."""
+        builtin = BuiltIn()
+        status = builtin.get_variable_value("${TEST STATUS}", None)       # set in a test teardown only
+        message = builtin.get_variable_value("${TEST MESSAGE}", "") or ""
+        interrupted = status == "FAIL" and message.startswith(_STOPPED_BY_SIGNAL)
+        failure = (message or "the test failed") if status == "FAIL" and not interrupted else None
+        return interrupted, failure
+
+    def _test_folder(self, name: str | None = None) -> Path:
+        """<report dir>/artifacts/SUITE/TEST, where this test's artifacts go (`_report_dir`: the
+        output directory, or under pabot the one its merged log will be in); RobotNotRunningError
+        outside a Robot run."""
+        builtin = BuiltIn()
+        output_dir = _report_dir(Path(builtin.get_variable_value("${OUTPUT DIR}", ".")),
+                                 builtin.get_variable_value("${PABOTQUEUEINDEX}", None) is not None)
+        test = name or builtin.get_variable_value("${TEST NAME}", "scenario")
+        return output_dir / "artifacts" / _slug(builtin.get_variable_value("${SUITE NAME}", "suite")) / _slug(test)
+
     def _runner(self) -> ScenarioRunner | DeviceRunner:
         if self.runner is None:
             self.start_emulation()

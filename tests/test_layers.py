@@ -1,7 +1,8 @@
 """The sim package's layers point down, read from its import graph (every `import`, including
 the lazy ones inside functions, since those run too):
 
-    faces      cli, commands, keywords, bench, __main__
+    faces      cli, commands, keywords (gallery_keywords), bench, __main__
+    diagnosis  diagnosis, sweep, gallery (what scenario runs mean: causes, thresholds, the gallery)
     scenario   scenario
     engines    machine, renode, net, tls, http, gdb, peer, ladder, backends, baremetal
     leaves     platform, seed, vtime, event_queue, errors, frame_types, backend, cachedir
@@ -22,7 +23,8 @@ import sim
 SIM = Path(sim.__file__).resolve().parent
 
 LAYERS = {
-    "faces": ("sim.cli", "sim.commands", "sim.keywords", "sim.bench", "sim.__main__", "sim"),
+    "faces": ("sim.cli", "sim.commands", "sim.keywords", "sim.gallery_keywords", "sim.bench", "sim.__main__", "sim"),
+    "diagnosis": ("sim.diagnosis", "sim.sweep", "sim.gallery"),
     "scenario": ("sim.scenario",),
     "engines": ("sim.machine", "sim.renode", "sim.net", "sim.tls", "sim.http", "sim.gdb", "sim.peer",
                 "sim.ladder", "sim.backends", "sim.baremetal"),

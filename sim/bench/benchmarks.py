@@ -7,11 +7,11 @@ Each benchmark runs a few times after a warm-up; `run_benchmarks` returns the me
 keys README.md's Benchmarks section lists (raw_mips, machine_mips, firmware_bare_mips,
 firmware_machine_mips, boot_cold_s, boot_snapshot_s, scenario_speedup_min, cli_cold_s,
 post64k_kib_per_s, suite_wall_s, rss_mb, link_frames_per_s, fallback_machine_mips,
-fallback_firmware_mips, fallback_scenario_speedup, qemu_icount_mips, pabot1_wall_s, pabot2_wall_s)
-plus the details (every sample, the per-suite handshake table, the QEMU anchor, the pabot runs).
-CPU time of this process is what the MIPS figures divide by (the 2-core CI machine is shared);
-wall time for the rest. Wall time is read here only to measure; nothing it reads reaches a
-simulation.
+fallback_firmware_mips, fallback_scenario_speedup, qemu_icount_mips, pabot1_wall_s, pabot2_wall_s,
+provenance_cost) plus the details (every sample, the per-suite handshake table, the QEMU anchor,
+the pabot runs, the write trace's cost). CPU time of this process is what the MIPS figures divide
+by (the 2-core CI machine is shared); wall time for the rest. Wall time is read here only to
+measure; nothing it reads reaches a simulation.
 
 The benchmarks measure a checkout (`project`): its robot/ suite and, under its build/, the
 reference firmware and the compute loop built from firmware/core_bench.c beside this module.
@@ -203,6 +203,37 @@ def _link_frames_per_s() -> float:
     return link_frames_per_second(total_bytes=2 << 20)["link_frames_per_s"]
 
 
+# --- (9) provenance: the write trace a failing run's replay turns on ----------------------------------------------
+PROVENANCE_POST = ("1.2", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256", 16384)
+
+
+def provenance_cost(booted, runs: int) -> dict:
+    """One POST three ways, interleaved: plain (as every scenario runs), with the diagnosis' call
+    probes, and with the probes and the write trace on the ranges a failing run's replay traces
+    (sim/diagnosis/run.py). Costs are medians of (wall / plain wall) - 1 over the samples; the
+    trace is on by default only if its cost stays under 10% (docs/diagnosis.md)."""
+    from sim.diagnosis import Case
+    from sim.diagnosis.provenance_facts import plan_ranges
+    from sim.diagnosis.run import replay_traced, run_probed
+    from sim.scenario import Scenario, Step, run_scenario
+
+    version, suite, size = PROVENANCE_POST
+    scenario = Scenario(firmware="fixed", steps=(Step("post", "/upload", size),), tls_version=version, suite=suite)
+    case = Case(scenario)
+    runner, probes, _ = run_probed(case, booted)            # warm-up, and the ranges a replay would trace
+    ranges = plan_ranges(runner, probes)
+    rows = []
+    for _ in range(runs):
+        plain = _timed(lambda: run_scenario(scenario, booted=booted))
+        probed = _timed(lambda: run_probed(case, booted))
+        traced = _timed(lambda: replay_traced(case, booted, ranges))
+        rows.append((plain, probed, traced))
+    return {"scenario": f"TLS {version} {suite} POST {size}", "ranges": len(ranges),
+            "traced_bytes": sum(b - a for a, b, _ in ranges),
+            "wall_s": {"plain": [r[0] for r in rows], "probes": [r[1] for r in rows], "trace": [r[2] for r in rows]},
+            "probes_cost": Samples([b / a - 1 for a, b, _ in rows]), "cost": Samples([c / a - 1 for a, _, c in rows])}
+
+
 # --- all of them ------------------------------------------------------------------------------------------------------
 def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
                    progress: Callable[[str], None] = lambda text: None) -> dict:
@@ -259,6 +290,10 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
     link = measure(_link_frames_per_s, runs)
     details["link_frames_per_s"] = link.to_dict()
 
+    progress("provenance: a POST plain, with the call probes, with the write trace")
+    prov = provenance_cost(booted, runs)
+    details["provenance"] = {**prov, "probes_cost": prov["probes_cost"].to_dict(), "cost": prov["cost"].to_dict()}
+
     progress("peak resident memory (a fresh process: boot + POST 64 KiB)")
     rss = measure(lambda: _rss_mb(project), 1 if quick else 3, warmup=0)
     details["rss_mb"] = rss.to_dict()
@@ -299,6 +334,7 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
         "suite_wall_s": suite.median if suite is not None else None,
         "rss_mb": rss.median,
         "link_frames_per_s": link.median,
+        "provenance_cost": prov["cost"].median,
         "machine_vs_raw": machine.median / raw.median,
         "firmware_machine_mips": fw["machine_mips"].median,
         "firmware_bare_mips": fw["bare_mips"].median,
@@ -316,7 +352,8 @@ def run_benchmarks(project: Path, quick: bool = False, runs: int | None = None,
     spreads = {"raw_mips": raw, "machine_mips": machine, "boot_cold_s": cold, "boot_snapshot_s": snap,
                "cli_cold_s": cli,
                "post64k_kib_per_s": post_rate, "rss_mb": rss, "link_frames_per_s": link,
-               "firmware_machine_mips": fw["machine_mips"], "firmware_bare_mips": fw["bare_mips"]}
+               "firmware_machine_mips": fw["machine_mips"], "firmware_bare_mips": fw["bare_mips"],
+               "provenance_cost": prov["cost"]}
     if "mips" in qemu:
         spreads["qemu_icount_mips"] = Samples(qemu["mips"])
     if suite is not None:

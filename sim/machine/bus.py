@@ -107,6 +107,9 @@ class Bus:
         self.warn_unmapped = machine.options.on_unmapped == "warn"
         self.unmodelled = UnmodelledAccesses(self._function_at_pc, machine.now)
         self.flash_stores: FlashStores | None = None
+        # writes into RAM that are no CPU store instruction (exception stacking through write_ram,
+        # bus-master DMA): each observer gets (address, data, "bus" | "dma") - provenance.py
+        self.write_observers: list[Callable[[int, bytes, str], None]] = []
         self._build_memories()
 
     # --- construction ----------------------------------------------------------------------------------
@@ -496,6 +499,8 @@ class Bus:
             return False
         off = address - r.base
         r.view[off:off + len(data)] = data
+        for observe in self.write_observers:
+            observe(address, data, "bus")
         return True
 
     def read_word(self, address: int) -> int | None:
@@ -536,6 +541,8 @@ class Bus:
             raise DmaError(address, len(data), True)
         off = address - r.base
         r.view[off:off + len(data)] = data
+        for observe in self.write_observers:
+            observe(address, data, "dma")
 
     # --- firmware images -------------------------------------------------------------------------------------
     def check_image(self, image: ElfImage) -> None:

@@ -137,6 +137,17 @@ class CodeSites:
                 self._retranslate_all()          # back to the fast memory path
                 return
 
+    def hook_stores(self, begin: int, end: int, callback: Callable) -> int:
+        """`callback` (unicorn's UC_HOOK_MEM_WRITE signature) before every CPU store into
+        [begin, end) - provenance.py. Like a watchpoint, it needs all code retranslated."""
+        handle = self.core.hook_memory(U.UC_HOOK_MEM_WRITE, callback, begin, end - 1)
+        self._retranslate_all()
+        return handle
+
+    def unhook_stores(self, handle: int) -> None:
+        self.core.unhook(handle)
+        self._retranslate_all()                  # back to the fast memory path
+
     def hook_kind(self, address: int) -> str | None:
         """How the site at `address` is hooked: "block", "code" or None (for tests and bench)."""
         site = self.sites.get(address & ~1)

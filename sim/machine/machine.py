@@ -329,6 +329,14 @@ class Machine:
     def remove_watchpoint(self, address: int, length: int, kind: str) -> None:
         self.sites.remove_watchpoint(address, length, kind)
 
+    def trace_writes(self, ranges, *, context_word: int | None = None):
+        """Record every write into `ranges` ([(start, end), ...] in RAM) from now on, with PC, LR,
+        SP, IPSR, virtual time and the value of `context_word` (e.g. an RTOS's current-task
+        pointer): a `provenance.WriteTrace`; its `stop()` ends it. Slows the whole CPU down
+        while it runs (provenance.py)."""
+        from .provenance import WriteTrace
+        return WriteTrace(self, ranges, context_word=context_word)
+
     def read_memory(self, address: int, size: int) -> bytes:
         raw = self.bus.read_ram(address, size)
         if raw is not None:

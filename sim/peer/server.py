@@ -341,11 +341,23 @@ class PeerServer:
             tls.close()                  # a courtesy close_notify; the socket closes right after
             conn.send(tls.data_to_send())
         self._write(conn)
+        del session, tls                 # nothing here holds the session once _drop lets it go
         self._drop(conn, reason=why)
 
     def _drop(self, conn: SocketConnection, reason: str | None = None) -> None:
-        self._conns.pop(conn, None)
         self._watch(conn, 0)
+        try:
+            self._close(conn, reason)
+        finally:
+            # session.conn points back at conn: without this, each session would wait for the cyclic
+            # garbage collector, and a busy peer would hold hundreds of finished sessions at a time.
+            # The connection stops counting as open only now, when nothing here holds its session.
+            conn.session = None
+            self._conns.pop(conn, None)
+            self._resume_accepting()
+
+    def _close(self, conn: SocketConnection, reason: str | None) -> None:
+        """Close the socket, end the session and journal it."""
         session = conn.session
         try:
             if conn.aborted:
@@ -366,10 +378,6 @@ class PeerServer:
             except OSError as exc:
                 self.stats.journal_errors += 1
                 self.log(f"{session.name}: journal not written: {exc}")
-        # session.conn points back at conn: without this, each session would wait for the cyclic
-        # garbage collector, and a busy peer would hold hundreds of finished sessions at a time
-        conn.session = None
-        self._resume_accepting()
 
     def _shutdown(self) -> None:
         if self._stop_reason is None:

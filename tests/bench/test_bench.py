@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("raw_mips", "machine_mips", "firmware_bare_mips", "firmware_machine_mips", "boot_cold_s",
         "boot_snapshot_s", "scenario_speedup_min", "cli_cold_s", "post64k_kib_per_s", "suite_wall_s",
         "rss_mb", "link_frames_per_s", "fallback_machine_mips", "fallback_firmware_mips",
-        "fallback_scenario_speedup", "qemu_icount_mips", "pabot1_wall_s", "pabot2_wall_s")
+        "fallback_scenario_speedup", "qemu_icount_mips", "pabot1_wall_s", "pabot2_wall_s",
+        "provenance_cost")
 SUITE_KEYS = ("suite_wall_s", "pabot1_wall_s", "pabot2_wall_s", "pabot2_vs_serial")    # not with --quick
 # README.md, Benchmarks: compute loop >= 1500 MIPS, ECDHE code >= 450 MIPS, handshakes >= 3x real
 # time, the one-shot CLI <= 0.6 s, cold boot < 0.3 s, boot from the snapshot < 20 ms, the
@@ -37,7 +38,13 @@ def test_quick_json_has_every_key_as_a_sane_number():
         assert key in result, key
     for key in SUITE_KEYS:
         assert result[key] is None, key                # --quick skips the suite runs
-    for key in set(KEYS) - set(SUITE_KEYS):
+    # a cost is a fraction of a wall time (it may come out negative on a busy machine, never below -1)
+    assert math.isfinite(result["provenance_cost"]) and result["provenance_cost"] > -1
+    provenance = result["details"]["provenance"]
+    assert provenance["ranges"] > 0 and provenance["traced_bytes"] > 0
+    assert len(provenance["wall_s"]["trace"]) == result["runs"] and provenance["cost"]["median"] == \
+        result["provenance_cost"]
+    for key in set(KEYS) - set(SUITE_KEYS) - {"provenance_cost"}:
         value = result[key]
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
     assert 10 < result["rss_mb"] < 100_000

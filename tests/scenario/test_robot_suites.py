@@ -98,3 +98,19 @@ def test_server_identity_suite_covers_the_three_cases(tmp_path):
     assert sorted(modes.values()) == ["substituted", "substituted", "test-pki", "test-pki", "user", "user"]
     substituted = json.loads(next(p for p in artifacts.glob("*autopost-prod-fixed_accepts*/result.json")).read_text())
     assert [r["format"] for r in substituted["server_identity"]["replaced"]] == ["der", "pem"]
+
+
+@pytest.mark.slow
+def test_gallery_suite_names_every_cause(tmp_path):
+    proc, result = _run_suite("gallery", tmp_path)
+    stats = result.statistics.total
+    assert proc.returncode == 0 and not _failures(result), "\n".join(_failures(result)) or proc.stdout[-3000:]
+    assert stats.passed == 50 and stats.failed == 0   # 7 images x 3 rows, fixed beside each, 7 passes, a sweep
+    # each diagnosed run left its artifacts, the cause (and the evidence it was named from) among them
+    causes = {p.parent.name: json.loads(p.read_text())["cause"]["class"]
+              for p in (tmp_path / "artifacts" / "Gallery").glob("*/cause.json")}
+    assert len(causes) == 49
+    assert causes["bug-tcp-nocopy_TLS_1.0_ECDHE-CBC_POST_16384_lost-tail"] == "retransmission_mismatch"
+    assert {c for name, c in causes.items() if name.startswith("fixed_")} == {"none"}
+    text = (tmp_path / "artifacts" / "Gallery" / "seedbug_TLS_1.0_RSA-CBC_POST_4096_clean" / "diagnosis.txt").read_text()
+    assert "== cause ==\nCause: transport corruption (transport_corruption)" in text
