@@ -112,7 +112,7 @@ class Machine:
         self.loop.core_clock_changed()               # the core starts on the reset clock (HSI)
         core = self.core
         if core.timebase.native:             # SVC and exception return in C (native/exceptions.c)
-            core.timebase.bind_exceptions(self.scs, self.exceptions, self.run_state, self.loop,
+            core.timebase.bind_exceptions(self.scs, self.exceptions, self.run_state, self.loop, self.bus,
                                           _EXCEPTION_REGISTER_IDS)
         else:
             core.hook_interrupt(self.loop.on_interrupt)

@@ -4,7 +4,7 @@
  * active, enabled, levels, priority, ...), read and written here through its attributes, so
  * snapshots and the register model see one state. Anything unusual - entry from unprivileged
  * Thread mode, a stack outside RAM, a bad vector, FP with CPACR off, an invalid EXC_RETURN, a
- * fault context to clear - is declined (NT_DECLINED) and the Python engine does it, raising its
+ * fault context to clear, an entry while a write trace watches RAM - is declined (NT_DECLINED) and the Python engine does it, raising its
  * ExceptionError where the architecture faults. */
 #include "native.h"
 
@@ -256,6 +256,18 @@ static uint8_t *host_at(TimeBase *t, uint64_t address, uint64_t size, int writab
 static void put32(uint8_t *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
 static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
+/* 1 if something watches writes into RAM (bus.write_observers: a write trace, provenance.py) - the
+ * frame must then be written through the bus as exceptions.py does; 0 if not; -1 on an error */
+static int stacking_observed(TimeBase *t)
+{
+    PyObject *observers = PyObject_GetAttrString(t->bus, "write_observers");
+    if (observers == NULL)
+        return -1;
+    int on = PyObject_IsTrue(observers);
+    Py_DECREF(observers);
+    return on;
+}
+
 /* --- entry (exceptions.py: ExceptionEngine.enter) -------------------------------------------- */
 /* Enter `exc` returning to `return_pc`, from the context `ctx` (a CTX read of this moment).
  * Returns the handler address, NT_DECLINED (nothing changed: the Python engine must do it) or
@@ -266,6 +278,9 @@ static int64_t enter(TimeBase *t, Nvic *n, int exc, uint32_t return_pc, const ui
     int thread = (xpsr & 0x1FF) == 0;
     if (thread && (control & NPRIV))
         return NT_DECLINED;                     /* unprivileged Thread mode: the Python path */
+    int observed = stacking_observed(t);
+    if (observed != 0)                          /* the Python engine stacks through the bus, */
+        return observed < 0 ? NT_FAILED : NT_DECLINED;     /* whose observers see the frame */
     uint64_t cpacr, fpccr, vtor;
     int extended_frames = get_flag(t->engine, "extended_frames");
     if (extended_frames < 0 || get_u64(t->scs, "cpacr", &cpacr) < 0 || get_u64(t->scs, "fpccr", &fpccr) < 0 ||
@@ -578,15 +593,15 @@ static void on_interrupt(uc_engine *uc, uint32_t intno, void *user)
     PyGILState_Release(g);
 }
 
-/* bind_exceptions(scs, engine, run_state, loop, register ids): exception entry and return in C */
+/* bind_exceptions(scs, engine, run_state, loop, bus, register ids): exception entry and return in C */
 PyObject *TB_bind_exceptions(TimeBase *t, PyObject *args)
 {
-    PyObject *scs, *engine, *state, *loop, *ids;
+    PyObject *scs, *engine, *state, *loop, *bus, *ids;
     static const char *names[R_COUNT] = {
         "control", "xpsr", "msp", "psp", "r0", "r1", "r2", "r3", "r12", "lr", "pc", "primask",
         "basepri", "faultmask", "apsr_nzcv", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
         "s9", "s10", "s11", "s12", "s13", "s14", "s15", "fpscr"};
-    if (!PyArg_ParseTuple(args, "OOOOO!", &scs, &engine, &state, &loop, &PyDict_Type, &ids))
+    if (!PyArg_ParseTuple(args, "OOOOOO!", &scs, &engine, &state, &loop, &bus, &PyDict_Type, &ids))
         return NULL;
     for (int i = 0; i < R_COUNT; i++) {
         PyObject *v = PyDict_GetItemString(ids, names[i]);
@@ -598,6 +613,7 @@ PyObject *TB_bind_exceptions(TimeBase *t, PyObject *args)
     Py_XSETREF(t->engine, Py_NewRef(engine));
     Py_XSETREF(t->state, Py_NewRef(state));
     Py_XSETREF(t->loop, Py_NewRef(loop));
+    Py_XSETREF(t->bus, Py_NewRef(bus));
     if (t->hook_add(t->uc, &t->intr_hook, t->hook_intr_type, (void *)on_interrupt, t,
                     (uint64_t)1, (uint64_t)0) != 0) {
         PyErr_SetString(PyExc_RuntimeError, "uc_hook_add(UC_HOOK_INTR) failed");

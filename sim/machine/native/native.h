@@ -110,6 +110,7 @@ typedef struct TimeBase {
     int hook_intr_type;
     int reg_ids[NT_REGS];               /* exceptions.c: unicorn's ids of its registers */
     PyObject *scs, *engine, *state, *loop;  /* the Python NVIC, engine, run state and run loop */
+    PyObject *bus;                      /* its write_observers watch RAM writes that are no store */
     uint64_t mmio_accesses;             /* since the last take_mmio_count() */
     PyObject *windows;                  /* the Window objects unicorn holds pointers to */
     uc_hook block_hook, insn_hook;

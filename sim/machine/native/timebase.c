@@ -392,6 +392,7 @@ int TimeBase_traverse(TimeBase *t, visitproc visit, void *arg)
     Py_VISIT(t->engine);
     Py_VISIT(t->state);
     Py_VISIT(t->loop);
+    Py_VISIT(t->bus);
     return 0;
 }
 
@@ -405,6 +406,7 @@ int TimeBase_clear(TimeBase *t)
     Py_CLEAR(t->engine);
     Py_CLEAR(t->state);
     Py_CLEAR(t->loop);
+    Py_CLEAR(t->bus);
     return 0;
 }
 
