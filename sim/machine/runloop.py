@@ -78,6 +78,13 @@ class RunLoop:
             return self.clock.time_at(self.tb.now())
         return self.clock.now
 
+    def time_of_instruction(self, pc: int) -> int:
+        """Virtual time at which the instruction at `pc` began, `pc` in the straight-line block
+        running now (what a memory hook knows of its access: the PC); outside a slice, now()."""
+        if self.state.in_slice:
+            return self.clock.time_at(self.tb.time_at(pc))
+        return self.clock.now
+
     def core_cycles(self) -> int:
         """The core's cycle count now (what SysTick counts), as now() sees it inside a slice."""
         if self.state.in_slice:
