@@ -304,7 +304,7 @@ class Bus:
         for w in self.windows:
             first, last = w.start // PAGE * PAGE, (w.end - 1) // PAGE * PAGE
             if all(pages[p] == [w] for p in range(first, last + PAGE, PAGE)):
-                self.m.core.map_mmio(first, last + PAGE - first, *self._direct(w, first))
+                self._map(first, last + PAGE - first, w, w.start - first, w.end - first)
                 done.update(range(first, last + PAGE, PAGE))
         shared = sorted(p for p in pages if p not in done)
         run_start = None
@@ -312,8 +312,49 @@ class Bus:
             if run_start is None:
                 run_start = p
             if i + 1 == len(shared) or shared[i + 1] != p + PAGE:
-                self.m.core.map_mmio(run_start, p + PAGE - run_start, *self._dispatcher(run_start))
+                self._map(run_start, p + PAGE - run_start, None, 0, p + PAGE - run_start)
                 run_start = None
+
+    def _map(self, region: int, size: int, w: Window | None, lo: int, hi: int) -> None:
+        """One unicorn MMIO region: window `w` at [lo, hi) of it, or (None) a dispatcher over the
+        windows sharing its pages. The compiled time base calls the models itself; the Python
+        one goes through ctypes closures."""
+        tb = self.m.core.timebase
+        if not tb.native:
+            self.m.core.map_mmio(region, size, *(self._direct(w, region) if w is not None
+                                                  else self._dispatcher(region)))
+            return
+        loop, unmodelled = self.m.loop, self.unmodelled_access
+
+        def outside(offset: int, size: int, write: bool) -> int:
+            try:
+                return unmodelled(region + offset, size, write, "no register here")
+            except BaseException as exc:
+                return loop.callback_failed(exc)
+
+        def failed(exc: BaseException, _write: bool) -> int:
+            return loop.callback_failed(exc)
+
+        if w is not None:
+            tb.map_mmio(region, size, w.read, w.write, lo, hi, outside, failed)
+            return
+
+        def read(offset: int, size: int) -> int:
+            address = region + offset
+            win = self.window_at(address)
+            if win is None:
+                return unmodelled(address, size, False, "nothing is registered at this address")
+            return win.read(address - win.start, size)
+
+        def write(offset: int, size: int, value: int) -> None:
+            address = region + offset
+            win = self.window_at(address)
+            if win is None:
+                unmodelled(address, size, True, "nothing is registered at this address")
+                return
+            win.write(address - win.start, size, value)
+
+        tb.map_mmio(region, size, read, write, 0, size, outside, failed)
 
     def _direct(self, w: Window, region: int):
         lo, hi = w.start - region, w.end - region

@@ -1,14 +1,11 @@
-"""The unicorn Cortex-M4F core: model selection, the exact executed-instruction counter and the
-slice budget, batched register access, and raw (binding-free) hook and MMIO registration.
+"""The unicorn Cortex-M4F core: model selection, its time base, batched register access, and raw
+(binding-free) hook and MMIO registration.
 
-What this relies on in unicorn 2.1.4 (pinned; docs/machine.md explains each point):
+What this relies on in unicorn 2.x (docs/machine.md explains each point):
 - `UC_MODE_MCLASS` forces a Cortex-M33 whatever model is asked for (qemu/target/arm/cpu.c,
   `cpu_arm_init`); plain THUMB + `ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)` is the M4.
-- `emu_start(count=n)` counts with an internal code hook that increments `uc_struct.emu_counter`
-  and stops once it passes `emu_count` (uc.c `hook_count_cb`; include/uc_priv.h). There is no API
-  for "instructions executed" when a run stops early, so we find the two fields at startup by
-  running known counts, check them on every core, and lower `emu_count` to end a slice cleanly
-  after the current instruction (`end_slice_at`).
+- Virtual time is counted per translated block by the time base (timebase.py: compiled, or
+  the Python fallback), which owns the one UC_HOOK_BLOCK hook; emu_start runs uncounted.
 - The binding's `reg_read`/`reg_write` cost ~1.2 us each; one `uc_reg_read_batch` /
   `uc_reg_write_batch` call through ctypes is ~10x cheaper per register.
 - Stores to pages that hold translated code take the slow path (qemu/accel/tcg/cputlb.c,
@@ -25,38 +22,20 @@ What this relies on in unicorn 2.1.4 (pinned; docs/machine.md explains each poin
 from __future__ import annotations
 
 import ctypes
-import struct
 from typing import Callable, Sequence
 
 import unicorn
 from unicorn import arm_const as A
 from unicorn import unicorn_const as U
 
-try:  # the binding's native callback signatures (unicorn 2.1.x layout)
-    from unicorn.unicorn_py3.unicorn import (HOOK_CODE_CFUNC, HOOK_INSN_INVALID_CFUNC,
-                                             HOOK_INTR_CFUNC, HOOK_MEM_ACCESS_CFUNC,
-                                             HOOK_MEM_INVALID_CFUNC, HOOK_TLB_FILL_CFUNC,
-                                             MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uc_hook_h, uclib)
-except ImportError as exc:  # pragma: no cover - depends on the installed wheel
-    raise ImportError(f"sim.machine needs unicorn 2.1.x (pinned 2.1.4 in pyproject.toml); "
-                      f"found {unicorn.__version__}: {exc}") from exc
+from .timebase import open_timebase
+from .uclib import (HOOK_CODE_CFUNC, HOOK_INSN_INVALID_CFUNC, HOOK_INTR_CFUNC, HOOK_MEM_ACCESS_CFUNC,
+                    HOOK_MEM_INVALID_CFUNC, HOOK_TLB_FILL_CFUNC, MMIO_READ_CFUNC, MMIO_WRITE_CFUNC,
+                    reg_read_batch, reg_write_batch, uc_hook_h, uclib)
 
-UNTIL_NEVER = 0xFFFF_FFFF        # odd, so a Thumb PC never equals it: runs end only by count/stop
-_CALIBRATION_BASE = 0x6000_0000  # scratch page used once per core, then unmapped
 _TLB_PAGE_BITS = 10              # unicorn's ARM target page: 1 KiB
 _RW = U.UC_PROT_READ | U.UC_PROT_WRITE
 _XPSR_IT = 0x0600_FC00           # IT[1:0] (bits 26:25) and IT[7:2] (bits 15:10)
-_SCAN_BYTES = 16384
-_UNTIL, _ZERO = ctypes.c_uint64(UNTIL_NEVER), ctypes.c_uint64(0)
-
-_counter_offset: int | None = None
-
-# The hot calls without the binding's argtypes: ctypes then skips converting every argument
-# (0.22 instead of 0.50 us per register batch). Callers pass ctypes objects or C ints.
-_fast = ctypes.CDLL(uclib._name)
-_reg_read_batch = _fast.uc_reg_read_batch
-_reg_write_batch = _fast.uc_reg_write_batch
-_emu_start = _fast.uc_emu_start
 
 
 class CoreError(RuntimeError):
@@ -82,12 +61,12 @@ class RegBatch:
         self._n = ctypes.c_int(self.n)
 
     def read(self) -> list[int]:
-        _reg_read_batch(self._uch, self.ids, self.ptrs, self._n)
+        reg_read_batch(self._uch, self.ids, self.ptrs, self._n)
         return self.vals[:]
 
     def write(self, values: Sequence[int]) -> None:
         self.vals[:] = values
-        _reg_write_batch(self._uch, self.ids, self.ptrs, self._n)
+        reg_write_batch(self._uch, self.ids, self.ptrs, self._n)
 
 
 def _new_uc() -> unicorn.Uc:
@@ -98,52 +77,13 @@ def _new_uc() -> unicorn.Uc:
     return uc
 
 
-def _calibration_program() -> bytes:
-    # loop: adds r0, #1 ; b loop   (a 2-instruction loop the counter can be checked against)
-    return struct.pack("<HH", 0x3001, 0xE7FD)
-
-
-def _run_counted(uc: unicorn.Uc, count: int) -> bytes:
-    uc.emu_start(_CALIBRATION_BASE | 1, UNTIL_NEVER, 0, count)
-    return ctypes.string_at(uc._uch.value, _SCAN_BYTES)
-
-
-def _find_counter_offset(uc: unicorn.Uc) -> int:
-    """Offset of (emu_counter, emu_count) in uc_struct: the unique place holding
-    (n+1, n) after a run of n instructions, for two different n."""
-    counts = (12345, 6789)
-    snaps = [_run_counted(uc, n) for n in counts]
-    found = []
-    for off in range(0, _SCAN_BYTES - 16, 8):
-        if all(struct.unpack_from("<QQ", snap, off) == (n + 1, n) for snap, n in zip(snaps, counts)):
-            found.append(off)
-    if len(found) != 1:
-        raise CoreError(f"could not locate unicorn's instruction counter (candidates {found}); "
-                        f"this machine needs unicorn 2.1.4, found {unicorn.__version__}")
-    return found[0]
-
-
 class UnicornCore:
-    """A unicorn Cortex-M4 with exact instruction accounting."""
+    """A unicorn Cortex-M4 with its time base (`timebase`, the one place instructions are
+    counted: timebase.py)."""
 
-    def __init__(self) -> None:
-        global _counter_offset
+    def __init__(self, counted: bool = True) -> None:
+        """`counted=False`: no time base hook (the benchmark's bare unicorn with our TLB policy)."""
         self.uc = uc = _new_uc()
-        uc.mem_map(_CALIBRATION_BASE, 0x400, U.UC_PROT_ALL)
-        uc.mem_write(_CALIBRATION_BASE, _calibration_program())
-        if _counter_offset is None:
-            _counter_offset = _find_counter_offset(uc)
-        base = uc._uch.value
-        self._counter = ctypes.c_uint64.from_address(base + _counter_offset)
-        self._count = ctypes.c_uint64.from_address(base + _counter_offset + 8)
-        # self-check on this very instance: a counted run must leave (n+1, n) where we look
-        uc.emu_start(_CALIBRATION_BASE | 1, UNTIL_NEVER, 0, 1001)
-        if (self._counter.value, self._count.value) != (1002, 1001):
-            raise CoreError(f"unicorn's instruction counter is not where calibration found it "
-                            f"({self._counter.value}, {self._count.value}); unicorn "
-                            f"{unicorn.__version__} is not supported (pin 2.1.4)")
-        uc.mem_unmap(_CALIBRATION_BASE, 0x400)
-        uc.ctl_remove_cache(_CALIBRATION_BASE, _CALIBRATION_BASE + 0x400)
         self._keep: list[object] = []        # ctypes callbacks must outlive their registration
         self._hooks: dict[int, object] = {}
         self._data_ram: list[tuple[int, int]] = []   # RAM whose pages start read/write only
@@ -151,7 +91,14 @@ class UnicornCore:
         self._xpsr_reg = RegBatch(uc, (A.UC_ARM_REG_XPSR,))
         self.callback_error: BaseException | None = None   # raised inside the TLB fill
         uc.ctl_set_tlb_mode(U.UC_TLB_VIRTUAL)
-        self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
+        self.timebase = tb = open_timebase(uc)
+        if counted:
+            tb.attach()
+        if tb.native:
+            tb.attach_tlb_fill()             # the same policy as _fill_tlb, in C
+        else:
+            self._add(U.UC_HOOK_TLB_FILL, HOOK_TLB_FILL_CFUNC, self._fill_tlb)
+        self._exact = False
 
     # --- memory permissions seen by the TLB (see the module docstring) ---------------------------
     def add_data_ram(self, start: int, end: int) -> None:
@@ -173,10 +120,10 @@ class UnicornCore:
             else:
                 e.perms = U.UC_PROT_ALL
             return True
-        except BaseException as exc:       # e.g. Ctrl-C: fill plainly, stop after this instruction
+        except BaseException as exc:       # e.g. Ctrl-C: fill plainly, stop at the next boundary
             if self.callback_error is None:
                 self.callback_error = exc
-            self.stop_after_current()
+            self.timebase.stop_at_boundary()
             e.perms = U.UC_PROT_ALL
             return True
 
@@ -192,42 +139,18 @@ class UnicornCore:
         if value & _XPSR_IT:
             xpsr.write((value & ~_XPSR_IT,))
 
-    # --- instruction accounting ------------------------------------------------------------------
+    # --- exact mode ----------------------------------------------------------------------------
     @property
-    def counter(self) -> int:
-        """Count-hook invocations since the current/last emu_start (instructions begun)."""
-        return self._counter.value
+    def exact(self) -> bool:
+        return self._exact
 
-    @property
-    def budget(self) -> int:
-        """The `counter` value past which the running slice ends: the count given to `start`, or
-        less once the slice was shortened."""
-        return self._count.value
-
-    def end_slice_at(self, begun: int) -> None:
-        """End the running slice before instruction `begun + 1` begins (never later than it
-        would end anyway): the one way the budget changes while the CPU runs."""
-        count = self._count
-        if begun < count.value:
-            count.value = begun
-
-    def stop_after_current(self) -> None:
-        """End the running slice cleanly before the next instruction (no re-execution)."""
-        self._count.value = self._counter.value
-
-    def stop_now(self) -> None:
-        """From a code hook: end the slice before the hooked instruction executes.
-
-        Inside an IT block unicorn drops this request; the count trick set alongside then ends
-        the slice after the block instead (so a stop is never lost, only late)."""
-        uclib.uc_emu_stop(self.uc._uch)
-        self._count.value = self._counter.value
-
-    def start(self, pc: int, count: int) -> None:
-        """Run at most `count` instructions from `pc` (Thumb). Raises UcError on a fault."""
-        status = _emu_start(self.uc._uch, ctypes.c_uint64(pc | 1), _UNTIL, _ZERO, ctypes.c_size_t(count))
-        if status != U.UC_ERR_OK:
-            raise unicorn.UcError(status)
+    def set_exact(self, on: bool) -> None:
+        """Per-instruction stops (single steps, watchpoints) on or off: a hook before every
+        instruction, so all code is translated again."""
+        if on != self._exact:
+            self.timebase.set_exact(on)
+            self.uc.ctl_flush_tb()
+        self._exact = on
 
     # --- raw hooks (no binding layers between unicorn and our handler) ---------------------------
     def _add(self, htype: int, cfunc, fn: Callable, begin: int = 1, end: int = 0) -> int:
@@ -244,13 +167,9 @@ class UnicornCore:
         return self._add(U.UC_HOOK_INTR, HOOK_INTR_CFUNC, fn)
 
     def hook_code(self, fn: Callable[[int, int, int], None], begin: int, end: int) -> int:
-        """Before every instruction in [begin, end]. Costly: see blocks.py."""
+        """Before every instruction in [begin, end] (unicorn retranslates nothing by itself: add
+        it before the code runs, or retranslate; code_sites.py does)."""
         return self._add(U.UC_HOOK_CODE, HOOK_CODE_CFUNC, fn, begin, end)
-
-    def hook_block(self, fn: Callable[[int, int, int], None], begin: int, end: int) -> int:
-        """Before every translation block that starts in [begin, end] (before its first
-        instruction is counted: inside, `counter` is the instructions begun before the block)."""
-        return self._add(U.UC_HOOK_BLOCK, HOOK_CODE_CFUNC, fn, begin, end)
 
     def hook_invalid_instruction(self, fn: Callable[[int], bool]) -> int:
         return self._add(U.UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC, fn)
@@ -275,6 +194,8 @@ class UnicornCore:
 
     def map_mmio(self, address: int, size: int, read: Callable[[int, int, int, int], int],
                  write: Callable[[int, int, int, int, int], None]) -> None:
+        """unicorn calls read(uch, offset, size, user) / write(uch, offset, size, value, user)
+        through ctypes (the compiled time base's map_mmio calls the models without ctypes)."""
         rcb, wcb = MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write)
         status = uclib.uc_mmio_map(self.uc._uch, address, size, rcb, None, wcb, None)
         if status != U.UC_ERR_OK:
@@ -283,3 +204,5 @@ class UnicornCore:
 
     def map_buffer(self, address: int, buffer: ctypes.Array, perms: int) -> None:
         self.uc.mem_map_ptr(address, ctypes.sizeof(buffer), perms, ctypes.addressof(buffer))
+        self.timebase.add_region(address, ctypes.sizeof(buffer), ctypes.addressof(buffer),
+                                 bool(perms & U.UC_PROT_WRITE))

@@ -184,18 +184,35 @@ def _parse(path: Path, raw: bytes) -> ElfImage:
     mapping: set[tuple[int, str]] = set()
     symtab = elf.get_section_by_name(".symtab")
     if isinstance(symtab, SymbolTableSection):
-        for sym in symtab.iter_symbols():
-            kind = sym["st_info"]["type"]
-            if sym.name[:2] in ("$t", "$d", "$a") and sym.name[2:3] in ("", ".") \
-                    and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS"):
-                mapping.add((sym["st_value"], sym.name[1]))
+        strtab = elf.get_section(symtab["sh_link"])
+        for name, value, size, kind, shndx in _symbols(raw, symtab, strtab):
+            if name[:2] in ("$t", "$d", "$a") and name[2:3] in ("", ".") and shndx not in _UNDEF_ABS:
+                mapping.add((value, name[1]))
                 continue
-            if not sym.name or sym.name.startswith("$") or kind in ("STT_SECTION", "STT_FILE"):
+            if not name or name.startswith("$") or kind in (_STT_SECTION, _STT_FILE):
                 continue
-            if sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS") and kind != "STT_OBJECT":
+            if shndx in _UNDEF_ABS and kind != _STT_OBJECT:
                 continue
-            is_func = kind == "STT_FUNC"
-            addr = sym["st_value"] & ~1 if is_func else sym["st_value"]
-            symbols.append(Symbol(sym.name, addr, sym["st_size"], is_func))
+            is_func = kind == _STT_FUNC
+            symbols.append(Symbol(name, value & ~1 if is_func else value, size, is_func))
     return ElfImage(str(path), elf["e_entry"], segments, SymbolTable(symbols), code_ranges,
                     sorted(mapping))
+
+
+_ELF32_SYM = struct.Struct("<IIIBBH")       # st_name st_value st_size st_info st_other st_shndx
+_STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
+_UNDEF_ABS = (0, 0xFFF1)                    # SHN_UNDEF, SHN_ABS
+
+
+def _symbols(raw: bytes, symtab, strtab):
+    """(name, value, size, type, section index) of every symbol, read straight from the file
+    (pyelftools' per-symbol parsing took 0.2 s for the reference firmware's 3,100 symbols)."""
+    start, size = symtab["sh_offset"], symtab["sh_size"]
+    if symtab["sh_entsize"] != _ELF32_SYM.size or start + size > len(raw):
+        raise ElfError("the symbol table is damaged (entry size or extent)")
+    names = raw[strtab["sh_offset"]:strtab["sh_offset"] + strtab["sh_size"]]
+    for st_name, value, sym_size, info, _other, shndx in _ELF32_SYM.iter_unpack(raw[start:start + size]):
+        end = names.find(b"\0", st_name)
+        if st_name > len(names) or end < 0:
+            raise ElfError(f"a symbol name is outside the string table (offset {st_name})")
+        yield names[st_name:end].decode("utf-8"), value, sym_size, info & 0xF, shndx

@@ -59,9 +59,11 @@ class FaultReporter:
             before = m.bus.read_ram(pc - 4, 4) or b"\0\0\0\0"
             hw = before[2] | before[3] << 8
             word = (before[0] | before[1] << 8) << 16 | hw
-            if (hw in _HINTS_16 or word in _HINTS_32) and state.last_hint != (pc, m.core.counter - 1):
+            counted = m.core.timebase.count
+            if (hw in _HINTS_16 or word in _HINTS_32) and state.last_hint != (pc, counted - 1):
                 # WFE/SEV/YIELD: unicorn calls them invalid with PC already past them: a NOP here
-                state.last_hint = (pc, m.core.counter)
+                # (a real undefined instruction right after one arrives with one more counted)
+                state.last_hint = (pc, counted)
                 return True
             state.cpu_fault = CpuFault("undefined", pc, None, None, False,
                                        f"undefined instruction {self.code_at(pc)}")

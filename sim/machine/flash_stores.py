@@ -71,6 +71,8 @@ class FlashStores:
             for r in flash:
                 uc.mem_protect(r.base, r.size, U.UC_PROT_READ | U.UC_PROT_EXEC)
                 uc.ctl_remove_cache(r.base + start, r.base + end)
+            if performed:       # the time base keeps what it decoded of read-only code
+                self.m.core.timebase.forget_code()
         return result
 
 

@@ -48,6 +48,11 @@ _REGISTER_IDS.update(sp=A.UC_ARM_REG_SP, lr=A.UC_ARM_REG_LR, pc=A.UC_ARM_REG_PC,
                      fpscr=A.UC_ARM_REG_FPSCR, ipsr=A.UC_ARM_REG_IPSR)
 _REGISTER_IDS.update({f"s{i}": A.UC_ARM_REG_S0 + i for i in range(32)})
 _REGISTER_IDS.update({f"d{i}": A.UC_ARM_REG_D0 + i for i in range(16)})
+# what the compiled exception engine reads and writes
+_EXCEPTION_REGISTER_IDS = {name: _REGISTER_IDS[name] for name in (
+    "control", "xpsr", "msp", "psp", "r0", "r1", "r2", "r3", "r12", "lr", "pc", "primask", "basepri",
+    "faultmask", "fpscr", *(f"s{i}" for i in range(16)))}
+_EXCEPTION_REGISTER_IDS["apsr_nzcv"] = A.UC_ARM_REG_APSR_NZCV
 
 
 class Machine:
@@ -106,7 +111,11 @@ class Machine:
         self.time_at_cycle = self.loop.time_at_cycle
         self.loop.core_clock_changed()               # the core starts on the reset clock (HSI)
         core = self.core
-        core.hook_interrupt(self.loop.on_interrupt)
+        if core.timebase.native:             # SVC and exception return in C (native/exceptions.c)
+            core.timebase.bind_exceptions(self.scs, self.exceptions, self.run_state, self.loop, self.bus,
+                                          _EXCEPTION_REGISTER_IDS)
+        else:
+            core.hook_interrupt(self.loop.on_interrupt)
         core.hook_invalid_instruction(self.faults.on_invalid_instruction)
         core.hook_bad_access(self.faults.on_bad_access)
 
@@ -171,11 +180,13 @@ class Machine:
 
     def exception_entered(self, exc: int) -> None:
         self.run_state.stuck_regs = None
+        self.loop.control_transfer()
 
     def exception_returned(self, exc: int) -> None:
         ctx = self.exceptions.fault_context
         if ctx is not None and exc == ctx.exception:
             self.exceptions.fault_context = None
+        self.loop.control_transfer()
 
     def pc(self) -> int:
         """The PC register as unicorn holds it (Thumb bit set)."""
@@ -191,6 +202,7 @@ class Machine:
         self.symbols = image.symbols
         for region in self.bus.memories:
             self.core.uc.ctl_remove_cache(region.base, region.end)
+        self.core.timebase.forget_code()
         self.sites.load_image(image, self.bus.read_ram)
         self.reset()
 
@@ -209,6 +221,8 @@ class Machine:
         state = self.run_state
         state.reset_requested = False
         state.sleeping = False
+        state.at_boundary = True                  # execution begins a block at the reset vector
+        state.block_cycles = self.clock.cycles
         state.resets += 1
         state.stuck_regs = None
         sp = self.bus.read_word(0)
@@ -339,6 +353,8 @@ class Machine:
             off = address - r.base
             r.view[off:off + len(data)] = data
             self.core.uc.ctl_remove_cache(address, address + len(data))   # code may have changed
+            if not r.writable:
+                self.core.timebase.forget_code()   # it keeps what it decoded of read-only code
             return
         try:
             self.core.uc.mem_write(address, bytes(data))
@@ -368,6 +384,7 @@ class Machine:
         uc = self.core.uc
         if key == "pc":
             uc.reg_write(reg, value | 1)           # stays Thumb whatever bit 0 says
+            self.loop.control_transfer()           # a jump: a new straight-line block begins
         elif key in ("xpsr", "ipsr"):
             uc.reg_write(reg, value | (1 << 24) if key == "xpsr" else value)
             uc.reg_write(A.UC_ARM_REG_APSR_NZCV, uc.reg_read(A.UC_ARM_REG_APSR_NZCV))
@@ -435,7 +452,15 @@ class Machine:
 
     @property
     def mmio_accesses(self) -> int:
-        return self.run_state.mmio_accesses
+        return self.counted().mmio_accesses
+
+    def counted(self) -> RunState:
+        """The run state with every counter up to date (the compiled time base counts MMIO
+        accesses on its side; they are added here and at every slice end)."""
+        tb = self.core.timebase
+        if tb.native:
+            self.run_state.mmio_accesses += tb.take_mmio_count()
+        return self.run_state
 
     @property
     def resets(self) -> int:
@@ -443,7 +468,7 @@ class Machine:
 
     @property
     def stats(self) -> dict[str, int]:
-        state = self.run_state
+        state = self.counted()
         out = {
             "instructions": state.instructions,
             "cycles": self.clock.now,

@@ -17,8 +17,8 @@ class MachineOptions:
     extended_frames: False never stacks FP state on exception entry (a negative control for
                      tests of FP context switching; real silicon always does).
     probe_cycles:    slice length while a fault handler runs, to notice it looping.
-    block_hooks:     False serves every hooked address with an exact code hook, as before
-                     blocks.py (the same results, at half the speed or less: for comparisons).
+    block_hooks:     False serves every hooked address with an exact code hook instead of a
+                     dispatch at block starts (blocks.py): the same results, for comparisons.
     on_unmapped:     "fault" - a data access to an address nothing is modelled at is a bus fault
                      (handled as fault_mode says); "warn" - it reads 0 and a write is ignored,
                      and `Machine.unmodelled_accesses()` lists every one (as Renode logs them and

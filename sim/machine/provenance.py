@@ -133,7 +133,8 @@ class WriteTrace:
 
     def _on_store(self, _uch, _access: int, address: int, size: int, value: int, _user) -> None:
         try:
-            self._record(address, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"), CPU_STORE)
+            self._record(address, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"), CPU_STORE,
+                         exact=True)
         except BaseException as exc:       # nothing may cross the ctypes callback (cpu.py)
             self.m.loop.callback_failed(exc)
 
@@ -145,12 +146,14 @@ class WriteTrace:
                 kind = DMA if origin == "dma" else STACKING if len(data) >= 32 else CPU_STORE
                 self._record(lo, bytes(data[lo - address:hi - address]), kind)
 
-    def _record(self, address: int, data: bytes, kind: str) -> None:
+    def _record(self, address: int, data: bytes, kind: str, exact: bool = False) -> None:
         if len(self._cycles) >= self.limit:
             self.dropped += 1
             return
         pc, lr, sp, ipsr = self._regs.read()
-        self._cycles.append(self.m.loop.now())
+        # a store: the time its instruction began (inside a slice, now() is the time the
+        # straight-line block began - docs/machine.md, "Time")
+        self._cycles.append(self.m.loop.time_of_instruction(pc) if exact else self.m.loop.now())
         self._address.append(address)
         self._offset.append(len(self._data))
         self._length.append(len(data))

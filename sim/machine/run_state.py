@@ -36,6 +36,8 @@ class RunState:
     resets: int = 0
 
     # --- the core between run() calls ---------------------------------------------------------
+    at_boundary: bool = True                # the PC begins a straight-line block (timebase.py)
+    block_cycles: int = 0                   # the core cycle at which the current straight-line block began
     sleeping: bool = False                  # in WFI until an exception could preempt
     reset_requested: bool = False           # AIRCR.SYSRESETREQ: reset at the next boundary
     stuck_regs: tuple | None = None         # registers at the last probe of a fault handler
@@ -44,7 +46,6 @@ class RunState:
     stop_requested: bool = False
     stopped_at: tuple[str, int] | None = None   # (kind, PC) of the last breakpoint/watchpoint stop
     skip_break: int | None = None           # first instruction of a run: ignore a breakpoint here
-    skip_watch: int | None = None           # ... or the watchpoint access it stopped at
     interrupt_pending: bool = False         # Ctrl-C arrived: run() raises KeyboardInterrupt
 
     # --- the running slice (all clear between run() calls) ------------------------------------
@@ -52,7 +53,6 @@ class RunState:
     slice_start: int = 0                    # clock.now when the slice began
     slice_cycles: int = 0                   # clock.cycles (core cycles) when the slice began
     pending_core_rate: object = None        # HCLK changed mid-slice: applied at its end (Fraction)
-    in_block: bool = False                  # inside a block hook: its first insn is not counted yet
     slice_break: bool = False               # an exception became takeable: end the slice
     debug_stop: tuple | None = None         # ("breakpoint", address) | ("watchpoint", address, kind)
     cpu_fault: CpuFault | None = None
@@ -69,7 +69,7 @@ class RunState:
         before: debug stops and the stuck-handler probe."""
         for f in fields(self):
             setattr(self, f.name, getattr(saved, f.name))
-        self.stopped_at = self.skip_break = self.skip_watch = None
+        self.stopped_at = self.skip_break = None
         self.stuck_regs = None
 
     def clear_slice_outcome(self) -> None:

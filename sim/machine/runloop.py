@@ -1,22 +1,25 @@
-"""The run loop: virtual time advanced in CPU slices that end exactly at the next scheduled event.
+"""The run loop: virtual time advanced in CPU slices that end at the first block boundary at or
+after the next scheduled event.
 
 Time is reference cycles at the platform frequency; the core executes one instruction per core
-cycle at the live HCLK, which clock.py maps to time exactly. `run()` executes the CPU in slices
-of at most `SLICE_CAP` instructions that end at the first core edge at or after the next event,
-so SysTick and peripheral timers fire on time; WFI skips to the next event. When the RCC changes
-HCLK (CFGR.SWS or HPRE), the instruction that did it completes at the old rate and the slice ends
-there: the new rate applies from that boundary, for the core and for SysTick. Exceptions are taken
-at instruction boundaries: at slice boundaries, inside the SVC/exception-return hooks
-(tail-chaining), and right after the firmware lowers an interrupt mask (masks.py). No wall
+cycle at the live HCLK, which clock.py maps to time exactly. Instructions are counted per
+translated block by the time base (timebase.py; docs/machine.md "Time"), in core cycles. A block
+boundary is where a straight-line block of code begins: after a branch, any write of the PC, or
+an instruction that always ends unicorn's blocks - a property of the code, never of how unicorn
+split it. Slices end at the first boundary at or after the next event, events fire and
+exceptions are taken there, and inside a slice the peripherals see the time at which the current
+straight-line block began; so the same image, inputs and seed give the same run, however the
+caller slices its run() calls and whether or not the translated code was warm. When the RCC
+changes HCLK, the slice ends at the next boundary and the new rate applies from there, for the
+core and for SysTick. Exact stops - breakpoints, single steps, watchpoints, a hook's exception -
+stop at their instruction; the run goes on from there as if never stopped. No wall
 clock is read anywhere.
 
-Inside a slice the budget is unicorn's instruction count (cpu.py); a callback ends the slice
-early by lowering it (`stop_after_current`: the current instruction completes) or by stopping
-before the current instruction (`stop_before_current`). An exception raised by a callback -
-Ctrl-C included - stops the slice at once and is re-raised from run()/step() once the cycles of
-the slice are accounted for. While run() holds the main thread, Ctrl-C (SIGINT) does not raise
-inside a callback at all: it ends the slice after the current instruction and run() raises
-KeyboardInterrupt at that boundary (a second Ctrl-C raises at once; see _defer_sigint).
+An exception raised by a callback - Ctrl-C included - stops the slice (before a hook's
+instruction, else at the next boundary) and is re-raised from run()/step() once the cycles of the
+slice are accounted for. While run() holds the main thread, Ctrl-C (SIGINT) does not raise inside
+a callback at all: it ends the slice at the next boundary and run() raises KeyboardInterrupt there
+(a second Ctrl-C raises at once; see _defer_sigint).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .bus import BusFault
 from .cpu import CoreError
 from .exceptions import ExceptionError
 from .scs import BUSFAULT, HARDFAULT, MEMMANAGE, NMI, USAGEFAULT
+from .timebase import STOP_NONE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
@@ -43,6 +47,7 @@ FAULT_HANDLERS = (1 << NMI) | (1 << HARDFAULT) | (1 << MEMMANAGE) | (1 << BUSFAU
 _WFI_16, _WFI_32 = 0xBF30, 0xF3AF8003
 # longest slice: bounds how late a stuck CPU is noticed (6 ms of virtual time) at ~1% of speed
 SLICE_CAP = 1_000_000
+_FOREVER = (1 << 64) - 1
 
 
 class RunLoop:
@@ -51,45 +56,53 @@ class RunLoop:
     def __init__(self, machine: "Machine") -> None:
         self.m = machine
         self.core = machine.core
+        self.tb = machine.core.timebase
         self.clock = machine.clock
         self.scs = machine.scs
         self.exceptions = machine.exceptions
         self.state = machine.run_state
         self.probe_cycles = machine.options.probe_cycles
+        self.exact_wanted = False                # watchpoints: stops right after the access
+        self._hook_pc: int | None = None         # the instruction a running code hook is at
+        self._in_block_hook = False              # a hook runs at a block start (before counting it)
+        self.stopped_pc = 0                      # where the last slice stopped (Thumb bit clear)
+        self._executed = 0                       # and how many instructions it ran
 
     # =====================================================================================
     # time and the running slice (what callbacks and models see)
     # =====================================================================================
     def now(self) -> int:
-        """Exact virtual time (reference cycles), also in the middle of a slice (inside an MMIO
-        access): the time the current instruction began."""
-        state = self.state
-        if state.in_slice:
-            clock = self.clock
-            if clock.unit:
-                return state.slice_start + self.core.counter + state.in_block - 1
-            return clock.time_at(state.slice_cycles + self.core.counter + state.in_block - 1)
+        """Virtual time (reference cycles). Inside a slice: exact in a hook (at its instruction),
+        else (an MMIO access) the time at which the current straight-line block began."""
+        if self.state.in_slice:
+            return self.clock.time_at(self.tb.now())
+        return self.clock.now
+
+    def time_of_instruction(self, pc: int) -> int:
+        """Virtual time at which the instruction at `pc` began, `pc` in the straight-line block
+        running now (what a memory hook knows of its access: the PC); outside a slice, now()."""
+        if self.state.in_slice:
+            return self.clock.time_at(self.tb.time_at(pc))
         return self.clock.now
 
     def core_cycles(self) -> int:
-        """The core's cycle count now (what SysTick counts), exact also inside a slice."""
-        state = self.state
-        if state.in_slice:
-            return state.slice_cycles + self.core.counter + state.in_block - 1
+        """The core's cycle count now (what SysTick counts), as now() sees it inside a slice."""
+        if self.state.in_slice:
+            return self.tb.now()
         return self.clock.cycles
 
     def time_at_cycle(self, cycles: int) -> int:
         return self.clock.time_at(cycles)
 
     def core_clock_changed(self) -> None:
-        """HCLK may have changed (the RCC said so). Inside a slice the current instruction ends
-        at the old rate and the slice ends after it; the new rate applies from that boundary."""
+        """HCLK may have changed (the RCC said so). Inside a slice the slice ends at the next block
+        boundary; the new rate applies from there."""
         rate = self.m.clocks.rate("HCLK")
         if rate == self.clock.core_rate and self.state.pending_core_rate is None:
             return
         if self.state.in_slice:
             self.state.pending_core_rate = rate
-            self.stop_after_current()
+            self.stop_at_boundary()
         else:
             self._apply_core_rate(rate)
 
@@ -99,57 +112,95 @@ class RunLoop:
             self.clock.set_core_rate(rate)
             self.scs.core_clock_changed()
 
-    def begun(self) -> int:
-        """Instructions begun in this slice, the current one included (a code or MMIO hook runs
-        after the counter counted its instruction, a block hook before)."""
-        return self.core.counter + self.state.in_block
-
     def instructions_retired(self) -> int:
         state = self.state
         if state.in_slice:
-            return state.instructions + self.begun() - 1
+            return state.instructions + self.tb.now() - state.slice_cycles
         return state.instructions
 
-    def stop_after_current(self) -> None:
-        """End the running slice cleanly after the current instruction."""
-        self.core.end_slice_at(self.begun())
+    def enter_code_hook(self, address: int) -> None:
+        """A code hook at `address` runs (before its instruction): exact time, exact stops."""
+        self._hook_pc = address
+        self.tb.enter_hook(address)
+
+    def enter_block_hook(self) -> None:
+        """A hook dispatched by the time base at a block start runs."""
+        self._in_block_hook = True
+
+    def leave_hook(self) -> None:
+        if self._hook_pc is not None:
+            self._hook_pc = None
+            self.tb.leave_hook()
+        self._in_block_hook = False
+
+    def stop_at_boundary(self) -> None:
+        """End the running slice at the next block boundary."""
+        self.tb.stop_at_boundary()
 
     def stop_before_current(self) -> None:
-        if self.state.in_block:
-            self.core.end_slice_at(self.core.counter)   # before the block's first instruction
+        """From a hook: end the slice before its instruction runs; from anywhere else (an MMIO
+        access, the TLB fill): at the next block boundary."""
+        if self._hook_pc is not None:
+            self.tb.stop_before(self._hook_pc)
+        elif self._in_block_hook:
+            self.tb.stop_before_block()
         else:
-            self.core.stop_now()
+            self.tb.stop_at_boundary()
 
     def schedule_at(self, time: int, callback: Callable[[], None]) -> Event:
         event = self.clock.at(time, callback)
-        state = self.state
-        if state.in_slice:
-            # end the running slice at the event's time, so it fires exactly on time
-            clock = self.clock
-            count = time - state.slice_start if clock.unit else clock.cycles_at(time) - state.slice_cycles
-            self.core.end_slice_at(max(count, self.begun()))
+        if self.state.in_slice:
+            # the slice ends at the first boundary at or after the event's time (a core edge)
+            self.tb.set_deadline(self.clock.cycles_at(time))
         return event
 
     def request_stop(self) -> None:
         self.state.stop_requested = True
         if self.state.in_slice:
-            self.stop_after_current()
+            self.stop_at_boundary()
 
     def request_system_reset(self) -> None:
         self.state.reset_requested = True
         if self.state.in_slice:
             self.state.slice_break = True
-            self.stop_after_current()
+            self.stop_at_boundary()
 
     def exception_state_changed(self) -> None:
-        if self.state.in_slice and self.scs.candidates() and self.exceptions.takeable() is not None:
-            self.state.slice_break = True
-            self.stop_after_current()
+        if self.state.in_slice and self.scs.candidates():
+            self.tb.set_exception_pending(True)
+            if self._takeable() is not None:
+                self.state.slice_break = True
+                self.stop_at_boundary()
+
+    def _takeable(self) -> int | None:
+        return self.tb.takeable() if self.tb.native else self.exceptions.takeable()
+
+    def control_transfer(self) -> None:
+        """The exception engine wrote the PC (entry, return): a new straight-line block begins
+        there."""
+        state = self.state
+        if state.in_slice:
+            self.tb.control_transfer()
+        else:
+            state.at_boundary = True
+            state.block_cycles = self.clock.cycles
+
+    def on_mask_lowered(self) -> bool:
+        """The time base, at the block after an MSR/CPSIE that lowered a mask while an exception
+        was pending: True ends the slice there, so it is taken first (as on silicon: ARMv7-M ARM
+        B5.2.3, the new mask applies from the next instruction)."""
+        try:
+            if self.scs.candidates() and self._takeable() is not None:
+                self.state.slice_break = True
+                return True
+        except BaseException as exc:
+            self.callback_failed(exc)
+        return False
 
     def callback_failed(self, exc: BaseException) -> int:
         """A callback raised: a bus fault becomes a CPU fault, anything else (Ctrl-C included)
-        is re-raised from run() once the CPU has stopped cleanly. Stops before the current
-        instruction. Returns 0 (what a failed MMIO read yields)."""
+        is re-raised from run() once the CPU has stopped cleanly (before a hook's instruction,
+        else at the next block boundary). Returns 0 (what a failed MMIO read yields)."""
         state = self.state
         if isinstance(exc, BusFault):
             if state.cpu_fault is None:
@@ -160,17 +211,9 @@ class RunLoop:
         return 0
 
     def write_failed(self, exc: BaseException) -> None:
-        """An MMIO write callback raised. A bus fault stops before the store (it did not
-        happen); anything else after it, since the model (or a listener it called, such as a
-        UART output callback) may already have acted on it and running the store again would
-        repeat that."""
-        if isinstance(exc, BusFault):
-            self.callback_failed(exc)
-            return
-        state = self.state
-        if state.callback_error is None:
-            state.callback_error = exc
-        self.stop_after_current()
+        """An MMIO write callback raised: the store has happened (the model, or a listener it
+        called, may already have acted on it), so the slice ends at the next boundary."""
+        self.callback_failed(exc)
 
     # =====================================================================================
     # run() and step()
@@ -205,10 +248,11 @@ class RunLoop:
         end = start + limit
         self._begin()
         while True:
-            clock.fire_due()
+            if state.at_boundary:
+                clock.fire_due()
             if state.interrupt_pending:
                 self._raise_interrupt()
-            if state.reset_requested:
+            if state.reset_requested and state.at_boundary:
                 self.m.reset()
             if state.stop_requested:
                 return RunResult(StopReason.REQUESTED, clock.now - start)
@@ -217,45 +261,47 @@ class RunLoop:
                     return RunResult(StopReason.LIMIT, clock.now - start)
                 continue
             handler = None                       # the PC an exception entry just set
-            if scs.candidates():
+            if state.at_boundary and scs.candidates():
                 fault = self._take_pending()
                 if fault is not None:
                     return RunResult(StopReason.FAULT, clock.now - start, fault=fault)
                 handler = state.entered_at
             now = clock.now
-            if now >= end:
+            if now >= end and state.at_boundary:
                 return RunResult(StopReason.LIMIT, now - start)
             nxt = clock.next_time()
             target = end if nxt is None else min(end, nxt)
-            budget = target - now if clock.unit else clock.cycles_at(target) - clock.cycles
-            if budget <= 0:
-                continue
+            deadline = clock.cycles_at(target)   # the time base counts core cycles
             in_fault_handler = bool(scs.active & FAULT_HANDLERS)
-            budget = min(budget, self.probe_cycles if in_fault_handler else SLICE_CAP)
-            wfi = self._slice(budget, handler)
-            result = self._after_slice(start, wfi, in_fault_handler, end)
+            deadline = min(deadline, clock.cycles + (self.probe_cycles if in_fault_handler else SLICE_CAP))
+            first = handler if handler is not None else self.m.pc()
+            wfi = self._slice(deadline, first)
+            result = self._after_slice(start, wfi, in_fault_handler, end, first)
             if result is not None:
                 return result
 
     def _step(self) -> RunResult:
+        """One instruction, exactly. Events fire and exceptions are taken only where a free run
+        would take them (at block boundaries), so stepping never changes what the firmware does."""
         state, clock = self.state, self.clock
         start = clock.now
         self._begin(stepping=True)
         state.sleeping = False                   # a debug step wakes the core from WFI
-        clock.fire_due()
+        if state.at_boundary:
+            clock.fire_due()
         if state.interrupt_pending:
             self._raise_interrupt()
-        if state.reset_requested:
+        if state.reset_requested and state.at_boundary:
             self.m.reset()
             return RunResult(StopReason.STEP, 0)
-        if self.scs.candidates():
+        if state.at_boundary and self.scs.candidates():
             before = self.m.pc()
             fault = self._take_pending()
             if fault is not None:
                 return RunResult(StopReason.FAULT, 0, fault=fault)
             if self.m.pc() != before:
                 return RunResult(StopReason.STEP, 0)
-        self._slice(1)
+        self._slice(_FOREVER, exact_left=1)
         result = self._after_slice(start, False, False, start + 1, stepping=True)
         return result if result is not None else RunResult(StopReason.STEP, clock.now - start)
 
@@ -264,10 +310,9 @@ class RunLoop:
         state.stop_requested = False
         pc = self.m.pc()
         kind, at = state.stopped_at or ("", None)
-        # continuing from a breakpoint/watchpoint stop must not stop again at the same place;
-        # a step always ignores a breakpoint where it starts (what GDB expects)
+        # continuing from a breakpoint stop must not stop again at the same place; a step always
+        # ignores a breakpoint where it starts (what GDB expects)
         state.skip_break = pc if stepping or (kind == "breakpoint" and at == pc) else None
-        state.skip_watch = pc if kind == "watchpoint" and at == pc else None
         state.stopped_at = None
 
     def _raise_interrupt(self) -> None:
@@ -279,69 +324,69 @@ class RunLoop:
     # =====================================================================================
     # one slice
     # =====================================================================================
-    def _slice(self, budget: int, pc: int | None = None) -> bool:
-        """Run the CPU for at most `budget` instructions from `pc` (default: the PC register);
-        True if it stopped in WFI."""
-        state, core = self.state, self.core
+    def _slice(self, deadline: int, pc: int | None = None, exact_left: int = -1) -> bool:
+        """Run the CPU from `pc` (default: the PC register) until the first block boundary at
+        or after core cycle `deadline`, or `exact_left` instructions; True if it stopped in WFI."""
+        state, core, clock = self.state, self.core, self.clock
         sites = self.m.sites
         if sites.invalidations_pending:
             sites.flush_invalidations()
+        exact = self.exact_wanted or exact_left >= 0
+        if core.exact != exact:
+            core.set_exact(exact)
         if pc is None:
             pc = self.m.pc()
-        state.slice_start = self.clock.now
-        state.slice_cycles = self.clock.cycles
+        tb = self.tb
+        state.slice_start = clock.now
+        state.slice_cycles = clock.cycles
         state.slice_break = False
         state.debug_stop = None
         state.cpu_fault = None
         state.last_hint = None
+        tb.set_exception_pending(bool(self.scs.candidates()))
         state.in_slice = True
-        error = None
         try:
-            core.start(pc, budget)
-        except unicorn.UcError as exc:
-            error = exc
+            err, executed, at_boundary, block_cycles, reason, self.stopped_pc = tb.run(
+                pc, clock.cycles, deadline, state.at_boundary, state.block_cycles, exact_left)
         finally:
             state.in_slice = False
-        counter = core.counter
-        limit = core.budget                      # the budget, or less if the slice was shortened
+            self._hook_pc = None
+            self._in_block_hook = False
+        escaped = tb.take_error()
+        if escaped is not None and state.callback_error is None:
+            state.callback_error = escaped
         if core.callback_error is not None:      # raised inside the TLB fill
             if state.callback_error is None:
                 state.callback_error = core.callback_error
             core.callback_error = None
-        wfi = False
-        flash_store = error is not None and self.m.bus.flash_stores.trapped is not None
-        if flash_store:
-            error = None                         # not a fault: the instruction is replayed below
-            state.slice_break = True
-        # counter = instructions begun + 1 at a stop. unicorn defers a count stop that falls
-        # inside an IT block to the block's end and does not count IT instructions whose
-        # condition failed, so a slice can run a few instructions past its count
-        if error is not None:
-            executed = counter - 1
-            if state.cpu_fault is None:
-                state.cpu_fault = self.m.faults.from_uc_error(error)
-        elif counter > limit:
-            executed = counter - 1               # ran to the (possibly lowered) instruction count
-        elif (state.slice_break or state.debug_stop or state.cpu_fault or state.fault
-              or state.callback_error):
-            executed = counter - 1               # emu_stop before the current instruction
-        elif self._after_wfi(self.m.pc()):
-            executed = counter                   # WFI ends the run early, having retired
-            wfi = True
-        else:
-            raise CoreError(f"unicorn stopped after {counter} of {limit} instructions at "
-                            f"pc=0x{self.m.pc():08x} for no reason the machine knows (not WFI); "
-                            f"this unicorn build ({unicorn.__version__}) behaves unlike 2.1.4")
-        executed = max(0, executed)
-        self.clock.advance(executed)
+        clock.advance(executed)
+        self._executed = executed
         state.instructions += executed
+        if tb.native:
+            state.mmio_accesses += tb.take_mmio_count()
+        state.at_boundary = at_boundary
+        state.block_cycles = block_cycles
         if executed:
-            state.skip_break = state.skip_watch = None
-        if state.pending_core_rate is not None:   # HCLK changed during the last instruction
+            state.skip_break = None
+        if state.pending_core_rate is not None:   # HCLK changed in this slice: from here on
             self._apply_core_rate(state.pending_core_rate)
-        if flash_store:                          # a store into flash stopped the CPU before it
-            return self.m.bus.flash_stores.replay(lambda: self._slice(1))
-        return wfi
+        if err and self.m.bus.flash_stores.trapped is not None:
+            # a store into flash stopped the CPU before it (not a fault): replayed, one instruction
+            state.slice_break = True
+            return self.m.bus.flash_stores.replay(lambda: self._slice(_FOREVER, exact_left=1))
+        if err:
+            if state.cpu_fault is None:
+                state.cpu_fault = self.m.faults.from_uc_error(unicorn.UcError(err))
+            return False
+        if (reason != STOP_NONE or state.slice_break or state.debug_stop or state.cpu_fault
+                or state.fault or state.callback_error or state.stop_requested
+                or state.interrupt_pending or state.reset_requested):
+            return False
+        if self._after_wfi(self.stopped_pc):
+            return True
+        raise CoreError(f"unicorn stopped at pc=0x{self.stopped_pc:08x} after {executed} instructions "
+                        f"for no reason the machine knows (not WFI); this unicorn build "
+                        f"({unicorn.__version__}) behaves unlike the tested ones")
 
     def _after_wfi(self, pc: int) -> bool:
         raw = self.m.bus.read_ram(pc - 4, 4)
@@ -351,7 +396,7 @@ class RunLoop:
             ((raw[0] | raw[1] << 8) << 16 | raw[2] | raw[3] << 8) == _WFI_32
 
     def _after_slice(self, start: int, wfi: bool, in_fault_handler: bool, end: int,
-                     stepping: bool = False) -> RunResult | None:
+                     first_pc: int | None = None, stepping: bool = False) -> RunResult | None:
         state = self.state
         elapsed = lambda: self.clock.now - start  # noqa: E731
         if state.callback_error is not None:
@@ -383,7 +428,9 @@ class RunLoop:
             report = self._idle(in_fault_handler)
             if report is not None:
                 return RunResult(StopReason.FAULT, elapsed(), fault=report)
-        else:
+        elif in_fault_handler or self.stopped_pc == (first_pc or 0) & ~1 or self._executed >= SLICE_CAP:
+            # code that cannot go on stops where it began (a branch to itself), or runs a whole
+            # slice into such a loop; a fault handler's probe slice compares its registers
             report = self._check_stuck(in_fault_handler)
             if report is not None:
                 return RunResult(StopReason.FAULT, elapsed(), fault=report)
@@ -397,6 +444,15 @@ class RunLoop:
         is left in state.entered_at)."""
         state, exceptions = self.state, self.exceptions
         state.entered_at = None
+        if self.tb.native:
+            handler = self.tb.take_pending()
+            if handler is None:
+                return None
+            if handler >= 0:                     # entered in C
+                state.entered_at = handler
+                state.at_boundary = True         # (loop.control_transfer outside a slice)
+                state.block_cycles = self.clock.cycles
+                return None
         ctx = exceptions.ctx.read()
         nxt = exceptions.takeable(ctx)
         if nxt is None:
@@ -410,8 +466,11 @@ class RunLoop:
     def _wakes_from_wfi(self) -> bool:
         """WFI ends when an exception could preempt if PRIMASK were clear (ARMv7-M ARM B1.5.19)."""
         scs = self.scs
-        return bool(scs.candidates()) and scs.best_pending(
-            self.exceptions.execution_priority(ignore_primask=True)) is not None
+        if not scs.candidates():
+            return False
+        if self.tb.native:
+            return self.tb.wakes_from_wfi()
+        return scs.best_pending(self.exceptions.execution_priority(ignore_primask=True)) is not None
 
     def _idle(self, in_fault_handler: bool) -> FaultReport | None:
         """The CPU executed WFI: it sleeps until it wakes (see _sleep_until)."""
@@ -466,6 +525,17 @@ class RunLoop:
     # =====================================================================================
     # the CPU's exception traps: SVC, exception return, BKPT
     # =====================================================================================
+    def tail_chain(self, exc: int, return_pc: int) -> None:
+        """The compiled engine returned from an exception and could not enter the next one
+        itself (unusual state): enter it here, as exception_return's tail-chaining does."""
+        try:
+            self.exceptions.enter(exc, return_pc)
+        except ExceptionError as exc_error:
+            self.state.fault = self.m.faults.exception_failed(exc_error)
+            self.tb.stop_before(self.m.pc())
+        except BaseException as error:
+            self.callback_failed(error)
+
     def on_interrupt(self, _uch, intno: int, _user) -> None:
         """unicorn's UC_HOOK_INTR: QEMU exception numbers (qemu/target/arm/cpu.h, EXCP_*)."""
         try:
@@ -480,19 +550,19 @@ class RunLoop:
                 self.exceptions.exception_return(pc | 1)
             elif intno == 7:                                      # EXCP_BKPT: a debug halt
                 self.state.debug_stop = ("breakpoint", pc)
-                self.core.stop_now()
+                self.tb.stop_before(pc)
             else:
                 self.state.fault = self.m.faults.report("cpu-exception", pc, f"unexpected CPU exception "
                                                         f"(QEMU EXCP {intno}) at pc=0x{pc:08x}")
-                self.core.stop_now()
+                self.tb.stop_before(pc)
         except ExceptionError as exc:
             self.state.fault = self.m.faults.exception_failed(exc)
-            self.core.stop_now()
+            self.tb.stop_before(self.m.pc())
         except BaseException as exc:
             self.callback_failed(exc)
 
 
-# --- Ctrl-C at instruction boundaries ---------------------------------------------------------------
+# --- Ctrl-C at block boundaries ---------------------------------------------------------------
 # The run loops running on the main thread, innermost last: SIGINT goes to the last one.
 _running: list[RunLoop] = []
 _MAIN_THREAD = threading.main_thread().ident
@@ -504,8 +574,8 @@ _program_handler: Callable = signal.default_int_handler
 
 
 def _on_sigint(signum, frame) -> None:
-    """SIGINT while a run loop runs: end its slice after the current instruction; run() hands the
-    signal to the program's handler at that boundary (a second Ctrl-C before it does so at once).
+    """SIGINT while a run loop runs: end its slice at the next block boundary; run() hands the
+    signal to the program's handler there (a second Ctrl-C before it does so at once).
     Outside run() this is the program's handler."""
     if not _running:
         _program_handler(signum, frame)
@@ -518,7 +588,7 @@ def _on_sigint(signum, frame) -> None:
         return
     state.interrupt_pending = True
     if state.in_slice:
-        loop.stop_after_current()
+        loop.stop_at_boundary()
 
 
 def _defer_sigint() -> bool:
@@ -536,13 +606,6 @@ def _defer_sigint() -> bool:
         return True
     if callable(handler):
         _program_handler = handler
-        signal.signal(signal.SIGINT, _on_sigint)
-        return True
-    return False
-    handler = _signal.getsignal(signal.SIGINT)
-    if handler is _on_sigint:
-        return True
-    if handler is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
         return True
     return False

@@ -106,7 +106,7 @@ def take_snapshot(m: "Machine") -> Snapshot:
     copied = copy.deepcopy(roots, memo)
     exceptions = copy.deepcopy({k: getattr(m.exceptions, k) for k in _EXCEPTION_STATE})
     return Snapshot(m.core.uc.context_save(), m.bus.snapshot_memories(), copied,
-                    m.run_state.copy(), exceptions, m.image, m.symbols)
+                    m.counted().copy(), exceptions, m.image, m.symbols)
 
 
 def restore_snapshot(m: "Machine", snap: Snapshot) -> None:
@@ -131,11 +131,15 @@ def restore_snapshot(m: "Machine", snap: Snapshot) -> None:
         target.__dict__.update(state)
         target.__dict__.update(keep)
     m.core.uc.context_restore(snap.cpu)
-    for region in m.bus.restore_memories(snap.memories):
+    changed = m.bus.restore_memories(snap.memories)
+    for region in changed:
         m.core.uc.ctl_remove_cache(region.base, region.end)     # flash (code) differed
+    if changed:
+        m.core.timebase.forget_code()            # it keeps what it decoded of read-only code
     for region in m.bus.memories:
         if region.writable:
             m.core.uc.ctl_remove_cache(region.base, region.end)  # code in RAM may be stale
+    m.counted()                                # MMIO accesses of the past go with the past
     m.run_state.load(snap.run_state)
     for k, v in copy.deepcopy(snap.exceptions).items():
         setattr(m.exceptions, k, v)

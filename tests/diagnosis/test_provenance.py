@@ -55,6 +55,25 @@ def test_last_writer_of_each_byte_follows_the_programs_order(elf):
     assert trace.unseen_changes() == []
 
 
+@pytest.mark.parametrize("time_base", ["1", "0"])
+def test_a_store_is_timed_at_its_own_instruction(elf, monkeypatch, time_base):
+    """patch_middle's two stores run in one straight-line block; each write's time is that of
+    its own instruction, as a code hook placed on that instruction sees it in a run without the
+    trace (with the compiled time base and with the Python one)."""
+    monkeypatch.setenv("TLS_FW_SIM_NATIVE", time_base)
+    m, trace, buffer, _ = traced_run(elf)
+    writes = [w for w in trace.writes(buffer + 4, buffer + 6) if function(m, w) == "patch_middle"]
+    assert len(writes) == 2 and writes[0].cycles < writes[1].cycles
+    oracle = Machine(DEFAULT_REPL, seed=1)
+    oracle.load_elf(str(elf))
+    seen = {}
+    for w in writes:
+        oracle.hook(w.pc, lambda _ctx, pc=w.pc: seen.setdefault(pc, oracle.cycles))
+    _, result = run_to_finish(oracle, max_cycles=10_000_000)
+    assert result.passed, result.describe()
+    assert [seen[w.pc] for w in writes] == [w.cycles for w in writes]
+
+
 def test_the_answer_as_of_an_earlier_time(elf):
     m, trace, buffer, _ = traced_run(elf)
     patches = [w for w in trace.writes(buffer + 4, buffer + 6) if function(m, w) == "patch_middle"]

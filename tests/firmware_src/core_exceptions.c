@@ -59,7 +59,9 @@ void outer_body(uint32_t exc_return, const uint32_t *frame)
 {
     (void)exc_return; (void)frame;
     order = order * 10 + 1;
-    nvic_pend(IRQ_INNER);                 /* higher priority: preempts right here */
+    nvic_pend(IRQ_INNER);                 /* higher priority: preempts after the barriers */
+    dsb();
+    isb();
     order = order * 10 + 3;
 }
 
@@ -74,6 +76,8 @@ void fp_outer_body(uint32_t exc_return, const uint32_t *frame)
     (void)exc_return; (void)frame;
     __asm volatile("vmov s0, %0" :: "r"(0x3f800000u) : "s0");  /* FP in a handler: FPCA = 1 */
     nvic_pend(IRQ_FP_INNER);
+    dsb();
+    isb();
 }
 
 void fp_inner_body(uint32_t exc_return, const uint32_t *frame)
@@ -95,14 +99,17 @@ void svc_body(uint32_t exc_return, const uint32_t *frame)
     __asm volatile("mrs r0, control\n bic r0, r0, #1\n msr control, r0\n isb" ::: "r0", "memory");
 }
 
-/* Pend IRQ_PROBE through STIR; returns the address of the instruction after the store, where
- * the interrupt must be taken. */
+/* Pend IRQ_PROBE through STIR; returns the address of the instruction after the store and its
+ * barriers (DSB, ISB: the architected way to have a pended interrupt taken at once), where the
+ * interrupt must be taken. */
 __attribute__((noinline)) static uint32_t trigger_probe(void)
 {
     uint32_t after;
     __asm volatile("ldr r1, =0xE000EF00\n"
                    "movs r2, %1\n"
                    "str r2, [r1]\n"
+                   "dsb\n"
+                   "isb\n"
                    "mov %0, pc\n"                 /* reads as this instruction + 4 */
                    : "=r"(after) : "i"(IRQ_PROBE) : "r1", "r2", "memory");
     return after - 4;
@@ -115,6 +122,8 @@ __attribute__((noinline)) static uint32_t trigger_probe_misaligned(void)
                    "ldr r1, =0xE000EF00\n"
                    "movs r2, %1\n"
                    "str r2, [r1]\n"
+                   "dsb\n"
+                   "isb\n"
                    "mov %0, pc\n"
                    "add sp, sp, #4\n"
                    : "=r"(after) : "i"(IRQ_PROBE) : "r1", "r2", "memory");
@@ -169,6 +178,8 @@ int main(void)
     set_control(0);
     order = 0;
     nvic_pend(IRQ_OUTER);
+    dsb();
+    isb();
     CHECK(order == 123);                    /* outer start, inner, outer end */
     CHECK(inner.ipsr == 16 + IRQ_INNER);
     RECORD(2, inner.exc_return);
@@ -176,6 +187,8 @@ int main(void)
 
     /* E1: nested, the outer handler used the FPU */
     nvic_pend(IRQ_FP_OUTER);
+    dsb();
+    isb();
     CHECK(fp_inner.count == 1);
     RECORD(3, fp_inner.exc_return);
 

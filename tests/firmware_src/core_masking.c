@@ -53,9 +53,12 @@ int main(void)
     CHECK(taken == 1);
     RECORD(0, stacked_pc);
 
-    /* an interrupt of higher priority than BASEPRI is not masked: taken when pended */
+    /* an interrupt of higher priority than BASEPRI is not masked: taken when pended (by the
+     * ISB after the store at the latest) */
     set_basepri(0x80);
     nvic_pend(IRQ);
+    dsb();
+    isb();
     CHECK(taken == 2);
     set_basepri(0);
 

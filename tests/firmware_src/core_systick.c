@@ -1,5 +1,7 @@
 /* SysTick in virtual time: the period is exactly LOAD+1 processor clocks (CLKSOURCE=1) or
- * 8*(LOAD+1) with the STM32's HCLK/8 reference (CLKSOURCE=0); VAL counts down one per cycle;
+ * 8*(LOAD+1) with the STM32's HCLK/8 reference (CLKSOURCE=0); VAL counts down one per cycle
+ * (read at the start of two straight-line blocks five instructions apart: a peripheral sees the
+ * time at which the current block began);
  * COUNTFLAG is set by a wrap and cleared by reading CSR. The Python side hooks SysTick_Handler
  * and checks the cycle count between entries.
  *
@@ -20,11 +22,11 @@ int main(void)
     SYST_CVR = 0;
     SYST_CSR = 5;                                   /* enable, processor clock, no interrupt */
     do {
-        __asm volatile("ldr %0, [%2]\n nop\n nop\n nop\n ldr %1, [%2]\n"
+        __asm volatile("b 1f\n 1: ldr %0, [%2]\n nop\n nop\n nop\n b 2f\n 2: ldr %1, [%2]\n"
                        : "=&r"(v0), "=&r"(v1) : "r"(&SYST_CVR) : "memory");
     } while (v1 > v0);                              /* retry across a wrap */
     RECORD(0, v0 - v1);
-    CHECK(v0 - v1 == 4);
+    CHECK(v0 - v1 == 5);
 
     /* COUNTFLAG: set by a wrap, cleared by the read */
     SYST_CSR = 0;

@@ -56,7 +56,7 @@ int main(void)
     set_control(0);
     for (int i = 0; i < 10; i++)
         thread_counter++;
-    __asm volatile("ldr r1, =0xE000EF00\n movs r2, %0\n str r2, [r1]\n"
+    __asm volatile("ldr r1, =0xE000EF00\n movs r2, %0\n str r2, [r1]\n dsb\n isb\n"
                    ".global pended_here\n pended_here:\n"
                    "nop\n" :: "i"(IRQ_A) : "r1", "r2", "memory");
     thread_counter++;
