@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import clikit
 import pytest
 
 from sim.platform import DEFAULT_REPL
@@ -26,16 +27,10 @@ def sim(*args, timeout=120) -> subprocess.CompletedProcess:
 
 
 def assert_refused(p: subprocess.CompletedProcess, *names: str) -> str:
-    """Exit 2, one `error:` line naming each of `names`, no traceback, no run."""
-    output = p.stdout + p.stderr
-    assert "Traceback" not in output, output
-    assert p.returncode == 2, output
-    lines = p.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
-    for name in names:
-        assert name in lines[0], f"{name!r} not named in: {lines[0]}"
-    assert "verdict" not in p.stdout and "booted" not in p.stderr        # refused before any run
-    return lines[0]
+    """Refused before any run: no verdict, no boot."""
+    line = clikit.assert_refused(p, *names)
+    assert "verdict" not in p.stdout and "booted" not in p.stderr
+    return line
 
 
 @pytest.fixture(scope="module")
