@@ -129,12 +129,14 @@ def commands_for_boot(plan: BootPlan) -> list[str]:
 
 
 def log_commands(path: Path) -> list[str]:
-    """Send Renode's own log to a file (`logFile @path`), read back when something fails.
+    """Send Renode's own log to a file (`logFile @path true`), read back when something fails.
 
-    Warnings and errors only (`logLevel 2`): at the default level Renode logs two lines per RunFor
-    slice ("Machine paused/resumed"), which would grow the file without bound.
+    `true` flushes after every message (LoggerFileCommand.cs): otherwise FileBackend flushes on a
+    5-second timer, and a read right after a short run finds the file empty. Warnings and errors
+    only (`logLevel 2`): at the default level Renode logs two lines per RunFor slice ("Machine
+    paused/resumed"), which would grow the file without bound.
     """
-    return [f"logFile {monitor_path(path)}", "logLevel 2"]
+    return [f"logFile {monitor_path(path)} true", "logLevel 2"]
 
 
 def save_command(path: Path) -> str:

@@ -27,7 +27,7 @@ DOCUMENTED_COMMANDS = {
     "SetGlobalAdvanceImmediately": r"emulation SetGlobalAdvanceImmediately (true|false)",  # Emulation
     "LoadELF": r"sysbus LoadELF @\S+",                                     # FileLoaderExtensions.LoadELF
     "StartGdbServer": r"machine StartGdbServer \d+( (true|false))?",       # Machine.StartGdbServer
-    "logFile": r"logFile @\S+",                                            # the Monitor's logFile
+    "logFile": r"logFile @\S+( (true|false))?",                            # LoggerFileCommand (path, flush)
     "logLevel": r"logLevel -?\d",                                          # the Monitor's logLevel
     "Save": r"Save @\S+",                                                  # EmulationManager.Save
     "Load": r"Load @\S+",                                                  # EmulationManager.Load
