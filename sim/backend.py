@@ -11,7 +11,7 @@ only way time advances; callbacks fire synchronously inside `run` at exact instr
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol, runtime_checkable
 
 from sim.frame_types import TxFrame

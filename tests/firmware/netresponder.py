@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 logging.getLogger("scapy").setLevel(logging.ERROR)
 
 from scapy.layers.dhcp import BOOTP, DHCP  # noqa: E402
-from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: E402
+from scapy.layers.dns import DNS, DNSRR  # noqa: E402
 from scapy.layers.inet import IP, TCP, UDP  # noqa: E402
 from scapy.layers.l2 import ARP, Ether  # noqa: E402
 from scapy.layers.ntp import NTPHeader  # noqa: E402

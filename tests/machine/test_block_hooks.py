@@ -5,7 +5,6 @@ exact code hook."""
 
 from __future__ import annotations
 
-import pytest
 from fwresult import run_to_finish
 
 from sim.machine.blocks import BlockStarts
