@@ -115,7 +115,9 @@ class GalleryKeywords:
         with the write trace) contains `text`."""
         lines = [line for line in diagnosed.cause.evidence if line.startswith("provenance: ")]
         if not lines:
-            raise AssertionError(f"the diagnosis quotes no provenance:\n{diagnosed.text()}")
+            why = (" (provenance comes from the built-in machine's write trace; the Renode backend has none: "
+                   "run with BACKEND:builtin)" if self.backend == "renode" else "")
+            raise AssertionError(f"the diagnosis quotes no provenance{why}:\n{diagnosed.text()}")
         if not any(text in line for line in lines):
             raise AssertionError(f"'{text}' is in no provenance line:\n" + "\n".join(lines))
 
