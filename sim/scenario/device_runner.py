@@ -30,6 +30,7 @@ from .device_result import ConnectionResult, DeviceReport, StopCondition
 from .model import CONSOLE_AUTO, CONSOLE_NONE, InvalidScenario, Result, Scenario, StepResult
 from .requests import RequestResult, RequestWatcher
 from .runner import Runner
+from .send_ledger import SendLedger
 
 
 class DeviceRunner(Runner):
@@ -42,9 +43,7 @@ class DeviceRunner(Runner):
         self.spec = scenario.device
         # what the wiring below may call before the first instruction runs
         self._watchers: list[RequestWatcher] = []
-        self._sent: dict[int, bytearray] = {}          # id(session) -> bytes its TLS layer sent
-        self._context_session: dict[int, object] = {}  # fw_tls_send context -> session
-        self._unbound: dict[int, bytearray] = {}       # bytes sent before their connection was accepted
+        self._ledger = SendLedger(_ended)              # fw_tls_send's bytes, per connection
         self.console: str | None = None
         self.other_uarts: dict[str, int] = {}
         self._symbol_reached_ns: int | None = None
@@ -74,29 +73,13 @@ class DeviceRunner(Runner):
         """The peer for a new TLS connection, with its request watcher."""
         session = self.peer()
         self.sessions.append(session)
-        self._sent[id(session)] = bytearray()
+        self._ledger.opened(session)
         self._watchers.append(RequestWatcher(session, len(self.net.connections) + 1, lambda: self.queue.now_ns,
                                              expect=self.spec.expect))
-        for context, data in list(self._unbound.items()):   # sent before the host side accepted it
-            self._context_session[context] = session
-            self._sent[id(session)] += data
-            del self._unbound[context]
         return session
 
     def _tls_sent(self, context: int, data: bytes) -> None:
-        """Bytes from fw_tls_send(context, ...): they belong to the connection that context was
-        first used for after it was accepted (a context reused by the next connection moves on to
-        it)."""
-        bound = set(map(id, self._context_session.values()))
-        current = self._context_session.get(context)
-        after = self.sessions[self.sessions.index(current) + 1:] if current is not None else self.sessions
-        fresh = next((s for s in after if id(s) not in bound), None)
-        if fresh is not None and (current is None or _ended(current)):
-            self._context_session[context] = current = fresh
-        if current is None:
-            self._unbound.setdefault(context, bytearray()).extend(data)
-        else:
-            self._sent[id(current)].extend(data)
+        self._ledger.sent(context, data)
 
     def _uart_output(self, name: str, data: bytes) -> None:
         if self.console is None and self.spec.console == CONSOLE_AUTO:
@@ -218,7 +201,7 @@ class DeviceRunner(Runner):
             unfinished=watcher.unfinished() if watcher is not None else None,
             sessions=[session] if session is not None else [],
             sink=record.to_dict().get("sink"), state=record.connection.state,
-            device_sent=bytes(self._sent.get(id(session), b"")) if session is not None else b"")
+            device_sent=self._ledger.of(session) if session is not None else b"")
         return result
 
     def diagnose_connection(self, connection: ConnectionResult):
