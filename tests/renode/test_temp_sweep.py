@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from robot.api import ExecutionResult
 
 from sim.renode import renode_status
 from sim.renode.temp_sweep import swept_by_renode
@@ -39,6 +40,20 @@ def test_run_refuses_an_out_dir_renode_would_delete(tmp_path):
     assert "Traceback" not in proc.stderr
     assert f"{tmp_path}/renode-*" in proc.stderr and "choose another name" in proc.stderr, proc.stderr
     assert not out.exists()                                                # nothing was created
+
+
+def test_the_robot_library_refuses_an_output_dir_renode_would_delete(tmp_path):
+    suite = tmp_path / "boot.robot"
+    suite.write_text("*** Settings ***\nLibrary    sim.keywords.SimKeywords    backend=renode\n\n"
+                     "*** Test Cases ***\nBoot\n    Use Firmware    fixed\n    Start Emulation\n")
+    out = tmp_path / "renode-robot"
+    proc = subprocess.run([sys.executable, "-m", "robot", "--outputdir", str(out), "--console", "none", str(suite)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr            # the one test failed, with a message
+    result = ExecutionResult(str(out / "output.xml"))
+    (test,) = result.suite.all_tests
+    assert "Renode deletes every directory" in test.message and "choose another name" in test.message, test.message
 
 
 AVAILABLE, REASON = renode_status()
